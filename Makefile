@@ -1,0 +1,54 @@
+# Two commands for a newcomer: `make plan` and `make test`. Both create .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STACK ?= dev
+STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
+PLAN ?= build/$(STACK)/plan.json
+
+.PHONY: help plan plans policy test lint typecheck check preview up clean
+
+help:
+	@echo "make plan [STACK=dev]      offline plan + policy verdict (no cloud, no credentials)"
+	@echo "make test                  unit, component, policy and whole-stack tests"
+	@echo "make plans                 offline plan of every stack ($(STACKS))"
+	@echo "make policy PLAN=file      evaluate the policy pack on a saved plan"
+	@echo "make check                 ruff + pyright"
+	@echo "make preview|up STACK=...  real pulumi preview/up with the policy pack attached"
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+plan: $(BIN)/.installed
+	$(BIN)/python -m planner plan --stack $(STACK)
+
+plans: $(BIN)/.installed
+	@set -eo pipefail; for s in $(STACKS); do echo "== $$s"; $(BIN)/python -m planner plan --stack $$s | tail -n 3; done
+
+policy: $(BIN)/.installed
+	$(BIN)/python -m planner policy --plan $(PLAN)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/pyright
+
+check: lint typecheck
+
+# Real deployments: Pulumi CLI logged in to a backend, AWS credentials for the stack's account.
+preview: $(BIN)/.installed
+	pulumi preview --stack $(STACK) --policy-pack policies
+
+up: $(BIN)/.installed
+	pulumi up --stack $(STACK) --policy-pack policies
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,403 @@
+"""Parse and validate stack config and the tenant catalog, once, before any resource exists.
+
+Every mistake becomes one `ConfigError` naming the file and the field.
+"""
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from catalog.errors import ConfigError
+from catalog.model import (
+    ClusterSettings,
+    Contact,
+    DatabaseSettings,
+    NodePool,
+    StackSettings,
+    Tenant,
+)
+from catalog.regions import is_aws_region
+from catalog.tiers import (
+    DB_INSTANCE_CLASSES,
+    LOG_RETENTION_DAYS,
+    MAX_BACKUP_RETENTION_DAYS,
+    TIERS,
+    Overrides,
+    effective_tier,
+)
+
+# Tenant ids become namespace names, RDS identifiers and parts of bucket/role names: a DNS label
+# that starts with a letter, at most 32 characters, no "--" (RDS rejects consecutive hyphens).
+_TENANT_ID = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+_K8S_VERSION = re.compile(r"^1\.(\d+)$")
+_ENGINE_VERSION = re.compile(r"^\d+\.\d+(?:\.\d+)?$")
+_ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+MIN_K8S_MINOR = 34  # oldest EKS minor still in standard support (1.34 ends Dec 2026)
+
+RESERVED_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease", "platform", "istio-system"}
+)
+
+TENANT_KEYS_REQUIRED = (
+    "id", "displayName", "tier", "homeRegion", "regions", "residency", "domain", "contacts",
+)  # fmt: skip
+TENANT_KEYS_OPTIONAL = ("overrides",)
+
+
+class _Fields:
+    """Typed access to one mapping of a file, with errors naming file and field path."""
+
+    def __init__(self, file: str, data: Mapping[str, Any], path: str = "") -> None:
+        self.file = file
+        self.data = data
+        self.path = path
+
+    def name(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, self.name(key), problem)
+
+    def only(self, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+        for key in required:
+            if key not in self.data:
+                raise self.fail(key, "required key is missing")
+        allowed = set(required) | set(optional)
+        for key in self.data:
+            if key not in allowed:
+                hint = ", ".join(sorted(allowed))
+                raise self.fail(str(key), f"unknown key (allowed: {hint})")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def string(self, key: str, default: str | None = None) -> str:
+        value = self.data.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "must be a non-empty string")
+        return value
+
+    def integer(self, key: str, default: int | None = None, minimum: int = 0) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(key, f"must be a whole number >= {minimum}")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.data.get(key)
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
+    def strings(self, key: str, default: list[str] | None = None, allow_empty: bool = False) -> tuple[str, ...]:
+        value = self.data.get(key, default)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, "must be a list of strings")
+        if not value and not allow_empty:
+            raise self.fail(key, "must not be empty")
+        if len(set(value)) != len(value):
+            raise self.fail(key, "has duplicate entries")
+        return tuple(value)
+
+    def regions(self, key: str) -> tuple[str, ...]:
+        values = self.strings(key)
+        for value in values:
+            if not is_aws_region(value):
+                raise self.fail(key, f"'{value}' is not an AWS region")
+        return values
+
+    def mapping(self, key: str, default: Mapping[str, Any] | None = None) -> "_Fields":
+        value = self.data.get(key, default)
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "must be a mapping")
+        return _Fields(self.file, value, self.name(key))
+
+
+# --------------------------------------------------------------------------------------------
+# Tenant catalog
+
+
+def load_catalog(directory: Path, display_root: Path | None = None) -> tuple[Tenant, ...]:
+    """Every `<id>.yaml` in the environment's catalog folder, validated; sorted by id."""
+    root = display_root or directory.parent.parent
+    if not directory.is_dir():
+        raise ConfigError(_rel(directory, root), "(folder)", "tenant catalog folder does not exist")
+    tenants: list[Tenant] = []
+    seen_ids: dict[str, str] = {}
+    seen_domains: dict[str, str] = {}
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or path.is_dir():
+            continue
+        file = _rel(path, root)
+        if path.suffix not in (".yaml", ".yml"):
+            raise ConfigError(file, "(file)", "only <tenant-id>.yaml files belong in the catalog")
+        tenant = parse_tenant(file, path.read_text(encoding="utf-8"), path.stem)
+        if tenant.id in seen_ids:
+            raise ConfigError(file, "id", f"duplicate tenant id '{tenant.id}' (also in {seen_ids[tenant.id]})")
+        if tenant.domain in seen_domains:
+            raise ConfigError(
+                file, "domain", f"domain '{tenant.domain}' is already used by {seen_domains[tenant.domain]}"
+            )
+        seen_ids[tenant.id] = file
+        seen_domains[tenant.domain] = file
+        tenants.append(tenant)
+    return tuple(sorted(tenants, key=lambda t: t.id))
+
+
+def parse_tenant(file: str, text: str, file_stem: str | None = None) -> Tenant:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ConfigError(file, "(document)", f"malformed YAML{where}: {problem}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(file, "(document)", "must be a YAML mapping of tenant keys")
+    f = _Fields(file, data)
+    f.only(TENANT_KEYS_REQUIRED, TENANT_KEYS_OPTIONAL)
+
+    tenant_id = f.string("id")
+    if not _TENANT_ID.match(tenant_id) or "--" in tenant_id:
+        raise f.fail(
+            "id",
+            f"'{tenant_id}' is not a valid tenant id (DNS label: a-z, 0-9 and '-', starts with a "
+            "letter, at most 32 characters, no '--')",
+        )
+    if tenant_id in RESERVED_NAMESPACES:
+        raise f.fail("id", f"'{tenant_id}' is reserved for the platform")
+    if file_stem is not None and file_stem != tenant_id:
+        raise f.fail("id", f"'{tenant_id}' must match the file name ({file_stem}.yaml)")
+
+    tier_name = f.string("tier")
+    if tier_name not in TIERS:
+        raise f.fail("tier", f"unknown tier '{tier_name}' (one of: {', '.join(TIERS)})")
+
+    regions = f.regions("regions")
+    residency = f.regions("residency")
+    home = f.string("homeRegion")
+    if not is_aws_region(home):
+        raise f.fail("homeRegion", f"'{home}' is not an AWS region")
+    if home not in regions:
+        raise f.fail("homeRegion", f"'{home}' is not one of the tenant's regions {list(regions)}")
+    for region in regions:
+        if region not in residency:
+            raise f.fail("regions", f"served region '{region}' is outside the tenant's residency {list(residency)}")
+
+    domain = f.string("domain").lower()
+    if not _is_dns_name(domain):
+        raise f.fail("domain", f"'{domain}' is not a valid DNS name")
+
+    contacts = _contacts(f)
+    tier = TIERS[tier_name]
+    overrides = _overrides(f, tier_name)
+    return Tenant(
+        id=tenant_id,
+        display_name=f.string("displayName"),
+        tier=effective_tier(tier, overrides),
+        home_region=home,
+        regions=regions,
+        residency=residency,
+        domain=domain,
+        contacts=contacts,
+        overrides=overrides,
+        source=file,
+    )
+
+
+def _contacts(f: _Fields) -> tuple[Contact, ...]:
+    raw = f.get("contacts")
+    if not isinstance(raw, list) or not raw:
+        raise f.fail("contacts", "must be a non-empty list of {name, email}")
+    contacts = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            raise f.fail(f"contacts[{index}]", "must be a mapping with name and email")
+        c = _Fields(f.file, item, f.name(f"contacts[{index}]"))
+        c.only(("name", "email"))
+        email = c.string("email")
+        if not _EMAIL.match(email):
+            raise c.fail("email", f"'{email}' is not an email address")
+        contacts.append(Contact(name=c.string("name"), email=email))
+    return tuple(contacts)
+
+
+def _overrides(f: _Fields, tier_name: str) -> Overrides:
+    if "overrides" not in f.data:
+        return Overrides()
+    o = f.mapping("overrides")
+    o.only(
+        (),
+        ("dbInstanceClass", "multiAz", "backupRetentionDays", "dbMaxAllocatedStorageGb", "logRetentionDays"),
+    )
+    base = TIERS[tier_name]
+    weaker = f"would weaken the {tier_name} tier; overrides may only strengthen it"
+
+    db_class = None
+    if "dbInstanceClass" in o.data:
+        db_class = o.string("dbInstanceClass")
+        if db_class not in DB_INSTANCE_CLASSES:
+            raise o.fail("dbInstanceClass", f"'{db_class}' is not an allowed class ({', '.join(DB_INSTANCE_CLASSES)})")
+        if DB_INSTANCE_CLASSES.index(db_class) < DB_INSTANCE_CLASSES.index(base.database.instance_class):
+            raise o.fail("dbInstanceClass", f"'{db_class}' {weaker} ({base.database.instance_class})")
+    multi_az = None
+    if "multiAz" in o.data:
+        multi_az = o.boolean("multiAz")
+        if base.database.multi_az and not multi_az:
+            raise o.fail("multiAz", f"false {weaker}")
+    backup = None
+    if "backupRetentionDays" in o.data:
+        backup = o.integer("backupRetentionDays", minimum=1)
+        if backup < base.database.backup_retention_days:
+            raise o.fail("backupRetentionDays", f"{backup} {weaker} ({base.database.backup_retention_days})")
+        if backup > MAX_BACKUP_RETENTION_DAYS:
+            raise o.fail("backupRetentionDays", f"{backup} exceeds the RDS maximum of {MAX_BACKUP_RETENTION_DAYS}")
+    storage = None
+    if "dbMaxAllocatedStorageGb" in o.data:
+        storage = o.integer("dbMaxAllocatedStorageGb", minimum=1)
+        if storage < base.database.max_allocated_storage_gb:
+            raise o.fail("dbMaxAllocatedStorageGb", f"{storage} {weaker} ({base.database.max_allocated_storage_gb})")
+    logs = None
+    if "logRetentionDays" in o.data:
+        logs = o.integer("logRetentionDays", minimum=1)
+        if logs not in LOG_RETENTION_DAYS:
+            raise o.fail("logRetentionDays", f"{logs} is not a CloudWatch retention value")
+        if logs < base.log_retention_days:
+            raise o.fail("logRetentionDays", f"{logs} {weaker} ({base.log_retention_days})")
+    return Overrides(
+        db_instance_class=db_class,
+        multi_az=multi_az,
+        backup_retention_days=backup,
+        db_max_allocated_storage_gb=storage,
+        log_retention_days=logs,
+    )
+
+
+def _is_dns_name(name: str) -> bool:
+    labels = name.split(".")
+    return len(name) <= 253 and len(labels) >= 2 and all(_DNS_LABEL.match(label) for label in labels)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Stack settings
+
+ConfigGetter = Callable[[str], str | None]
+
+STACK_KEYS = ("environment", "vpcCidr", "natGateways", "cluster", "database", "tenantCatalog")
+
+
+def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> StackSettings:
+    """Stack settings from `get(key)` (the raw Pulumi config string, JSON for objects).
+
+    `key` is `aws:region` or a project key such as `cluster`; the runner and `pulumi up` feed the
+    same values, so the same validation runs in both.
+    """
+    file = f"Pulumi.{stack}.yaml"
+
+    region = get("aws:region")
+    if region is None:
+        raise ConfigError(file, "aws:region", "required key is missing")
+    if not is_aws_region(region):
+        raise ConfigError(file, "aws:region", f"'{region}' is not an AWS region")
+
+    raw: dict[str, Any] = {}
+    for key in STACK_KEYS:
+        value = get(f"{project}:{key}")
+        if value is None:
+            continue
+        if key in ("cluster", "database"):
+            try:
+                raw[key] = json.loads(value)
+            except json.JSONDecodeError:
+                raise ConfigError(file, f"{project}:{key}", "must be an object") from None
+        else:
+            raw[key] = value
+    f = _Fields(file, raw, project)
+    f.only(("environment", "vpcCidr", "cluster", "database"), ("natGateways", "tenantCatalog"))
+
+    environment = f.string("environment")
+    if environment not in ("dev", "prod"):
+        raise f.fail("environment", f"'{environment}' must be dev or prod")
+
+    vpc_cidr = f.string("vpcCidr")
+    try:
+        network = ipaddress.ip_network(vpc_cidr)
+    except ValueError:
+        raise f.fail("vpcCidr", f"'{vpc_cidr}' is not a CIDR block") from None
+    if network.version != 4 or not network.is_private or not 16 <= network.prefixlen <= 20:
+        raise f.fail("vpcCidr", f"'{vpc_cidr}' must be a private IPv4 block from /16 to /20")
+
+    nat = f.string("natGateways", "perAz")
+    if nat not in ("single", "perAz"):
+        raise f.fail("natGateways", f"'{nat}' must be single or perAz")
+    if environment == "prod" and nat != "perAz":
+        raise f.fail("natGateways", "prod stacks need one NAT gateway per AZ (perAz)")
+
+    cluster = _cluster(f.mapping("cluster"))
+    d = f.mapping("database")
+    d.only(("engineVersion",))
+    engine_version = d.string("engineVersion")
+    if not _ENGINE_VERSION.match(engine_version):
+        raise d.fail("engineVersion", f"'{engine_version}' is not a MariaDB version such as 11.8")
+
+    catalog_rel = f.string("tenantCatalog", f"tenants/{environment}")
+    tenants = load_catalog(root / catalog_rel, display_root=root)
+    return StackSettings(
+        project=project,
+        stack=stack,
+        environment=environment,  # type: ignore[arg-type]  # checked above
+        region=region,
+        vpc_cidr=vpc_cidr,
+        nat_gateways=nat,  # type: ignore[arg-type]  # checked above
+        cluster=cluster,
+        database=DatabaseSettings(engine_version=engine_version),
+        catalog_dir=catalog_rel,
+        tenants=tenants,
+    )
+
+
+def _cluster(c: _Fields) -> ClusterSettings:
+    c.only(("version", "systemNodes", "sharedNodes", "dedicatedNodes"), ("adminRoleArns",))
+    version = c.string("version")
+    match = _K8S_VERSION.match(version)
+    if not match or int(match.group(1)) < MIN_K8S_MINOR:
+        raise c.fail("version", f"'{version}' is not an EKS version in standard support (1.{MIN_K8S_MINOR} or newer)")
+    admins = c.strings("adminRoleArns", [], allow_empty=True)
+    for arn in admins:
+        if not _ROLE_ARN.match(arn):
+            raise c.fail("adminRoleArns", f"'{arn}' is not an IAM role ARN")
+    return ClusterSettings(
+        version=version,
+        admin_role_arns=admins,
+        system_nodes=_pool(c.mapping("systemNodes")),
+        shared_nodes=_pool(c.mapping("sharedNodes")),
+        dedicated_nodes=_pool(c.mapping("dedicatedNodes")),
+    )
+
+
+def _pool(p: _Fields) -> NodePool:
+    p.only(("instanceTypes", "minSize", "maxSize", "desiredSize"))
+    pool = NodePool(
+        instance_types=p.strings("instanceTypes"),
+        min_size=p.integer("minSize", minimum=0),
+        max_size=p.integer("maxSize", minimum=1),
+        desired_size=p.integer("desiredSize", minimum=0),
+    )
+    if not pool.min_size <= pool.desired_size <= pool.max_size:
+        raise p.fail("desiredSize", "must lie between minSize and maxSize")
+    return pool

@@ -1,0 +1,91 @@
+"""Typed configuration objects. Built only by `catalog.loader`, after validation."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from catalog.tiers import Overrides, Tier
+
+Environment = Literal["dev", "prod"]
+NatMode = Literal["single", "perAz"]
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    display_name: str
+    tier: Tier  # the effective tier: tier table row with this tenant's overrides applied
+    home_region: str
+    regions: tuple[str, ...]
+    residency: tuple[str, ...]
+    domain: str
+    contacts: tuple[Contact, ...]
+    overrides: Overrides
+    source: str  # catalog file, for messages
+
+    @property
+    def namespace(self) -> str:
+        return self.id
+
+    def served_in(self, region: str) -> bool:
+        return region in self.regions
+
+
+@dataclass(frozen=True)
+class NodePool:
+    instance_types: tuple[str, ...]
+    min_size: int
+    max_size: int
+    desired_size: int
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    version: str
+    admin_role_arns: tuple[str, ...]
+    system_nodes: NodePool
+    shared_nodes: NodePool
+    dedicated_nodes: NodePool  # per premium tenant
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    engine_version: str
+
+    @property
+    def parameter_group_family(self) -> str:
+        major, minor = self.engine_version.split(".")[:2]
+        return f"mariadb{major}.{minor}"
+
+    @property
+    def major_version(self) -> str:
+        return ".".join(self.engine_version.split(".")[:2])
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    project: str
+    stack: str
+    environment: Environment
+    region: str
+    vpc_cidr: str
+    nat_gateways: NatMode
+    cluster: ClusterSettings
+    database: DatabaseSettings
+    catalog_dir: str
+    tenants: tuple[Tenant, ...] = field(default=())  # the whole environment's catalog
+
+    @property
+    def served_tenants(self) -> tuple[Tenant, ...]:
+        """Tenants this regional stack deploys: those served in its region."""
+        return tuple(t for t in self.tenants if t.served_in(self.region))
+
+    @property
+    def name_prefix(self) -> str:
+        """Short, stable prefix for physical names (`ip-dev`, `ip-prod`)."""
+        return f"ip-{self.environment}"

@@ -1,0 +1,172 @@
+"""The tier table: the one place where tenant sizes, availability and retention are decided.
+
+Everything tier-dependent (namespace quota, compute placement, database class and HA, backups,
+autoscaling, recovery targets, log retention) derives from `TIERS`. A tenant's overrides may only
+strengthen its tier (see `catalog.loader`), and `effective_tier` applies them.
+"""
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+TierName = Literal["basic", "standard", "premium"]
+Placement = Literal["shared", "dedicated"]
+CrossRegionCopy = Literal["backup-replication", "read-replica"]
+
+
+@dataclass(frozen=True)
+class Quota:
+    requests_cpu: str
+    requests_memory: str
+    limits_cpu: str
+    limits_memory: str
+    pods: int
+    persistent_volume_claims: int
+
+
+@dataclass(frozen=True)
+class ContainerDefaults:
+    """LimitRange values applied to containers that do not set their own."""
+
+    request_cpu: str
+    request_memory: str
+    limit_cpu: str
+    limit_memory: str
+    max_cpu: str
+    max_memory: str
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    instance_class: str
+    allocated_storage_gb: int
+    max_allocated_storage_gb: int
+    multi_az: bool
+    backup_retention_days: int
+    cross_region: tuple[CrossRegionCopy, ...]
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: TierName
+    quota: Quota
+    container_defaults: ContainerDefaults
+    placement: Placement
+    database: DatabaseSpec
+    hpa_min: int
+    hpa_max: int
+    pdb_min_available: int | None
+    rpo_minutes: int
+    rto_minutes: int
+    log_retention_days: int
+
+
+# Instance classes a tenant database may use, smallest first. An override may only move up.
+DB_INSTANCE_CLASSES: tuple[str, ...] = (
+    "db.t4g.medium",
+    "db.t4g.large",
+    "db.m7g.large",
+    "db.r7g.large",
+    "db.m7g.xlarge",
+    "db.r7g.xlarge",
+    "db.r7g.2xlarge",
+    "db.r7g.4xlarge",
+)
+
+# CloudWatch Logs accepts only these retention values.
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+MAX_BACKUP_RETENTION_DAYS = 35  # the RDS maximum for automated backups
+
+TIERS: dict[str, Tier] = {
+    "basic": Tier(
+        name="basic",
+        quota=Quota("2", "4Gi", "4", "8Gi", pods=20, persistent_volume_claims=5),
+        container_defaults=ContainerDefaults("100m", "128Mi", "500m", "512Mi", "1", "2Gi"),
+        placement="shared",
+        database=DatabaseSpec(
+            instance_class="db.t4g.medium",
+            allocated_storage_gb=20,
+            max_allocated_storage_gb=100,
+            multi_az=False,
+            backup_retention_days=7,
+            cross_region=("backup-replication",),
+        ),
+        hpa_min=1,
+        hpa_max=3,
+        pdb_min_available=None,
+        rpo_minutes=24 * 60,
+        rto_minutes=24 * 60,
+        log_retention_days=90,
+    ),
+    "standard": Tier(
+        name="standard",
+        quota=Quota("8", "16Gi", "16", "32Gi", pods=60, persistent_volume_claims=10),
+        container_defaults=ContainerDefaults("250m", "256Mi", "1", "1Gi", "2", "4Gi"),
+        placement="shared",
+        database=DatabaseSpec(
+            instance_class="db.m7g.large",
+            allocated_storage_gb=50,
+            max_allocated_storage_gb=500,
+            multi_az=True,
+            backup_retention_days=14,
+            cross_region=("backup-replication",),
+        ),
+        hpa_min=2,
+        hpa_max=10,
+        pdb_min_available=1,
+        rpo_minutes=60,
+        rto_minutes=4 * 60,
+        log_retention_days=365,
+    ),
+    "premium": Tier(
+        name="premium",
+        quota=Quota("32", "64Gi", "64", "128Gi", pods=200, persistent_volume_claims=30),
+        container_defaults=ContainerDefaults("500m", "512Mi", "2", "2Gi", "4", "8Gi"),
+        placement="dedicated",
+        database=DatabaseSpec(
+            instance_class="db.r7g.xlarge",
+            allocated_storage_gb=100,
+            max_allocated_storage_gb=2000,
+            multi_az=True,
+            backup_retention_days=35,
+            cross_region=("read-replica", "backup-replication"),
+        ),
+        hpa_min=3,
+        hpa_max=20,
+        pdb_min_available=2,
+        rpo_minutes=5,
+        rto_minutes=60,
+        log_retention_days=2557,  # 7 years: audit retention
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Per-tenant changes to the tier defaults; the loader accepts only ones that strengthen."""
+
+    db_instance_class: str | None = None
+    multi_az: bool | None = None
+    backup_retention_days: int | None = None
+    db_max_allocated_storage_gb: int | None = None
+    log_retention_days: int | None = None
+
+
+def effective_tier(tier: Tier, overrides: Overrides) -> Tier:
+    """The tier with a tenant's (already validated, strengthen-only) overrides applied."""
+    db = tier.database
+    database = replace(
+        db,
+        instance_class=overrides.db_instance_class or db.instance_class,
+        multi_az=db.multi_az or bool(overrides.multi_az),
+        backup_retention_days=max(db.backup_retention_days, overrides.backup_retention_days or 0),
+        max_allocated_storage_gb=max(db.max_allocated_storage_gb, overrides.db_max_allocated_storage_gb or 0),
+    )
+    return replace(
+        tier,
+        database=database,
+        log_retention_days=max(tier.log_retention_days, overrides.log_retention_days or 0),
+    )

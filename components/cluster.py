@@ -1,0 +1,198 @@
+"""Regional EKS cluster: private API endpoint, API access entries, KMS-encrypted secrets, all
+control-plane logs, OIDC for IRSA, managed node groups on AL2023 with IMDSv2 and encrypted volumes,
+and a Kubernetes provider built from its kubeconfig."""
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from catalog import StackSettings
+from catalog.model import NodePool
+from components.iam import document
+from components.tags import platform_tags
+
+CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+NODE_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+)
+# Graviton instance types throughout; AL2023 (Amazon Linux 2 node images are end of life).
+NODE_AMI_TYPE = "AL2023_ARM_64_STANDARD"
+NODE_VOLUME_GB = 50
+
+
+@dataclass
+class ClusterArgs:
+    settings: StackSettings
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: list[pulumi.Output[str]]
+    public_subnet_ids: list[pulumi.Output[str]]
+    secrets_key_arn: pulumi.Input[str]
+    node_volume_key_arn: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    dedicated_tenants: list[str] = field(default_factory=list)  # premium tenants with own nodes
+
+
+class Cluster(pulumi.ComponentResource):
+    eks_cluster: eks.Cluster
+    provider: k8s.Provider
+    cluster_security_group_id: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_provider_url: pulumi.Output[str]
+    node_groups: dict[str, eks.ManagedNodeGroup]
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:index:Cluster", name, None, opts)
+        s = args.settings
+        tags = platform_tags(s, "cluster")
+        cluster_name = f"{s.name_prefix}-{s.region}"
+        child = pulumi.ResourceOptions(parent=self)
+
+        # EKS writes control-plane logs here; creating the group first gives it a key and retention.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane",
+            name=f"/aws/eks/{cluster_name}/cluster",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+
+        node_role = aws.iam.Role(
+            f"{name}-node",
+            assume_role_policy=document(
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ),
+            tags=tags,
+            opts=child,
+        )
+        for arn in NODE_POLICIES:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{arn.rsplit('/', 1)[-1]}", role=node_role.name, policy_arn=arn, opts=child
+            )
+
+        self.eks_cluster = eks.Cluster(
+            name,
+            name=cluster_name,
+            version=s.cluster.version,
+            vpc_id=args.vpc_id,
+            private_subnet_ids=args.private_subnet_ids,
+            public_subnet_ids=args.public_subnet_ids,
+            node_associate_public_ip_address=False,
+            endpoint_private_access=True,
+            endpoint_public_access=False,
+            authentication_mode=eks.AuthenticationMode.API,
+            access_entries={
+                f"admin-{i}": eks.AccessEntryArgs(
+                    principal_arn=arn,
+                    access_policies={
+                        "cluster-admin": eks.AccessPolicyAssociationArgs(
+                            policy_arn=CLUSTER_ADMIN_POLICY,
+                            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                        )
+                    },
+                )
+                for i, arn in enumerate(s.cluster.admin_role_arns)
+            },
+            encryption_config_key_arn=args.secrets_key_arn,
+            enabled_cluster_log_types=CONTROL_PLANE_LOG_TYPES,
+            create_oidc_provider=True,
+            skip_default_node_group=True,
+            instance_roles=[node_role],
+            deletion_protection=s.environment == "prod",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+        self.cluster_security_group_id = self.eks_cluster.eks_cluster.apply(
+            lambda c: c.vpc_config.cluster_security_group_id
+        )
+        self.oidc_provider_arn = self.eks_cluster.oidc_provider_arn
+        self.oidc_provider_url = self.eks_cluster.oidc_provider_url
+
+        launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-nodes",
+            description="EKS managed nodes: IMDSv2 only, encrypted gp3 root volume",
+            update_default_version=True,
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                # Pods cannot reach instance credentials; workloads use IRSA instead.
+                http_put_response_hop_limit=1,
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=NODE_VOLUME_GB,
+                        volume_type="gp3",
+                        encrypted="true",
+                        kms_key_id=args.node_volume_key_arn,
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
+                for kind in ("instance", "volume")
+            ],
+            tags=tags,
+            opts=child,
+        )
+
+        # pool -> (sizes, node labels, taints, extra tags); dedicated pools are billed to their tenant.
+        pools: dict[str, tuple[NodePool, dict[str, str], list[aws.eks.NodeGroupTaintArgs], dict[str, str]]] = {
+            "system": (
+                s.cluster.system_nodes,
+                {"node-pool": "system"},
+                [aws.eks.NodeGroupTaintArgs(key="CriticalAddonsOnly", value="true", effect="NO_SCHEDULE")],
+                {},
+            ),
+            "shared": (s.cluster.shared_nodes, {"node-pool": "shared"}, [], {}),
+        }
+        for tenant_id in args.dedicated_tenants:
+            pools[f"tenant-{tenant_id}"] = (
+                s.cluster.dedicated_nodes,
+                {"node-pool": "dedicated", "tenant": tenant_id},
+                [aws.eks.NodeGroupTaintArgs(key="tenant", value=tenant_id, effect="NO_SCHEDULE")],
+                {"tenant": tenant_id},
+            )
+
+        self.node_groups = {}
+        for pool_name, (pool, labels, taints, extra_tags) in pools.items():
+            self.node_groups[pool_name] = eks.ManagedNodeGroup(
+                f"{name}-{pool_name}",
+                cluster=self.eks_cluster,
+                node_role=node_role,
+                ami_type=NODE_AMI_TYPE,
+                instance_types=list(pool.instance_types),
+                subnet_ids=args.private_subnet_ids,
+                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                    min_size=pool.min_size, max_size=pool.max_size, desired_size=pool.desired_size
+                ),
+                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                    id=launch_template.id, version=launch_template.latest_version.apply(str)
+                ),
+                labels=labels,
+                taints=taints,
+                tags={**tags, **extra_tags, "node-pool": pool_name},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.eks_cluster.kubeconfig_json,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs(
+            {
+                "clusterName": cluster_name,
+                "oidcProviderArn": self.oidc_provider_arn,
+                "clusterSecurityGroupId": self.cluster_security_group_id,
+            }
+        )

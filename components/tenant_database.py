@@ -1,0 +1,105 @@
+"""A tenant's dedicated MariaDB: encrypted with the tenant key, private, TLS only, managed
+credentials, tier-driven HA and backups, and protected against loss."""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from catalog import StackSettings, Tenant
+from components.tags import tenant_tags
+
+MARIADB_PORT = 3306
+LOG_EXPORTS = ["audit", "error", "slowquery"]
+CA_CERTIFICATE = "rds-ca-rsa2048-g1"
+
+
+@dataclass
+class TenantDatabaseArgs:
+    settings: StackSettings
+    tenant: Tenant
+    vpc_id: pulumi.Input[str]
+    client_security_group_id: pulumi.Input[str]  # the cluster's nodes and pods
+    kms_key_arn: pulumi.Input[str]
+    subnet_group_name: pulumi.Input[str]
+    parameter_group_name: pulumi.Input[str]
+    option_group_name: pulumi.Input[str]
+
+
+class TenantDatabase(pulumi.ComponentResource):
+    instance: aws.rds.Instance
+    security_group: aws.ec2.SecurityGroup
+
+    def __init__(self, name: str, args: TenantDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:index:TenantDatabase", name, None, opts)
+        s, tenant = args.settings, args.tenant
+        spec = tenant.tier.database
+        tags = tenant_tags(s, tenant)
+        identifier = f"{s.name_prefix}-{tenant.id}"
+
+        self.security_group = aws.ec2.SecurityGroup(
+            name,
+            vpc_id=args.vpc_id,
+            description=f"MariaDB of tenant {tenant.id}: only the EKS cluster may connect",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="MariaDB from the cluster's nodes and pods",
+                    protocol="tcp",
+                    from_port=MARIADB_PORT,
+                    to_port=MARIADB_PORT,
+                    security_groups=[args.client_security_group_id],
+                )
+            ],
+            egress=[],
+            tags={**tags, "Name": f"{identifier}-db"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        self.instance = aws.rds.Instance(
+            name,
+            identifier=identifier,
+            engine="mariadb",
+            engine_version=s.database.major_version,
+            auto_minor_version_upgrade=True,
+            instance_class=spec.instance_class,
+            allocated_storage=spec.allocated_storage_gb,
+            max_allocated_storage=spec.max_allocated_storage_gb,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            multi_az=spec.multi_az,
+            db_subnet_group_name=args.subnet_group_name,
+            vpc_security_group_ids=[self.security_group.id],
+            publicly_accessible=False,
+            port=MARIADB_PORT,
+            parameter_group_name=args.parameter_group_name,
+            option_group_name=args.option_group_name,
+            ca_cert_identifier=CA_CERTIFICATE,
+            username="platform_admin",
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=args.kms_key_arn,
+            iam_database_authentication_enabled=True,
+            backup_retention_period=spec.backup_retention_days,
+            backup_window="03:00-04:00",
+            maintenance_window="sun:04:30-sun:05:30",
+            copy_tags_to_snapshot=True,
+            deletion_protection=True,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=f"{identifier}-final",
+            delete_automated_backups=False,
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=args.kms_key_arn,
+            performance_insights_retention_period=7,
+            enabled_cloudwatch_logs_exports=LOG_EXPORTS,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        self.register_outputs(
+            {
+                "identifier": identifier,
+                "endpoint": self.instance.endpoint,
+                "masterUserSecretArn": self.instance.master_user_secrets.apply(
+                    lambda secrets: secrets[0].secret_arn if secrets else None
+                ),
+            }
+        )

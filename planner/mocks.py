@@ -1,0 +1,251 @@
+"""Mock engine for the offline plan: deterministic fake outputs, and a monitor that records every
+registration (type, parent, provider, inputs, options) exactly as the engine would receive it."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import resource_pb2
+
+OFFLINE_ACCOUNT_ID = "123456789012"
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+_SIG = rpc._special_sig_key
+_SECRET_SIG = rpc._special_secret_sig
+_RESOURCE_SIG = rpc._special_resource_sig
+_UNKNOWN_VALUE = rpc.UNKNOWN
+
+
+def _hex(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def plain(value: Any) -> Any:
+    """The engine's wire value as JSON: secrets masked, resource references as URNs."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig == _SECRET_SIG:
+            return SECRET
+        if sig == _RESOURCE_SIG:
+            return value.get("urn")
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if value == _UNKNOWN_VALUE:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire has only floats; integers read back as integers
+    return value
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None
+    provider: str | None
+    inputs: dict[str, Any]
+    options: dict[str, Any]
+    providers: dict[str, str] = field(default_factory=dict)
+
+
+class PlanMocks(pulumi.runtime.Mocks):
+    """Fake cloud answers: ids, ARNs and the few computed outputs the program reads."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.monitor: RecordingMonitor | None = None
+
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{OFFLINE_ACCOUNT_ID}:{resource}"
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        return self._call(args), []
+
+    def _call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": OFFLINE_ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/offline-plan",
+                "userId": "offline-plan",
+                "id": OFFLINE_ACCOUNT_ID,
+            }
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = [f"{self.region}{suffix}" for suffix in "abcd"]
+            return {"names": names, "zoneIds": [f"use-az{i}" for i in range(1, 5)], "id": self.region}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        return {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        rid = f"{name}-{_hex(typ, name, length=8)}"
+        state: dict[str, Any] = dict(inputs)
+        if typ.startswith("pulumi:providers:"):
+            return rid, state
+        service = typ.split(":")[1].split("/")[0]
+        physical = inputs.get("name") or inputs.get("identifier") or name
+        state.setdefault("arn", self._arn(service, physical))
+
+        if typ == "aws:kms/key:Key":
+            key_id = f"{_hex(name, length=8)}-0000-4000-8000-{_hex(typ, name, length=12)}"
+            rid = key_id
+            state.update(keyId=key_id, arn=self._arn("kms", f"key/{key_id}"))
+        elif typ == "aws:ec2/vpc:Vpc":
+            rid = f"vpc-{_hex(name)}"
+        elif typ == "aws:ec2/subnet:Subnet":
+            rid = f"subnet-{_hex(name)}"
+        elif typ == "aws:ec2/securityGroup:SecurityGroup":
+            rid = f"sg-{_hex(name)}"
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            rid = f"lt-{_hex(name)}"
+            state.update(latestVersion=1, defaultVersion=1)
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            state["arn"] = self._arn("logs", f"log-group:{physical}")
+        elif typ == "aws:iam/role:Role":
+            state.update(arn=f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/{name}", name=name)
+        elif typ == "aws:rds/instance:Instance":
+            host = f"{physical}.{_hex(name, length=12)}.{self.region}.rds.amazonaws.com"
+            state.update(
+                address=host,
+                endpoint=f"{host}:{int(inputs.get('port', 3306))}",
+                arn=self._arn("rds", f"db:{physical}"),
+                masterUserSecrets=[
+                    {
+                        "secretArn": self._arn("secretsmanager", f"secret:rds!db-{_hex(name, length=12)}"),
+                        "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+                        "secretStatus": "active",
+                    }
+                ],
+            )
+        elif typ == "eks:index:Cluster":
+            state.update(self._eks_cluster(name, inputs))
+        if typ.startswith("kubernetes:"):
+            metadata = dict(inputs.get("metadata") or {})
+            metadata.setdefault("name", name)
+            state["metadata"] = metadata
+        return rid, state
+
+    def _eks_cluster(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        cluster_name = inputs.get("name") or name
+        oidc_id = _hex(cluster_name, length=32).upper()
+        issuer = f"oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"
+        endpoint = f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com"
+        cluster_sg = f"sg-{_hex(cluster_name, 'cluster')}"
+        # pulumi-eks returns the underlying aws:eks/cluster:Cluster as a resource reference.
+        child_urn = self._register_child(
+            name,
+            "aws:eks/cluster:Cluster",
+            f"{name}-eksCluster",
+            cluster_name,
+            {
+                "name": cluster_name,
+                "arn": self._arn("eks", f"cluster/{cluster_name}"),
+                "endpoint": endpoint,
+                "version": inputs.get("version"),
+                "vpcConfig": {"clusterSecurityGroupId": cluster_sg},
+                "identities": [{"oidcs": [{"issuer": f"https://{issuer}"}]}],
+            },
+        )
+        kubeconfig = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": "[offline]"}}
+            ],
+            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+            "current-context": cluster_name,
+            "users": [
+                {
+                    "name": cluster_name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", self.region],
+                        }
+                    },
+                }
+            ],
+        }
+        return {
+            "kubeconfig": kubeconfig,
+            "kubeconfigJson": json.dumps(kubeconfig, sort_keys=True),
+            "oidcProviderArn": f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:oidc-provider/{issuer}",
+            "oidcProviderUrl": issuer,
+            "oidcIssuer": issuer,
+            "clusterSecurityGroupId": f"sg-{_hex(cluster_name, 'pulumi-cluster')}",
+            "nodeSecurityGroupId": f"sg-{_hex(cluster_name, 'pulumi-node')}",
+            "eksCluster": {_SIG: _RESOURCE_SIG, "urn": child_urn, "id": cluster_name},
+        }
+
+    def _register_child(self, parent_name: str, typ: str, name: str, rid: str, state: dict[str, Any]) -> str:
+        assert self.monitor is not None
+        urn = self.monitor.make_urn("", typ, name)
+        self.monitor.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, rid, state)
+        return urn
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The stock mock monitor, plus: a record of every registration and of the stack outputs, no
+    resource-reference support (remote components take resources as inputs), and `Call`."""
+
+    def __init__(self, mocks: PlanMocks) -> None:
+        super().__init__(mocks)
+        mocks.monitor = self
+        self.registrations: list[Registration] = []
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(self._record(request, response.urn))
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        if "::pulumi:pulumi:Stack::" in request.urn:
+            self.stack_outputs = plain(json_format.MessageToDict(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+    def SupportsFeature(self, request: Any) -> Any:  # noqa: N802
+        has = request.id not in ("outputValues", "resourceReferences")
+        return type("SupportsFeatureResponse", (object,), {"hasSupport": has})
+
+    def GetDeploymentInfo(self, request: Any) -> Any:  # noqa: N802
+        info = super().GetDeploymentInfo(request)
+        features = [f for f in info.supportedFeatures if f != resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_REFERENCES]
+        return resource_pb2.DeploymentInfo(supportedFeatures=features)
+
+    def Call(self, request: Any) -> Any:  # noqa: N802 - resource methods route to Mocks.call
+        return self.Invoke(request)
+
+    @staticmethod
+    def _provider_urn(reference: str) -> str | None:
+        return reference.rsplit("::", 1)[0] if reference else None
+
+    def _record(self, request: Any, urn: str) -> Registration:
+        inputs = plain(json_format.MessageToDict(request.object)) if request.HasField("object") else {}
+        return Registration(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent or None,
+            provider=self._provider_urn(request.provider),
+            inputs=inputs,
+            options={
+                "protect": bool(request.protect),
+                "retainOnDelete": bool(request.retainOnDelete),
+                "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+                "ignoreChanges": list(request.ignoreChanges),
+                "dependsOn": sorted(set(request.dependencies)),
+            },
+            providers={pkg: self._provider_urn(ref) or "" for pkg, ref in request.providers.items()},
+        )

@@ -1,0 +1,111 @@
+"""Run one stack of the program under the mock engine and return its plan (plan.schema.json)."""
+
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from planner.mocks import PlanMocks, RecordingMonitor, Registration
+from planner.stackconfig import read_stack_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ProgramError(Exception):
+    """The program stopped with a message meant for the user (a config or catalog mistake)."""
+
+
+def run_program(stack: str, root: Path = ROOT) -> tuple[str, list[Registration], dict[str, Any], str]:
+    """Run `<root>/__main__.py` for `stack`; returns (project, registrations, outputs, region)."""
+    config = read_stack_config(root, stack)
+    mocks = PlanMocks(config.region)
+    monitor = RecordingMonitor(mocks)
+
+    pulumi_settings.reset_options()
+    pulumi.runtime.set_mocks(mocks, project=config.project, stack=stack, preview=True, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config.values), list(config.secret_keys))
+    pulumi_settings.set_root_resource(None)  # pyright: ignore[reportArgumentType]  # run_in_stack makes the stack resource, as the CLI does
+    monitor.registrations.clear()
+
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+
+    def program() -> None:
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+    try:
+        _sync_await(run_in_stack(program))
+    except pulumi.RunError as error:
+        raise ProgramError(str(error)) from None
+    finally:
+        pulumi_settings.set_root_resource(None)  # pyright: ignore[reportArgumentType]
+    return config.project, list(monitor.registrations), monitor.stack_outputs, config.region
+
+
+def tenant_of(registrations: list[Registration]) -> dict[str, str | None]:
+    """Tenant per URN: the resource's own `tenant` tag or label; for a component, the tenant of all
+    its tagged descendants (when they agree); otherwise the nearest attributed ancestor's."""
+    by_urn = {r.urn: r for r in registrations}
+    children: dict[str, list[str]] = {}
+    for r in registrations:
+        if r.parent:
+            children.setdefault(r.parent, []).append(r.urn)
+
+    def own(r: Registration) -> str | None:
+        """The tenant tag/label; "" when the resource is tagged but for no tenant (platform)."""
+        tags = r.inputs.get("tags")
+        labels = (r.inputs.get("metadata") or {}).get("labels")
+        if not isinstance(tags, dict) and not isinstance(labels, dict):
+            return None  # untaggable: attributed through its parent
+        value = (tags or {}).get("tenant") or (labels or {}).get("tenant")
+        return value if isinstance(value, str) else ""
+
+    def tagged_below(urn: str) -> set[str]:
+        found: set[str] = set()
+        for child in children.get(urn, []):
+            value = own(by_urn[child])
+            if value is not None:
+                found.add(value)
+            found |= tagged_below(child)
+        return found
+
+    result: dict[str, str | None] = {}
+    for r in registrations:
+        value = own(r) or None
+        if value is None and not r.custom:
+            below = tagged_below(r.urn)
+            value = next(iter(below)) if len(below) == 1 and "" not in below else None
+        result[r.urn] = value
+    for r in registrations:
+        current: Registration | None = r
+        while current is not None and result.get(current.urn) is None:
+            current = by_urn.get(current.parent) if current.parent else None
+        result[r.urn] = result[current.urn] if current is not None else None
+    return result
+
+
+def build_plan(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    """The plan of one stack, without the policy verdict (see planner.policy)."""
+    project, registrations, outputs, region = run_program(stack, root)
+    tenants = tenant_of(registrations)
+    resources = [
+        {
+            "urn": r.urn,
+            "type": r.type,
+            "name": r.name,
+            "custom": r.custom,
+            "parent": r.parent,
+            "provider": r.provider,
+            "providers": r.providers,
+            "tenant": tenants.get(r.urn),
+            "inputs": r.inputs,
+            "options": r.options,
+        }
+        for r in registrations
+    ]
+    return {"project": project, "stack": stack, "region": region, "resources": resources, "outputs": outputs}

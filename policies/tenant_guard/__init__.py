@@ -1,0 +1,2 @@
+"""Rules of the tenant-guard pack: plain check functions plus the metadata a compliance reviewer
+reads, wrapped into CrossGuard policies by `tenant_guard.rule`."""

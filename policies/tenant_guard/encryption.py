@@ -1,0 +1,125 @@
+"""Encryption at rest with customer-managed keys, and in transit."""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from .frameworks import cis_aws, cis_eks, fsbp, glba, naic, nydfs
+from .props import get
+from .rule import Res, Rule
+
+RDS = "aws:rds/instance:Instance"
+EKS_COMPONENT = "eks:index:Cluster"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+AT_REST = (nydfs("500.15"), naic("d"), glba("3"))
+
+
+def rds_encryption(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    p = r.props
+    if get(p, "storageEncrypted") is not True:
+        yield "storage encryption is off: set storageEncrypted to true"
+    key = get(p, "kmsKeyId")
+    if not key:
+        yield "no customer-managed KMS key: set kmsKeyId to the tenant's key (the AWS-managed aws/rds key cannot be scoped to one tenant)"
+    elif isinstance(key, str) and key.endswith("alias/aws/rds"):
+        yield "kmsKeyId names the AWS-managed aws/rds key: use the tenant's customer-managed key"
+    if get(p, "performanceInsightsEnabled") is True and not get(p, "performanceInsightsKmsKeyId"):
+        yield "Performance Insights is on without a customer-managed key: set performanceInsightsKmsKeyId"
+
+
+def eks_secrets_encryption(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    if r.type == EKS_COMPONENT:
+        if not get(r.props, "encryptionConfigKeyArn"):
+            yield "Kubernetes secrets are not envelope-encrypted: set encryptionConfigKeyArn to a customer-managed KMS key"
+        return
+    resources = get(r.props, "encryptionConfig.resources") or []
+    if "secrets" not in list(resources) or not get(r.props, "encryptionConfig.provider.keyArn"):
+        yield "Kubernetes secrets are not envelope-encrypted: encryptionConfig must cover 'secrets' with a KMS keyArn"
+
+
+def kms_rotation(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    spec = get(r.props, "customerMasterKeySpec") or get(r.props, "keySpec") or "SYMMETRIC_DEFAULT"
+    if spec == "SYMMETRIC_DEFAULT" and get(r.props, "enableKeyRotation") is not True:
+        yield "automatic key rotation is off: set enableKeyRotation to true"
+    if get(r.props, "bypassPolicyLockoutSafetyCheck") is True:
+        yield "bypassPolicyLockoutSafetyCheck is true: a bad key policy could lock every administrator out"
+
+
+def _tls_parameter_on(parameters: Sequence[Mapping[str, Any]]) -> bool:
+    for parameter in parameters:
+        if get(parameter, "name") == "require_secure_transport":
+            return str(get(parameter, "value", "")).upper() in ("1", "ON", "TRUE")
+    return False
+
+
+def rds_tls_required(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    groups = {get(r.props, "name"): r for r in resources if r.type == "aws:rds/parameterGroup:ParameterGroup"}
+    for r in resources:
+        if r.type != RDS or str(get(r.props, "engine", "")) not in ("mariadb", "mysql"):
+            continue
+        if get(r.props, "replicateSourceDb"):
+            continue  # a replica inherits the source's enforcement through its own group check below
+        name = get(r.props, "parameterGroupName")
+        if not name:
+            yield ("uses the engine's default parameter group, which accepts unencrypted connections", r.urn)
+            continue
+        group = groups.get(name)
+        if group is None:
+            yield (
+                f"parameter group '{name}' is not managed by this stack, so TLS enforcement cannot be verified",
+                r.urn,
+            )
+        elif not _tls_parameter_on(get(group.props, "parameters") or []):
+            yield (f"parameter group '{name}' does not set require_secure_transport to 1", r.urn)
+
+
+RULES = (
+    Rule(
+        id="ENC-RDS-1",
+        name="rds-encrypted-with-customer-key",
+        title="Databases encrypted with a customer-managed key",
+        description="Every RDS instance encrypts its storage and Performance Insights data with a customer-managed KMS key, so tenant data at rest is unreadable without that tenant's key.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(*AT_REST, fsbp("RDS.3")),
+        remediation="Set storageEncrypted: true and kmsKeyId to the tenant's KMS key ARN (TenantKey). Encryption cannot be added in place: snapshot, copy the snapshot with the key, restore.",
+        resource_types=(RDS,),
+        check=rds_encryption,
+    ),
+    Rule(
+        id="ENC-RDS-3",
+        name="rds-tls-required",
+        title="Database connections require TLS",
+        description="Every MariaDB/MySQL instance uses a parameter group managed by this stack that sets require_secure_transport, so no client can connect without TLS.",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.15"), naic("d"), glba("3"), fsbp("RDS.44")),
+        remediation="Attach the platform parameter group (DatabaseFoundation) or add require_secure_transport = 1 to the instance's parameter group.",
+        stack_check=rds_tls_required,
+    ),
+    Rule(
+        id="ENC-EKS-1",
+        name="eks-secrets-encryption",
+        title="Kubernetes secrets envelope-encrypted with KMS",
+        description="The EKS cluster encrypts Kubernetes secrets with a customer-managed KMS key (envelope encryption), on top of the default etcd encryption.",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.15"), cis_eks("5.3.1")),
+        remediation="Pass encryptionConfigKeyArn (pulumi-eks) or encryptionConfig {resources: [secrets], provider.keyArn} with the platform cluster-secrets key.",
+        resource_types=(EKS_COMPONENT, EKS_CLUSTER),
+        check=eks_secrets_encryption,
+    ),
+    Rule(
+        id="ENC-KMS-1",
+        name="kms-key-rotation",
+        title="KMS keys rotate automatically",
+        description="Every symmetric customer-managed KMS key has automatic yearly rotation and keeps the key-policy lockout safety check.",
+        severity=Severity.MEDIUM,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.15"), cis_aws("3.6")),
+        remediation="Set enableKeyRotation: true on the key and leave bypassPolicyLockoutSafetyCheck unset.",
+        resource_types=("aws:kms/key:Key",),
+        check=kms_rotation,
+    ),
+)

@@ -1,0 +1,54 @@
+"""Identity and access: managed database credentials, API-mode cluster authentication."""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from .encryption import EKS_CLUSTER, EKS_COMPONENT, RDS
+from .frameworks import cis_eks, fsbp, glba, naic, nydfs
+from .props import get
+from .rule import Res, Rule
+
+
+def rds_managed_password(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    if get(r.props, "replicateSourceDb"):
+        return  # replicas take their credentials from the source
+    if get(r.props, "password"):
+        yield "a master password is set in code or config: use manageMasterUserPassword so Secrets Manager owns and rotates it"
+    if get(r.props, "manageMasterUserPassword") is not True:
+        yield "the master password is not managed by Secrets Manager: set manageMasterUserPassword to true"
+
+
+def eks_api_authentication(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    path = "authenticationMode" if r.type == EKS_COMPONENT else "accessConfig.authenticationMode"
+    if get(r.props, path) != "API":
+        yield "cluster access is not managed by EKS access entries alone: set the authentication mode to API (no aws-auth ConfigMap)"
+
+
+RULES = (
+    Rule(
+        id="IAM-RDS-1",
+        name="rds-managed-master-password",
+        title="Database master credentials are managed, never literal",
+        description="No database master password appears in code, config or state; Secrets Manager generates, encrypts (tenant key) and rotates it.",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a"), glba("1"), fsbp("RDS.10")),
+        remediation="Remove password; set manageMasterUserPassword: true and masterUserSecretKmsKeyId to the tenant key.",
+        resource_types=(RDS,),
+        check=rds_managed_password,
+    ),
+    Rule(
+        id="IAM-EKS-1",
+        name="eks-api-authentication",
+        title="Cluster access through EKS access entries",
+        description="The cluster authenticates IAM principals only through EKS access entries (authentication mode API), so every grant is an auditable AWS resource with a scope.",
+        severity=Severity.MEDIUM,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), cis_eks("5.5.1")),
+        remediation="Set authenticationMode: API and grant administrators through accessEntries with scoped access policies.",
+        resource_types=(EKS_COMPONENT, EKS_CLUSTER),
+        check=eks_api_authentication,
+    ),
+)

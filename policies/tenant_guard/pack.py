@@ -1,0 +1,23 @@
+"""The pack: every rule, and the CrossGuard policies built from them."""
+
+from pulumi_policy import Policy
+
+from . import audit, encryption, identity, network, residency, resilience, tenancy
+from .rule import Rule, to_policy
+
+PACK_NAME = "tenant-guard"
+
+RULES: tuple[Rule, ...] = (
+    *encryption.RULES,
+    *network.RULES,
+    *identity.RULES,
+    *audit.RULES,
+    *resilience.RULES,
+    *tenancy.RULES,
+    *residency.RULES,
+)
+RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
+POLICIES: list[Policy] = [to_policy(rule) for rule in RULES]
+
+assert len(RULES_BY_NAME) == len(RULES), "policy names must be unique"
+assert len({rule.id for rule in RULES}) == len(RULES), "rule ids must be unique"

@@ -1,0 +1,35 @@
+"""Reading resource properties the way both engine paths deliver them."""
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def get(props: Mapping[str, Any] | None, path: str, default: Any = None) -> Any:
+    """`get(props, "vpcConfig.endpointPublicAccess")`; presence is tested through keys(), which
+    never raises on preview unknowns."""
+    current: Any = props
+    for part in path.split("."):
+        if not isinstance(current, Mapping) or part not in list(current.keys()):
+            return default
+        current = current[part]
+    return current
+
+
+def has(props: Mapping[str, Any] | None, path: str) -> bool:
+    sentinel = object()
+    return get(props, path, sentinel) is not sentinel
+
+
+def tags_of(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    tags = get(props, "tags")
+    return tags if isinstance(tags, Mapping) else {}
+
+
+def labels_of(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    labels = get(props, "metadata.labels")
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def tenant_label(props: Mapping[str, Any]) -> str | None:
+    value = tags_of(props).get("tenant") or labels_of(props).get("tenant")
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,111 @@
+"""Data residency: a tenant's data lives only in the regions its residency allows, and every AWS
+resource names its region through an explicit provider."""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from .frameworks import glba, naic, nydfs, residency_law
+from .props import tags_of
+from .rule import Res, Rule
+from .tenancy import StackIndex
+
+# Services whose resources are global (no region to check).
+GLOBAL_PREFIXES = ("aws:iam/", "aws:route53/", "aws:cloudfront/", "aws:organizations/", "aws:budgets/")
+
+RESIDENCY_SCHEMA = {
+    "residency": {
+        "type": "object",
+        "description": "Compliance-owned residency registry: tenant id -> regions its data may live in.",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    }
+}
+REGIONS_SCHEMA = {
+    "allowedRegions": {
+        "type": "array",
+        "description": "Regions the platform may deploy to at all.",
+        "items": {"type": "string"},
+    }
+}
+
+
+def _declared_residency(resources: Sequence[Res], index: StackIndex) -> dict[str, set[str]]:
+    """Residency each tenant's resources declare in their `residency` tag ("a+b"); where tags
+    disagree, only the regions all of them allow."""
+    declared: dict[str, set[str]] = {}
+    for r in resources:
+        tenant, tag = index.tenant(r), tags_of(r.props).get("residency")
+        if tenant and isinstance(tag, str) and tag:
+            regions = set(tag.split("+"))
+            declared[tenant] = declared[tenant] & regions if tenant in declared else regions
+    return declared
+
+
+def data_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    registry: Mapping[str, Any] = config.get("residency") or {}
+    index = StackIndex(resources)
+    declared = _declared_residency(resources, index)
+    for r in resources:
+        if not r.type.startswith("aws:") or r.type.startswith(GLOBAL_PREFIXES):
+            continue
+        tenant = index.tenant(r)
+        if tenant is None:
+            continue
+        allowed = set(registry.get(tenant) or ()) or declared.get(tenant, set())
+        if not allowed:
+            yield (f"tenant '{tenant}' has no residency on record, so its data may not be placed anywhere", r.urn)
+            continue
+        region = r.region
+        if region is None:
+            yield (f"the region of this resource of tenant '{tenant}' cannot be determined", r.urn)
+        elif region not in allowed:
+            yield (
+                f"tenant '{tenant}' data would be stored in {region}, outside its residency "
+                f"({', '.join(sorted(allowed))})",
+                r.urn,
+            )
+
+
+def explicit_regional_provider(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
+    if r.provider_type is None:
+        return  # component resources have no provider of their own
+    if not r.provider_name or r.provider_name.startswith("default"):
+        yield "uses the default AWS provider: pass the stack's explicit regional provider"
+        return
+    region = r.region
+    if not region:
+        yield f"provider '{r.provider_name}' names no region"
+        return
+    allowed = config.get("allowedRegions")
+    if allowed and region not in allowed:
+        yield f"region {region} is not an approved platform region ({', '.join(allowed)})"
+
+
+RULES = (
+    Rule(
+        id="RES-1",
+        name="tenant-data-residency",
+        title="Tenant data stays inside its residency",
+        description="Every regional AWS resource that belongs to a tenant is in one of the regions the tenant's residency allows (compliance registry first, else the residency the catalog declares).",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(residency_law(), nydfs("500.11"), naic("a"), glba("3")),
+        remediation="Deploy the tenant only from stacks in its residency regions (catalog 'regions' within 'residency'); if the residency itself must change, compliance updates the registry first.",
+        stack_check=data_residency,
+        config_schema=RESIDENCY_SCHEMA,
+    ),
+    Rule(
+        id="RES-2",
+        name="explicit-regional-provider",
+        title="Every AWS resource uses an explicit regional provider",
+        description="No AWS resource falls back to the default provider: each names its region through the stack's explicit provider, so the region of every resource is decided in code review.",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(residency_law(), nydfs("500.13")),
+        remediation="Create resources inside components that receive ResourceOptions(providers=[regional provider]); keep pulumi:disable-default-providers in stack config.",
+        resource_types=("aws:*",),
+        check=explicit_regional_provider,
+        config_schema=REGIONS_SCHEMA,
+    ),
+)
