@@ -356,6 +356,8 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         raise d.fail("engineVersion", f"'{engine_version}' is not a MariaDB version such as 11.8")
 
     catalog_rel = f.string("tenantCatalog", f"tenants/{environment}")
+    if not (root / catalog_rel).is_dir():
+        raise f.fail("tenantCatalog", f"tenant catalog folder '{catalog_rel}' does not exist")
     tenants = load_catalog(root / catalog_rel, display_root=root)
     return StackSettings(
         project=project,

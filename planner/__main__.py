@@ -27,8 +27,8 @@ def _load_json(path: str | None) -> dict[str, Any]:
         raise ConfigError(path, "(document)", f"cannot be read as JSON: {error}") from None
 
 
-def plan_stack(stack: str, out: Path, policy_config: dict[str, Any]) -> int:
-    plan = build_plan(stack)
+def plan_stack(stack: str, out: Path, policy_config: dict[str, Any], root: Path = ROOT) -> int:
+    plan = build_plan(stack, root)
     plan["policy"] = verdict(plan, policy_config)
     target = out / stack
     target.mkdir(parents=True, exist_ok=True)
@@ -57,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--stack", default="dev")
     plan.add_argument("--out", default=str(ROOT / "build"))
     plan.add_argument("--policy-config", help="policy pack config JSON (as --policy-pack-config)")
+    plan.add_argument(
+        "--root",
+        default=str(ROOT),
+        help="folder with the Pulumi.*.yaml, tenants/ and __main__.py to plan (code from this checkout)",
+    )
     policy = commands.add_parser("policy", help="evaluate the policy pack on a saved plan")
     policy.add_argument("--plan", required=True)
     policy.add_argument("--policy-config")
@@ -64,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = _load_json(args.policy_config)
         if args.command == "plan":
-            return plan_stack(args.stack, Path(args.out), config)
+            return plan_stack(args.stack, Path(args.out), config, Path(args.root))
         return check_plan(args.plan, config)
     except (ConfigError, ProgramError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -15,7 +15,7 @@ from pulumi_policy.policy import (
     ResourceValidationArgs,
     StackValidationArgs,
 )
-from pulumi_policy.proxy import unknown_checking_proxy
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from policies.tenant_guard.pack import PACK_NAME, POLICIES, RULES_BY_NAME
 
@@ -69,9 +69,13 @@ def _provider(resource: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any
 def _run(validate: Any, args: Any, report: Any) -> None:
     functions = validate if isinstance(validate, list) else [validate]
     for function in functions:
-        result = function(args, report)
-        if inspect.isawaitable(result):
-            asyncio.new_event_loop().run_until_complete(result)
+        try:
+            result = function(args, report)
+            if inspect.isawaitable(result):
+                asyncio.new_event_loop().run_until_complete(result)
+        except UnknownValueError:
+            # As the engine does: a value unknown until deployment is no violation.
+            continue
 
 
 def evaluate(plan: Mapping[str, Any], config: PackConfig | None = None) -> list[dict[str, Any]]:

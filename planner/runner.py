@@ -2,6 +2,7 @@
 
 import runpy
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,31 +20,55 @@ ROOT = Path(__file__).resolve().parent.parent
 class ProgramError(Exception):
     """The program stopped with a message meant for the user (a config or catalog mistake)."""
 
+    def __init__(self, message: str, registered: int) -> None:
+        super().__init__(message)
+        self.registered = registered  # resources registered before it stopped
+
+
+def record(
+    program: Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    region: str,
+    config: dict[str, str] | None = None,
+    secret_keys: tuple[str, ...] = (),
+) -> RecordingMonitor:
+    """Run `program` inside a fresh stack under the mock engine; the monitor holds the record."""
+    mocks = PlanMocks(region)
+    monitor = RecordingMonitor(mocks)
+    pulumi_settings.reset_options()
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
+    # set_mocks made a throwaway root; run_in_stack makes the real one, as the CLI does.
+    pulumi_settings.set_root_resource(None)  # pyright: ignore[reportArgumentType]
+    monitor.registrations.clear()
+    try:
+        _sync_await(run_in_stack(program))
+    except pulumi.RunError as error:
+        raise ProgramError(str(error), len(monitor.registrations)) from None
+    finally:
+        pulumi_settings.set_root_resource(None)  # pyright: ignore[reportArgumentType]
+    return monitor
+
 
 def run_program(stack: str, root: Path = ROOT) -> tuple[str, list[Registration], dict[str, Any], str]:
     """Run `<root>/__main__.py` for `stack`; returns (project, registrations, outputs, region)."""
     config = read_stack_config(root, stack)
-    mocks = PlanMocks(config.region)
-    monitor = RecordingMonitor(mocks)
-
-    pulumi_settings.reset_options()
-    pulumi.runtime.set_mocks(mocks, project=config.project, stack=stack, preview=True, monitor=monitor)
-    pulumi.runtime.set_all_config(dict(config.values), list(config.secret_keys))
-    pulumi_settings.set_root_resource(None)  # pyright: ignore[reportArgumentType]  # run_in_stack makes the stack resource, as the CLI does
-    monitor.registrations.clear()
-
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
 
     def program() -> None:
         runpy.run_path(str(root / "__main__.py"), run_name="__main__")
 
-    try:
-        _sync_await(run_in_stack(program))
-    except pulumi.RunError as error:
-        raise ProgramError(str(error)) from None
-    finally:
-        pulumi_settings.set_root_resource(None)  # pyright: ignore[reportArgumentType]
+    monitor = record(
+        program,
+        project=config.project,
+        stack=stack,
+        region=config.region,
+        config=config.values,
+        secret_keys=config.secret_keys,
+    )
     return config.project, list(monitor.registrations), monitor.stack_outputs, config.region
 
 
@@ -106,6 +131,6 @@ def build_plan(stack: str, root: Path = ROOT) -> dict[str, Any]:
             "inputs": r.inputs,
             "options": r.options,
         }
-        for r in registrations
+        for r in sorted(registrations, key=lambda r: r.urn)  # registration order varies run to run
     ]
     return {"project": project, "stack": stack, "region": region, "resources": resources, "outputs": outputs}

@@ -7,7 +7,7 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .encryption import EKS_CLUSTER, EKS_COMPONENT, RDS
 from .frameworks import cis_eks, fsbp, naic, nydfs
-from .props import get, tags_of
+from .props import as_list, get, tags_of
 from .rule import Res, Rule
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
@@ -35,7 +35,7 @@ def _open_ports(rule: Mapping[str, Any], cidr_keys: tuple[str, ...]) -> tuple[in
     cidrs: list[Any] = []
     for key in cidr_keys:
         value = get(rule, key)
-        cidrs.extend(value if isinstance(value, list) else [value] if value else [])
+        cidrs.extend(as_list(value))
     if not any(c in OPEN_CIDRS for c in cidrs):
         return None
     return int(get(rule, "fromPort", 0) or 0), int(get(rule, "toPort", 65535) or 65535)

@@ -20,6 +20,15 @@ def has(props: Mapping[str, Any] | None, path: str) -> bool:
     return get(props, path, sentinel) is not sentinel
 
 
+def as_list(value: Any) -> list[Any]:
+    """A list input as a list; the engine's proxies are sequences but not `list` instances."""
+    if value is None:
+        return []
+    if isinstance(value, (str, Mapping)):
+        return [value]
+    return list(value)
+
+
 def tags_of(props: Mapping[str, Any]) -> Mapping[str, Any]:
     tags = get(props, "tags")
     return tags if isinstance(tags, Mapping) else {}

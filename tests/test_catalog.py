@@ -1,0 +1,241 @@
+"""Every config or catalog mistake stops with one message naming the file and the field."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from catalog import TIERS, ConfigError
+from catalog.loader import load_catalog, load_settings, parse_tenant
+
+VALID: dict[str, Any] = {
+    "id": "acme-mutual",
+    "displayName": "Acme Mutual",
+    "tier": "standard",
+    "homeRegion": "us-east-1",
+    "regions": ["us-east-1", "us-west-2"],
+    "residency": ["us-east-1", "us-west-2"],
+    "domain": "acme.insure.example.com",
+    "contacts": [{"name": "Ops", "email": "ops@acme.example.com"}],
+}
+
+
+def tenant(**changes: Any) -> str:
+    data = {**VALID, **changes}
+    return yaml.safe_dump({k: v for k, v in data.items() if v is not None}, sort_keys=False)
+
+
+def error_of(text: str, stem: str | None = "acme-mutual") -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        parse_tenant("tenants/prod/acme-mutual.yaml", text, stem)
+    return caught.value
+
+
+def test_valid_tenant_parses_into_typed_object() -> None:
+    t = parse_tenant("f.yaml", tenant(), "acme-mutual")
+    assert t.id == "acme-mutual"
+    assert t.tier == TIERS["standard"]
+    assert t.regions == ("us-east-1", "us-west-2")
+    assert t.contacts[0].email == "ops@acme.example.com"
+    assert t.served_in("us-west-2") and not t.served_in("eu-west-1")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "fragment"),
+    [
+        ({"tier": "gold"}, "tier", "unknown tier 'gold'"),
+        ({"id": "Acme_Mutual"}, "id", "not a valid tenant id"),
+        ({"id": "acme--mutual"}, "id", "not a valid tenant id"),
+        ({"id": "9lives"}, "id", "not a valid tenant id"),
+        ({"id": "kube-system"}, "id", "reserved"),
+        ({"domain": "not a domain"}, "domain", "not a valid DNS name"),
+        ({"domain": "-bad.example.com"}, "domain", "not a valid DNS name"),
+        ({"domain": "localhost"}, "domain", "not a valid DNS name"),
+        ({"homeRegion": "eu-west-1"}, "homeRegion", "not one of the tenant's regions"),
+        ({"homeRegion": "us-east-9"}, "homeRegion", "not an AWS region"),
+        ({"residency": ["us-east-1"]}, "regions", "served region 'us-west-2' is outside the tenant's residency"),
+        ({"regions": ["us-east-1", "mars-north-1"]}, "regions", "'mars-north-1' is not an AWS region"),
+        ({"regions": []}, "regions", "must not be empty"),
+        ({"regions": ["us-east-1", "us-east-1"]}, "regions", "duplicate"),
+        ({"displayName": None}, "displayName", "required key is missing"),
+        ({"contacts": None}, "contacts", "required key is missing"),
+        ({"teir": "basic"}, "teir", "unknown key"),
+        ({"contacts": []}, "contacts", "non-empty list"),
+        ({"contacts": [{"name": "Ops", "email": "not-an-email"}]}, "contacts[0].email", "not an email address"),
+        ({"contacts": [{"name": "Ops", "email": "a@b.co", "phone": "1"}]}, "contacts[0].phone", "unknown key"),
+    ],
+)
+def test_catalog_mistakes_name_file_and_field(changes: dict[str, Any], field: str, fragment: str) -> None:
+    error = error_of(tenant(**changes))
+    assert error.file == "tenants/prod/acme-mutual.yaml"
+    assert error.field == field
+    assert fragment in error.problem
+    assert str(error).startswith(f"tenants/prod/acme-mutual.yaml: {field}: ")
+    assert "\n" not in str(error)
+
+
+def test_malformed_yaml_reports_position() -> None:
+    error = error_of("id: acme-mutual\ntier: [basic\n")
+    assert error.field == "(document)"
+    assert "malformed YAML at line" in error.problem
+
+
+def test_document_must_be_a_mapping() -> None:
+    assert "mapping" in error_of("- just\n- a list\n").problem
+
+
+def test_id_must_match_file_name() -> None:
+    error = error_of(tenant(), stem="other-name")
+    assert error.field == "id" and "must match the file name" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("tier", "overrides", "field"),
+    [
+        ("premium", {"multiAz": False}, "overrides.multiAz"),
+        ("standard", {"backupRetentionDays": 7}, "overrides.backupRetentionDays"),
+        ("premium", {"dbInstanceClass": "db.t4g.medium"}, "overrides.dbInstanceClass"),
+        ("basic", {"logRetentionDays": 30}, "overrides.logRetentionDays"),
+        ("basic", {"logRetentionDays": 100}, "overrides.logRetentionDays"),
+        ("standard", {"dbMaxAllocatedStorageGb": 10}, "overrides.dbMaxAllocatedStorageGb"),
+        ("basic", {"backupRetentionDays": 40}, "overrides.backupRetentionDays"),
+        ("basic", {"dbInstanceClass": "db.x2g.huge"}, "overrides.dbInstanceClass"),
+        ("basic", {"deletionProtection": False}, "overrides.deletionProtection"),
+    ],
+)
+def test_overrides_may_only_strengthen(tier: str, overrides: dict[str, Any], field: str) -> None:
+    error = error_of(tenant(tier=tier, overrides=overrides))
+    assert error.field == field
+
+
+def test_overrides_that_strengthen_are_applied() -> None:
+    t = parse_tenant(
+        "f.yaml",
+        tenant(
+            tier="basic",
+            overrides={
+                "multiAz": True,
+                "backupRetentionDays": 21,
+                "dbInstanceClass": "db.r7g.large",
+                "logRetentionDays": 365,
+            },
+        ),
+        "acme-mutual",
+    )
+    assert t.tier.database.multi_az is True
+    assert t.tier.database.backup_retention_days == 21
+    assert t.tier.database.instance_class == "db.r7g.large"
+    assert t.tier.log_retention_days == 365
+    assert TIERS["basic"].database.multi_az is False  # the table itself is untouched
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+
+
+def test_duplicate_id_across_files(tmp_path: Path) -> None:
+    folder = tmp_path / "tenants" / "prod"
+    write(folder, "acme-mutual.yaml", tenant())
+    write(folder, "acme-mutual.yml", tenant(domain="other.example.com"))
+    with pytest.raises(ConfigError) as caught:
+        load_catalog(folder, display_root=tmp_path)
+    assert caught.value.field == "id" and "duplicate tenant id 'acme-mutual'" in caught.value.problem
+    assert caught.value.file == "tenants/prod/acme-mutual.yml"
+
+
+def test_duplicate_domain_across_files(tmp_path: Path) -> None:
+    folder = tmp_path / "tenants" / "prod"
+    write(folder, "acme-mutual.yaml", tenant())
+    write(folder, "beta-life.yaml", tenant(id="beta-life"))
+    with pytest.raises(ConfigError) as caught:
+        load_catalog(folder, display_root=tmp_path)
+    assert caught.value.field == "domain" and "already used" in caught.value.problem
+
+
+def test_stray_file_in_catalog(tmp_path: Path) -> None:
+    folder = tmp_path / "tenants" / "prod"
+    write(folder, "notes.txt", "hello")
+    with pytest.raises(ConfigError, match=r"only <tenant-id>\.yaml files"):
+        load_catalog(folder, display_root=tmp_path)
+
+
+# ---------------------------------------------------------------------------- stack settings
+
+STACK: dict[str, str] = {
+    "aws:region": "us-east-1",
+    "p:environment": "prod",
+    "p:vpcCidr": "10.30.0.0/16",
+    "p:database": json.dumps({"engineVersion": "11.8"}),
+    "p:cluster": json.dumps(
+        {
+            "version": "1.35",
+            "adminRoleArns": ["arn:aws:iam::222222222222:role/platform-admin"],
+            **{
+                pool: {"instanceTypes": ["m7g.large"], "minSize": 1, "maxSize": 3, "desiredSize": 2}
+                for pool in ("systemNodes", "sharedNodes", "dedicatedNodes")
+            },
+        }
+    ),
+}
+
+
+def settings_error(tmp_path: Path, **changes: str | None) -> ConfigError:
+    write(tmp_path / "tenants" / "prod", "acme-mutual.yaml", tenant())
+    values = {**STACK, **changes}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(lambda key: values.get(key), "p", "prod-us-east-1", tmp_path)
+    assert caught.value.file == "Pulumi.prod-us-east-1.yaml"
+    return caught.value
+
+
+def test_valid_stack_settings(tmp_path: Path) -> None:
+    write(tmp_path / "tenants" / "prod", "acme-mutual.yaml", tenant())
+    s = load_settings(lambda key: STACK.get(key), "p", "prod-us-east-1", tmp_path)
+    assert s.region == "us-east-1" and s.environment == "prod"
+    assert s.database.parameter_group_family == "mariadb11.8"
+    assert [t.id for t in s.served_tenants] == ["acme-mutual"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field", "fragment"),
+    [
+        ("aws:region", "us-east-7", "aws:region", "not an AWS region"),
+        ("aws:region", "moon-1", "aws:region", "not an AWS region"),
+        ("aws:region", None, "aws:region", "required key is missing"),
+        ("p:environment", "staging", "p.environment", "must be dev or prod"),
+        ("p:vpcCidr", "8.8.0.0/16", "p.vpcCidr", "private IPv4"),
+        ("p:vpcCidr", "banana", "p.vpcCidr", "not a CIDR"),
+        ("p:natGateways", "single", "p.natGateways", "one NAT gateway per AZ"),
+        ("p:database", json.dumps({"engineVersion": "latest"}), "p.database.engineVersion", "not a MariaDB version"),
+        ("p:database", json.dumps({"engine": "11.8"}), "p.database.engineVersion", "required key is missing"),
+        ("p:database", "{not json", "p:database", "must be an object"),
+        (
+            "p:cluster",
+            json.dumps({**json.loads(STACK["p:cluster"]), "version": "1.29"}),
+            "p.cluster.version",
+            "standard support",
+        ),
+        (
+            "p:cluster",
+            json.dumps({**json.loads(STACK["p:cluster"]), "adminRoleArns": ["admin"]}),
+            "p.cluster.adminRoleArns",
+            "not an IAM role ARN",
+        ),
+        ("p:cluster", json.dumps({**json.loads(STACK["p:cluster"]), "nodes": 3}), "p.cluster.nodes", "unknown key"),
+        ("p:tenantCatalog", "tenants/nowhere", "p.tenantCatalog", "'tenants/nowhere' does not exist"),
+    ],
+)
+def test_stack_config_mistakes(tmp_path: Path, key: str, value: str | None, field: str, fragment: str) -> None:
+    error = settings_error(tmp_path, **{key: value})
+    assert error.field == field
+    assert fragment in error.problem
+
+
+def test_node_pool_sizes_must_be_ordered(tmp_path: Path) -> None:
+    cluster = json.loads(STACK["p:cluster"])
+    cluster["sharedNodes"]["desiredSize"] = 9
+    error = settings_error(tmp_path, **{"p:cluster": json.dumps(cluster)})
+    assert error.field == "p.cluster.sharedNodes.desiredSize"

@@ -1,0 +1,540 @@
+"""Each rule of the tenant-guard pack: a compliant and a violating case through the CrossGuard
+policy object, and, on a clean plan, exactly that rule firing when exactly its violation is
+introduced."""
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy.policy import (
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+)
+from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+
+from planner.policy import effective_level, evaluate
+from policies.tenant_guard.pack import PACK_NAME, POLICIES, RULES, RULES_BY_NAME
+from policies.tenant_guard.rule import Res
+from policies.tenant_guard.tenancy import namespace_guardrails
+from tests.conftest import resources_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _args(
+    type_: str,
+    props: dict[str, Any],
+    *,
+    protect: bool = False,
+    provider: tuple[str, dict[str, Any]] | None = ("aws-us-east-1", {"region": "us-east-1"}),
+    config: dict[str, Any] | None = None,
+) -> ResourceValidationArgs:
+    return ResourceValidationArgs(
+        resource_type=type_,
+        props=unknown_checking_proxy(props),
+        urn=f"urn:pulumi:test::p::{type_}::r",
+        name="r",
+        opts=PolicyResourceOptions(protect, [], False, [], PolicyCustomTimeouts(0, 0, 0), [], None),
+        provider=PolicyProviderResource(f"pulumi:providers:{type_.split(':')[0]}", provider[1], "urn:p", provider[0])
+        if provider
+        else None,
+        config=config or {},
+    )
+
+
+def resource_violations(
+    name: str,
+    type_: str,
+    props: dict[str, Any],
+    *,
+    protect: bool = False,
+    provider: tuple[str, dict[str, Any]] | None = ("aws-us-east-1", {"region": "us-east-1"}),
+    config: dict[str, Any] | None = None,
+) -> list[str]:
+    policy = next(p for p in POLICIES if p.name == name)
+    assert isinstance(policy, ResourceValidationPolicy)
+    found: list[str] = []
+    args = _args(type_, props, protect=protect, provider=provider, config=config)
+    validate = policy.validate
+    assert callable(validate)
+    validate(args, lambda message, urn=None: found.append(message))
+    return found
+
+
+RDS_OK: dict[str, Any] = {
+    "engine": "mariadb",
+    "storageEncrypted": True,
+    "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k",
+    "performanceInsightsEnabled": True,
+    "performanceInsightsKmsKeyId": "arn:aws:kms:us-east-1:1:key/k",
+    "publiclyAccessible": False,
+    "dbSubnetGroupName": "tenant-dbs",
+    "manageMasterUserPassword": True,
+    "deletionProtection": True,
+    "skipFinalSnapshot": False,
+    "backupRetentionPeriod": 7,
+    "copyTagsToSnapshot": True,
+}
+EKS_COMPONENT_OK: dict[str, Any] = {
+    "endpointPublicAccess": False,
+    "endpointPrivateAccess": True,
+    "encryptionConfigKeyArn": "arn:aws:kms:us-east-1:1:key/k",
+    "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
+    "authenticationMode": "API",
+}
+EKS_CLUSTER_OK: dict[str, Any] = {
+    "vpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": True},
+    "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:us-east-1:1:key/k"}},
+    "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
+    "accessConfig": {"authenticationMode": "API"},
+}
+NAMESPACE_OK = {
+    "metadata": {"name": "acme", "labels": {"tenant": "acme", "pod-security.kubernetes.io/enforce": "restricted"}}
+}
+
+# (policy, type, compliant props, violating change, expected message fragment)
+RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
+    (
+        "rds-encrypted-with-customer-key",
+        "aws:rds/instance:Instance",
+        RDS_OK,
+        {"storageEncrypted": False},
+        "storage encryption is off",
+    ),
+    (
+        "rds-encrypted-with-customer-key",
+        "aws:rds/instance:Instance",
+        RDS_OK,
+        {"kmsKeyId": None},
+        "no customer-managed KMS key",
+    ),
+    (
+        "rds-encrypted-with-customer-key",
+        "aws:rds/instance:Instance",
+        RDS_OK,
+        {"kmsKeyId": "arn:aws:kms:us-east-1:1:alias/aws/rds"},
+        "AWS-managed aws/rds",
+    ),
+    (
+        "rds-encrypted-with-customer-key",
+        "aws:rds/instance:Instance",
+        RDS_OK,
+        {"performanceInsightsKmsKeyId": None},
+        "Performance Insights",
+    ),
+    (
+        "rds-not-publicly-accessible",
+        "aws:rds/instance:Instance",
+        RDS_OK,
+        {"publiclyAccessible": True},
+        "publicly accessible",
+    ),
+    (
+        "rds-not-publicly-accessible",
+        "aws:rds/instance:Instance",
+        RDS_OK,
+        {"dbSubnetGroupName": None},
+        "no DB subnet group",
+    ),
+    (
+        "rds-managed-master-password",
+        "aws:rds/instance:Instance",
+        RDS_OK,
+        {"password": "hunter2"},
+        "master password is set",
+    ),
+    (
+        "rds-managed-master-password",
+        "aws:rds/instance:Instance",
+        RDS_OK,
+        {"manageMasterUserPassword": False},
+        "not managed by Secrets Manager",
+    ),
+    (
+        "rds-deletion-safety",
+        "aws:rds/instance:Instance",
+        RDS_OK,
+        {"deletionProtection": False},
+        "deletion protection is off",
+    ),
+    ("rds-deletion-safety", "aws:rds/instance:Instance", RDS_OK, {"skipFinalSnapshot": True}, "no final snapshot"),
+    ("rds-deletion-safety", "aws:rds/instance:Instance", RDS_OK, {"backupRetentionPeriod": 1}, "less than 7 days"),
+    ("rds-deletion-safety", "aws:rds/instance:Instance", RDS_OK, {"copyTagsToSnapshot": None}, "copyTagsToSnapshot"),
+    (
+        "eks-private-endpoint",
+        "eks:index:Cluster",
+        EKS_COMPONENT_OK,
+        {"endpointPublicAccess": None},
+        "reachable from the internet",
+    ),
+    (
+        "eks-private-endpoint",
+        "eks:index:Cluster",
+        EKS_COMPONENT_OK,
+        {"endpointPrivateAccess": False},
+        "private API endpoint is off",
+    ),
+    (
+        "eks-private-endpoint",
+        "aws:eks/cluster:Cluster",
+        EKS_CLUSTER_OK,
+        {"vpcConfig": {"endpointPublicAccess": True, "endpointPrivateAccess": True}},
+        "reachable from the internet",
+    ),
+    (
+        "eks-secrets-encryption",
+        "eks:index:Cluster",
+        EKS_COMPONENT_OK,
+        {"encryptionConfigKeyArn": None},
+        "not envelope-encrypted",
+    ),
+    (
+        "eks-secrets-encryption",
+        "aws:eks/cluster:Cluster",
+        EKS_CLUSTER_OK,
+        {"encryptionConfig": {"resources": [], "provider": {"keyArn": "k"}}},
+        "not envelope-encrypted",
+    ),
+    (
+        "eks-control-plane-logging",
+        "eks:index:Cluster",
+        EKS_COMPONENT_OK,
+        {"enabledClusterLogTypes": ["api", "audit"]},
+        "authenticator, controllerManager, scheduler",
+    ),
+    (
+        "eks-control-plane-logging",
+        "aws:eks/cluster:Cluster",
+        EKS_CLUSTER_OK,
+        {"enabledClusterLogTypes": None},
+        "api, audit",
+    ),
+    (
+        "eks-api-authentication",
+        "eks:index:Cluster",
+        EKS_COMPONENT_OK,
+        {"authenticationMode": "API_AND_CONFIG_MAP"},
+        "authentication mode to API",
+    ),
+    (
+        "eks-api-authentication",
+        "aws:eks/cluster:Cluster",
+        EKS_CLUSTER_OK,
+        {"accessConfig": {"authenticationMode": "CONFIG_MAP"}},
+        "authentication mode to API",
+    ),
+    (
+        "kms-key-rotation",
+        "aws:kms/key:Key",
+        {"enableKeyRotation": True},
+        {"enableKeyRotation": False},
+        "rotation is off",
+    ),
+    (
+        "kms-key-rotation",
+        "aws:kms/key:Key",
+        {"enableKeyRotation": True},
+        {"bypassPolicyLockoutSafetyCheck": True},
+        "lock every administrator out",
+    ),
+    (
+        "no-public-ingress",
+        "aws:ec2/securityGroup:SecurityGroup",
+        {"ingress": [{"fromPort": 3306, "toPort": 3306, "securityGroups": ["sg-1"]}]},
+        {"ingress": [{"fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}]},
+        "ports 22-22 is open to the internet",
+    ),
+    (
+        "no-public-ingress",
+        "aws:ec2/securityGroup:SecurityGroup",
+        {
+            "ingress": [{"fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}],
+            "tags": {"exposure": "public-entry"},
+        },
+        {"ingress": [{"fromPort": 0, "toPort": 65535, "ipv6CidrBlocks": ["::/0"]}]},
+        "open to the internet",
+    ),
+    (
+        "no-public-ingress",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        {"cidrIpv4": "10.0.0.0/8", "fromPort": 443, "toPort": 443},
+        {"cidrIpv4": "0.0.0.0/0"},
+        "open to the internet",
+    ),
+    (
+        "tenant-namespace-pod-security",
+        "kubernetes:core/v1:Namespace",
+        NAMESPACE_OK,
+        {"metadata": {"name": "acme", "labels": {"tenant": "acme", "pod-security.kubernetes.io/enforce": "baseline"}}},
+        "restricted",
+    ),
+]
+
+
+@pytest.mark.parametrize(("policy", "type_", "compliant", "change", "fragment"), RESOURCE_CASES)
+def test_resource_rule_passes_compliant_and_catches_violation(
+    policy: str, type_: str, compliant: dict[str, Any], change: dict[str, Any], fragment: str
+) -> None:
+    assert resource_violations(policy, type_, compliant) == []
+    violating = {k: v for k, v in {**compliant, **change}.items() if v is not None}
+    found = resource_violations(policy, type_, violating)
+    assert len(found) == 1 and fragment in found[0], found
+
+
+def test_rules_ignore_types_they_do_not_govern() -> None:
+    assert resource_violations("rds-encrypted-with-customer-key", "aws:kms/key:Key", {}) == []
+
+
+def test_protected_stateful_resources() -> None:
+    assert resource_violations("stateful-resources-protected", "aws:rds/instance:Instance", RDS_OK, protect=True) == []
+    assert resource_violations("stateful-resources-protected", "aws:kms/key:Key", {}, protect=False)
+    # Only tenant namespaces hold tenant data.
+    assert (
+        resource_violations("stateful-resources-protected", "kubernetes:core/v1:Namespace", {"metadata": {"name": "x"}})
+        == []
+    )
+    assert resource_violations("stateful-resources-protected", "kubernetes:core/v1:Namespace", NAMESPACE_OK)
+
+
+def test_explicit_regional_provider() -> None:
+    rule = "explicit-regional-provider"
+    assert resource_violations(rule, "aws:ec2/vpc:Vpc", {}) == []
+    assert (
+        "default AWS provider" in resource_violations(rule, "aws:ec2/vpc:Vpc", {}, provider=("default_7_51_1", {}))[0]
+    )
+    assert "names no region" in resource_violations(rule, "aws:ec2/vpc:Vpc", {}, provider=("aws-x", {}))[0]
+    # A resource-level region input wins over the provider's.
+    assert resource_violations(rule, "aws:ec2/vpc:Vpc", {"region": "us-west-2"}, provider=("aws-x", {})) == []
+    found = resource_violations(rule, "aws:ec2/vpc:Vpc", {}, config={"allowedRegions": ["us-west-2"]})
+    assert "not an approved platform region" in found[0]
+    assert resource_violations(rule, "aws:ec2/vpc:Vpc", {}, provider=None) == []  # components
+
+
+def test_backup_minimum_comes_from_policy_config() -> None:
+    found = resource_violations(
+        "rds-deletion-safety", "aws:rds/instance:Instance", RDS_OK, config={"minBackupRetentionDays": 14}
+    )
+    assert found == ["automated backups are kept less than 14 days (backupRetentionPeriod)"]
+
+
+def test_messages_never_echo_secret_values() -> None:
+    found = resource_violations(
+        "rds-managed-master-password", "aws:rds/instance:Instance", {**RDS_OK, "password": "s3cr3t-value"}
+    )
+    assert found and all("s3cr3t-value" not in m for m in found)
+
+
+@pytest.mark.parametrize(
+    ("policy", "type_", "props"),
+    [
+        (
+            "eks-secrets-encryption",
+            "eks:index:Cluster",
+            {**EKS_COMPONENT_OK, "encryptionConfigKeyArn": UNKNOWN_STRING_VALUE},
+        ),
+        ("rds-encrypted-with-customer-key", "aws:rds/instance:Instance", {**RDS_OK, "kmsKeyId": UNKNOWN_STRING_VALUE}),
+        (
+            "no-public-ingress",
+            "aws:ec2/securityGroup:SecurityGroup",
+            {"ingress": [{"fromPort": 443, "toPort": 443, "cidrBlocks": UNKNOWN_ARRAY_VALUE}]},
+        ),
+    ],
+)
+def test_unknown_preview_values_are_not_violations(policy: str, type_: str, props: dict[str, Any]) -> None:
+    """The SDK raises on reading an unknown; the engine turns that into a non-blocking 'cannot run
+    during preview' note. The rule must not report a violation before reaching the unknown."""
+    found: list[str] = []
+    policy_object = next(p for p in POLICIES if p.name == policy)
+    assert isinstance(policy_object, ResourceValidationPolicy) and callable(policy_object.validate)
+    with pytest.raises(UnknownValueError):
+        policy_object.validate(_args(type_, props), lambda message, urn=None: found.append(message))
+    assert found == []
+
+
+# ------------------------------------------------------------------------------ stack rules
+
+
+def test_namespace_guardrails_unit() -> None:
+    ns = Res("kubernetes:core/v1:Namespace", "urn:ns", "ns", NAMESPACE_OK)
+    quota = Res(
+        "kubernetes:core/v1:ResourceQuota",
+        "urn:q",
+        "q",
+        {
+            "metadata": {"namespace": "acme"},
+            "spec": {
+                "hard": {k: "1" for k in ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "pods")}
+            },
+        },
+    )
+    limits = Res(
+        "kubernetes:core/v1:LimitRange",
+        "urn:l",
+        "l",
+        {
+            "metadata": {"namespace": "acme"},
+            "spec": {"limits": [{"type": "Container", "default": {"cpu": "1"}, "defaultRequest": {"cpu": "1"}}]},
+        },
+    )
+    deny = Res(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "urn:d",
+        "d",
+        {"metadata": {"namespace": "acme"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
+    )
+    dns = Res(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "urn:n",
+        "n",
+        {
+            "metadata": {"namespace": "acme"},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"ports": [{"port": 53}]}]},
+        },
+    )
+    assert list(namespace_guardrails([ns, quota, limits, deny, dns], {})) == []
+    # A "deny" that allows everything is no default deny.
+    allow_all = Res(
+        deny.type,
+        deny.urn,
+        deny.name,
+        {
+            "metadata": {"namespace": "acme"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{}]},
+        },
+    )
+    ((message, urn),) = list(namespace_guardrails([ns, quota, limits, allow_all, dns], {}))
+    assert "default-deny" in message and urn == "urn:ns"
+    # Guardrails in another namespace do not count.
+    elsewhere = Res(quota.type, quota.urn, quota.name, {**quota.props, "metadata": {"namespace": "other"}})
+    ((message, _),) = list(namespace_guardrails([ns, elsewhere, limits, deny, dns], {}))
+    assert "ResourceQuota" in message
+
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _each(plan: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    found = resources_of(plan, type_)
+    assert found, f"the clean plan has no {type_}"
+    return found
+
+
+def _first(plan: dict[str, Any], type_: str, tenant: str | None = None) -> dict[str, Any]:
+    return next(r for r in _each(plan, type_) if tenant is None or r["tenant"] == tenant)
+
+
+def _drop(plan: dict[str, Any], type_: str, name_part: str) -> None:
+    plan["resources"] = [r for r in plan["resources"] if not (r["type"] == type_ and name_part in r["name"])]
+
+
+MUTATIONS: dict[str, Mutation] = {
+    "rds-encrypted-with-customer-key": lambda p: _first(p, "aws:rds/instance:Instance")["inputs"].update(
+        storageEncrypted=False
+    ),
+    "rds-tls-required": lambda p: _first(p, "aws:rds/parameterGroup:ParameterGroup")["inputs"]["parameters"][0].update(
+        value="0"
+    ),
+    "eks-secrets-encryption": lambda p: _first(p, "eks:index:Cluster")["inputs"].pop("encryptionConfigKeyArn"),
+    "kms-key-rotation": lambda p: _first(p, "aws:kms/key:Key")["inputs"].update(enableKeyRotation=False),
+    "rds-not-publicly-accessible": lambda p: _first(p, "aws:rds/instance:Instance")["inputs"].update(
+        publiclyAccessible=True
+    ),
+    "eks-private-endpoint": lambda p: _first(p, "eks:index:Cluster")["inputs"].update(endpointPublicAccess=True),
+    "no-public-ingress": lambda p: _first(p, "aws:ec2/securityGroup:SecurityGroup")["inputs"]["ingress"][0].update(
+        cidrBlocks=["0.0.0.0/0"]
+    ),
+    "vpc-flow-logs": lambda p: _drop(p, "aws:ec2/flowLog:FlowLog", ""),
+    "rds-managed-master-password": lambda p: _first(p, "aws:rds/instance:Instance")["inputs"].update(
+        manageMasterUserPassword=False
+    ),
+    "eks-api-authentication": lambda p: _first(p, "eks:index:Cluster")["inputs"].update(
+        authenticationMode="API_AND_CONFIG_MAP"
+    ),
+    "eks-control-plane-logging": lambda p: _first(p, "eks:index:Cluster")["inputs"].update(
+        enabledClusterLogTypes=["api"]
+    ),
+    "rds-deletion-safety": lambda p: _first(p, "aws:rds/instance:Instance")["inputs"].update(deletionProtection=False),
+    "stateful-resources-protected": lambda p: _first(p, "aws:kms/key:Key")["options"].update(protect=False),
+    "tenant-namespace-guardrails": lambda p: _drop(p, "kubernetes:core/v1:LimitRange", "demo-basic"),
+    "tenant-namespace-pod-security": lambda p: _first(p, "kubernetes:core/v1:Namespace")["inputs"]["metadata"][
+        "labels"
+    ].pop("pod-security.kubernetes.io/enforce"),
+    "tenant-resources-attributed": lambda p: _first(p, "aws:ec2/securityGroup:SecurityGroup", "demo-basic")["inputs"][
+        "tags"
+    ].pop("tier"),
+    "tenant-data-residency": lambda p: _first(p, "aws:kms/key:Key", "demo-basic")["inputs"].update(region="eu-west-1"),
+    "explicit-regional-provider": lambda p: _first(p, "aws:ec2/vpc:Vpc").update(provider=None),
+}
+
+
+def test_every_rule_has_a_mutation() -> None:
+    assert set(MUTATIONS) == {rule.name for rule in RULES}
+
+
+@pytest.mark.parametrize("policy", sorted(MUTATIONS))
+def test_exactly_the_rule_fires_on_exactly_its_violation(plans: dict[str, dict[str, Any]], policy: str) -> None:
+    clean = plans["dev"]
+    assert evaluate(clean) == []
+    broken = copy.deepcopy(clean)
+    MUTATIONS[policy](broken)
+    fired = {v["policy"] for v in evaluate(broken)}
+    assert fired == {policy}
+
+
+def test_violations_carry_tenant_rule_frameworks_and_remediation(plans: dict[str, dict[str, Any]]) -> None:
+    broken = copy.deepcopy(plans["dev"])
+    MUTATIONS["tenant-data-residency"](broken)
+    (violation,) = evaluate(broken)
+    assert violation["tenant"] == "demo-basic"
+    assert violation["ruleId"] == "RES-1" and violation["severity"] == "critical"
+    assert violation["enforcementLevel"] == "mandatory"
+    assert "eu-west-1" in violation["message"] and "us-east-1" in violation["message"]
+    assert violation["frameworks"] and violation["remediation"]
+    assert violation["urn"].endswith("aws:kms/key:Key::tenant-demo-basic-key")
+
+
+def test_residency_registry_in_policy_config_overrides_the_catalog(plans: dict[str, dict[str, Any]]) -> None:
+    config = {"tenant-data-residency": {"residency": {"demo-standard": ["us-west-2"]}}}
+    found = evaluate(plans["dev"], config)
+    assert found and {v["tenant"] for v in found} == {"demo-standard"}
+    assert {v["policy"] for v in found} == {"tenant-data-residency"}
+
+
+def test_enforcement_levels_follow_pack_config(plans: dict[str, dict[str, Any]]) -> None:
+    broken = copy.deepcopy(plans["dev"])
+    MUTATIONS["kms-key-rotation"](broken)
+    assert evaluate(broken, {"kms-key-rotation": "advisory"})[0]["enforcementLevel"] == "advisory"
+    assert evaluate(broken, {"all": "disabled"}) == []
+    assert (
+        effective_level("x", EnforcementLevel.MANDATORY, {"x": {"enforcementLevel": "advisory"}})
+        == EnforcementLevel.ADVISORY
+    )
+
+
+def test_pack_metadata_is_complete() -> None:
+    pack = yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text())
+    assert pack["runtime"]["name"] == "python" and pack["version"]
+    assert PACK_NAME == "tenant-guard"
+    for rule in RULES:
+        assert rule.id and rule.title and len(rule.description) > 40 and rule.remediation
+        assert rule.frameworks, rule.id
+        assert (rule.check is None) == rule.is_stack_rule
+    for policy in POLICIES:
+        rule = RULES_BY_NAME[policy.name]
+        expected = StackValidationPolicy if rule.is_stack_rule else ResourceValidationPolicy
+        assert isinstance(policy, expected)
+        assert policy.enforcement_level == rule.enforcement
+        assert policy.description.startswith(f"[{rule.id}]")
+
+
+def test_pack_entry_point_serves_the_same_policies() -> None:
+    source = (ROOT / "policies" / "__main__.py").read_text()
+    assert "from tenant_guard.pack import PACK_NAME, POLICIES" in source
+    assert json.dumps(sorted(p.name for p in POLICIES)) == json.dumps(sorted(r.name for r in RULES))

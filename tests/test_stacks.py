@@ -1,0 +1,185 @@
+"""Whole stacks through the same runner as `make plan`: schema, verdict, tenants per region,
+residency, providers, secrets, determinism, and the command line."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from catalog.loader import load_catalog
+from planner.runner import ROOT, ProgramError, build_plan
+from tests.conftest import STACKS, resources_of
+
+EXPECTED_TENANTS = {
+    "dev": {"demo-basic", "demo-standard", "demo-premium"},
+    "prod-us-east-1": {
+        "granite-re",
+        "harbor-mutual",
+        "keystone-title",
+        "lakeshore-farm",
+        "pinnacle-life",
+        "summit-casualty",
+    },
+    "prod-us-west-2": {
+        "granite-re",
+        "harbor-mutual",
+        "lakeshore-farm",
+        "pinnacle-life",
+        "redwood-auto",
+        "summit-casualty",
+    },
+}
+
+
+def test_every_stack_is_covered() -> None:
+    assert set(STACKS) == set(EXPECTED_TENANTS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_is_valid_against_the_schema(plans: dict[str, Any], plan_schema: dict[str, Any], stack: str) -> None:
+    jsonschema.validate(plans[stack], plan_schema)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_has_no_mandatory_violation(plans: dict[str, Any], stack: str) -> None:
+    blocking = [v for v in plans[stack]["policy"]["violations"] if v["enforcementLevel"] == "mandatory"]
+    assert blocking == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_deploys_exactly_the_tenants_served_in_its_region(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    namespaces = {r["inputs"]["metadata"]["name"] for r in resources_of(plan, "kubernetes:core/v1:Namespace")}
+    databases = {r["tenant"] for r in resources_of(plan, "aws:rds/instance:Instance")}
+    assert namespaces == databases == EXPECTED_TENANTS[stack]
+    assert set(plan["outputs"]["tenants"]) == EXPECTED_TENANTS[stack]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tenant_resources_stay_inside_residency(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    environment = "dev" if stack == "dev" else "prod"
+    residency = {t.id: set(t.residency) for t in load_catalog(ROOT / "tenants" / environment)}
+    providers = {r["urn"]: r for r in plan["resources"] if r["type"] == "pulumi:providers:aws"}
+    tenant_aws = [r for r in plan["resources"] if r["tenant"] and r["custom"] and r["type"].startswith("aws:")]
+    assert tenant_aws
+    for r in tenant_aws:
+        region = r["inputs"].get("region") or providers[r["provider"]]["inputs"]["region"]
+        assert region == plan["region"] and region in residency[r["tenant"]], r["urn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_aws_resource_uses_the_explicit_regional_provider(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    (provider,) = resources_of(plan, "pulumi:providers:aws")
+    assert provider["inputs"]["region"] == plan["region"]
+    aws = [r for r in plan["resources"] if r["custom"] and r["type"].startswith("aws:")]
+    assert all(r["provider"] == provider["urn"] for r in aws)
+    for component in resources_of(plan, "eks:index:Cluster") + resources_of(plan, "eks:index:ManagedNodeGroup"):
+        assert component["providers"]["aws"] == provider["urn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tenant_resources_are_attributed_and_stateful_ones_protected(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    for tenant in EXPECTED_TENANTS[stack]:
+        owned = [r for r in plan["resources"] if r["tenant"] == tenant]
+        types = {r["type"] for r in owned}
+        assert {
+            "platform:index:Tenant",
+            "aws:rds/instance:Instance",
+            "aws:kms/key:Key",
+            "kubernetes:core/v1:Namespace",
+        } <= types
+    for r in plan["resources"]:
+        if r["type"] in ("aws:rds/instance:Instance", "aws:kms/key:Key", "kubernetes:core/v1:Namespace"):
+            assert r["options"]["protect"] is True, r["urn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_secrets_never_appear_in_clear(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    assert plan["outputs"]["kubeconfig"] == "[secret]"
+    text = json.dumps(plan)
+    assert '"password"' not in text and "BEGIN RSA" not in text
+
+
+def test_premium_tenants_get_dedicated_nodes_only_where_served(plans: dict[str, Any]) -> None:
+    for stack, plan in plans.items():
+        groups = {r["name"] for r in resources_of(plan, "eks:index:ManagedNodeGroup")}
+        premium = {
+            r["tenant"]
+            for r in resources_of(plan, "aws:rds/instance:Instance")
+            if r["inputs"]["instanceClass"].startswith("db.r7g")
+        }
+        assert {g.removeprefix("cluster-tenant-") for g in groups if g.startswith("cluster-tenant-")} == premium, stack
+
+
+def test_tier_overrides_reach_the_database(plans: dict[str, Any]) -> None:
+    db = {r["tenant"]: r["inputs"] for r in resources_of(plans["prod-us-east-1"], "aws:rds/instance:Instance")}
+    assert db["granite-re"]["backupRetentionPeriod"] == 21  # standard tier is 14, overridden up
+    assert db["summit-casualty"]["backupRetentionPeriod"] == 14
+    assert db["pinnacle-life"]["instanceClass"] == "db.r7g.2xlarge"
+    assert db["keystone-title"]["multiAz"] is False and db["harbor-mutual"]["multiAz"] is True
+
+
+def test_plan_is_deterministic(plans: dict[str, Any]) -> None:
+    again = build_plan("dev")
+    first = {k: v for k, v in plans["dev"].items() if k != "policy"}
+    assert json.dumps(again, sort_keys=True) == json.dumps(first, sort_keys=True)
+
+
+def test_catalog_mistake_stops_before_any_resource(project_copy: Path) -> None:
+    bad = project_copy / "tenants" / "dev" / "demo-basic.yaml"
+    bad.write_text(bad.read_text().replace("tier: basic", "tier: platinum"))
+    with pytest.raises(ProgramError) as caught:
+        build_plan("dev", project_copy)
+    assert (
+        str(caught.value)
+        == "tenants/dev/demo-basic.yaml: tier: unknown tier 'platinum' (one of: basic, standard, premium)"
+    )
+    assert caught.value.registered == 0
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "planner", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+def test_cli_config_error_is_one_line_without_traceback(project_copy: Path, tmp_path: Path) -> None:
+    stack_file = project_copy / "Pulumi.prod-us-west-2.yaml"
+    stack_file.write_text(stack_file.read_text().replace("aws:region: us-west-2", "aws:region: us-wast-2"))
+    result = cli("plan", "--stack", "prod-us-west-2", "--root", str(project_copy), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: Pulumi.prod-us-west-2.yaml: aws:region: 'us-wast-2' is not an AWS region"
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_unknown_stack(tmp_path: Path) -> None:
+    result = cli("plan", "--stack", "staging", "--out", str(tmp_path))
+    assert result.returncode == 2 and "no such stack" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_plan_and_saved_plan_give_the_same_verdict(tmp_path: Path) -> None:
+    result = cli("plan", "--stack", "dev", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Resources per tenant:" in result.stdout and "demo-premium [premium]" in result.stdout
+    assert "Verdict: PASS" in result.stdout
+    saved = tmp_path / "dev" / "plan.json"
+    check = cli("policy", "--plan", str(saved))
+    assert check.returncode == 0 and "Verdict: PASS" in check.stdout
+
+    plan = json.loads(saved.read_text())
+    for r in plan["resources"]:
+        if r["type"] == "aws:rds/instance:Instance":
+            r["inputs"]["publiclyAccessible"] = True
+    saved.write_text(json.dumps(plan))
+    blocked = cli("policy", "--plan", str(saved))
+    assert blocked.returncode == 1
+    assert "NET-RDS-1" in blocked.stdout and "Verdict: BLOCKED" in blocked.stdout
