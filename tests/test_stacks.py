@@ -183,3 +183,10 @@ def test_cli_plan_and_saved_plan_give_the_same_verdict(tmp_path: Path) -> None:
     blocked = cli("policy", "--plan", str(saved))
     assert blocked.returncode == 1
     assert "NET-RDS-1" in blocked.stdout and "Verdict: BLOCKED" in blocked.stdout
+
+
+def test_schema_copy_matches_the_shared_design() -> None:
+    shared = ROOT.parent / "shared" / "design" / "plan.schema.json"
+    if not shared.is_file():
+        pytest.skip("../shared is not beside this checkout")
+    assert json.loads(shared.read_text()) == json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
