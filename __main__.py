@@ -1,4 +1,5 @@
-"""Insurance platform, one regional stack: network, cluster, shared data plane and tenants."""
+"""Insurance platform, one regional stack: network, cluster and its platform add-ons, shared data
+plane, public entry, and the tenants served in this region."""
 
 from pathlib import Path
 
@@ -7,11 +8,19 @@ import pulumi_aws as aws
 
 from catalog import ConfigError
 from catalog.loader import load_settings
+from components.autoscaling import Autoscaling, AutoscalingArgs
+from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs
+from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.database_foundation import DatabaseFoundation, DatabaseFoundationArgs
+from components.endpoints import VpcEndpoints, VpcEndpointsArgs
+from components.ingress_routing import IngressRouting, IngressRoutingArgs
 from components.keys import PlatformKeys, PlatformKeysArgs
 from components.network import Network, NetworkArgs
 from components.providers import config_value, regional_aws_provider
+from components.public_entry import PublicEntry, PublicEntryArgs
+from components.secrets_delivery import SecretsDelivery, SecretsDeliveryArgs
+from components.service_mesh import ServiceMesh, ServiceMeshArgs
 from components.tenant import Tenant, TenantArgs
 
 try:
@@ -26,6 +35,7 @@ zones = sorted(aws.get_availability_zones(state="available", opts=invoke).names)
 platform_log_retention = 1096 if settings.environment == "prod" else 90  # NYDFS 500.06: 3 years
 on_aws = pulumi.ResourceOptions(provider=aws_provider)
 
+# ---- regional foundation
 keys = PlatformKeys("platform", PlatformKeysArgs(settings=settings, account_id=account_id), on_aws)
 network = Network(
     "network",
@@ -38,6 +48,19 @@ network = Network(
     ),
     on_aws,
 )
+VpcEndpoints(
+    "endpoints",
+    VpcEndpointsArgs(
+        settings=settings,
+        vpc_id=network.vpc.id,
+        private_subnet_ids=network.private_subnet_ids,
+        private_route_table_ids=network.private_route_table_ids,
+        account_id=account_id,
+    ),
+    on_aws,
+)
+
+# ---- cluster and platform add-ons
 cluster = Cluster(
     "cluster",
     ClusterArgs(
@@ -51,12 +74,72 @@ cluster = Cluster(
         log_retention_days=platform_log_retention,
         dedicated_tenants=[t.id for t in settings.served_tenants if t.tier.placement == "dedicated"],
     ),
-    pulumi.ResourceOptions(providers={"aws": aws_provider}),
+    on_aws,
+)
+on_cluster = pulumi.ResourceOptions(providers=[aws_provider, cluster.provider])
+oidc = {"oidc_provider_arn": cluster.oidc_provider_arn, "oidc_provider_url": cluster.oidc_provider_url}
+ClusterAddons(
+    "cluster-addons",
+    ClusterAddonsArgs(
+        settings=settings,
+        cluster_name=cluster.name,
+        volume_key_arn=keys.node_volumes.arn,
+        node_groups=list(cluster.node_groups.values()),
+        **oidc,
+    ),
+    on_cluster,
+)
+ServiceMesh("mesh", ServiceMeshArgs(settings=settings), on_cluster)
+Autoscaling(
+    "autoscaling",
+    AutoscalingArgs(settings=settings, cluster_name=cluster.name, account_id=account_id, **oidc),
+    on_cluster,
+)
+SecretsDelivery("secrets", SecretsDeliveryArgs(settings=settings, account_id=account_id, **oidc), on_cluster)
+entry = PublicEntry(
+    "entry",
+    PublicEntryArgs(
+        settings=settings,
+        vpc_id=network.vpc.id,
+        public_subnet_ids=network.public_subnet_ids,
+        account_id=account_id,
+        logs_key_arn=keys.logs.arn,
+        log_retention_days=platform_log_retention,
+    ),
+    on_aws,
+)
+IngressRouting(
+    "ingress",
+    IngressRoutingArgs(
+        settings=settings,
+        cluster_name=cluster.name,
+        vpc_id=network.vpc.id,
+        target_group_arn=entry.target_group.arn,
+        entry_security_group_id=entry.security_group.id,
+        cluster_security_group_id=cluster.cluster_security_group_id,
+        **oidc,
+    ),
+    on_cluster,
+)
+
+# ---- shared data plane
+cache = Cache(
+    "cache",
+    CacheArgs(
+        settings=settings,
+        vpc_id=network.vpc.id,
+        private_subnet_ids=network.private_subnet_ids,
+        client_security_group_id=cluster.cluster_security_group_id,
+        kms_key_arn=keys.platform_data.arn,
+        node_type="cache.r7g.large" if settings.environment == "prod" else "cache.t4g.medium",
+    ),
+    on_aws,
 )
 databases = DatabaseFoundation(
     "databases", DatabaseFoundationArgs(settings=settings, private_subnet_ids=network.private_subnet_ids), on_aws
 )
 
+# ---- tenants served in this region
 tenants = {
     tenant.id: Tenant(
         f"tenant-{tenant.id}",
@@ -70,7 +153,7 @@ tenants = {
             parameter_group_name=databases.parameter_group.name,
             option_group_name=databases.option_group.name,
         ),
-        pulumi.ResourceOptions(providers=[aws_provider, cluster.provider]),
+        on_cluster,
     )
     for tenant in settings.served_tenants
 }
@@ -78,8 +161,10 @@ tenants = {
 pulumi.export("region", settings.region)
 pulumi.export("environment", settings.environment)
 pulumi.export("vpcId", network.vpc.id)
-pulumi.export("clusterName", cluster.eks_cluster.eks_cluster.apply(lambda c: c.name))
+pulumi.export("clusterName", cluster.name)
 pulumi.export("kubeconfig", pulumi.Output.secret(cluster.eks_cluster.kubeconfig_json))
+pulumi.export("entryDnsName", entry.load_balancer.dns_name)
+pulumi.export("redisEndpoint", cache.replication_group.primary_endpoint_address)
 pulumi.export(
     "tenants",
     {

@@ -17,6 +17,7 @@ from catalog.model import (
     ClusterSettings,
     Contact,
     DatabaseSettings,
+    EdgeSettings,
     NodePool,
     StackSettings,
     Tenant,
@@ -39,6 +40,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 _K8S_VERSION = re.compile(r"^1\.(\d+)$")
 _ENGINE_VERSION = re.compile(r"^\d+\.\d+(?:\.\d+)?$")
 _ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$")
+_HOSTED_ZONE = re.compile(r"^Z[A-Z0-9]{1,31}$")
 
 MIN_K8S_MINOR = 34  # oldest EKS minor still in standard support (1.34 ends Dec 2026)
 
@@ -298,7 +300,8 @@ def _rel(path: Path, root: Path) -> str:
 
 ConfigGetter = Callable[[str], str | None]
 
-STACK_KEYS = ("environment", "vpcCidr", "natGateways", "cluster", "database", "tenantCatalog")
+STACK_KEYS = ("environment", "vpcCidr", "natGateways", "cluster", "database", "edge", "tenantCatalog")
+OBJECT_KEYS = ("cluster", "database", "edge")
 
 
 def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> StackSettings:
@@ -320,7 +323,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         value = get(f"{project}:{key}")
         if value is None:
             continue
-        if key in ("cluster", "database"):
+        if key in OBJECT_KEYS:
             try:
                 raw[key] = json.loads(value)
             except json.JSONDecodeError:
@@ -328,7 +331,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         else:
             raw[key] = value
     f = _Fields(file, raw, project)
-    f.only(("environment", "vpcCidr", "cluster", "database"), ("natGateways", "tenantCatalog"))
+    f.only(("environment", "vpcCidr", "cluster", "database", "edge"), ("natGateways", "tenantCatalog"))
 
     environment = f.string("environment")
     if environment not in ("dev", "prod"):
@@ -355,6 +358,15 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
     if not _ENGINE_VERSION.match(engine_version):
         raise d.fail("engineVersion", f"'{engine_version}' is not a MariaDB version such as 11.8")
 
+    e = f.mapping("edge")
+    e.only(("domain", "hostedZoneId"))
+    edge_domain = e.string("domain").lower()
+    if not _is_dns_name(edge_domain):
+        raise e.fail("domain", f"'{edge_domain}' is not a valid DNS name")
+    zone = e.string("hostedZoneId")
+    if not _HOSTED_ZONE.match(zone):
+        raise e.fail("hostedZoneId", f"'{zone}' is not a Route 53 hosted zone id")
+
     catalog_rel = f.string("tenantCatalog", f"tenants/{environment}")
     if not (root / catalog_rel).is_dir():
         raise f.fail("tenantCatalog", f"tenant catalog folder '{catalog_rel}' does not exist")
@@ -368,6 +380,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         nat_gateways=nat,  # type: ignore[arg-type]  # checked above
         cluster=cluster,
         database=DatabaseSettings(engine_version=engine_version),
+        edge=EdgeSettings(domain=edge_domain, hosted_zone_id=zone),
         catalog_dir=catalog_rel,
         tenants=tenants,
     )

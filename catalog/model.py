@@ -54,6 +54,12 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True)
+class EdgeSettings:
+    domain: str  # the platform's public domain; the entry certificate covers *.domain
+    hosted_zone_id: str  # Route 53 zone of `domain`, for certificate validation records
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     engine_version: str
 
@@ -77,6 +83,7 @@ class StackSettings:
     nat_gateways: NatMode
     cluster: ClusterSettings
     database: DatabaseSettings
+    edge: EdgeSettings
     catalog_dir: str
     tenants: tuple[Tenant, ...] = field(default=())  # the whole environment's catalog
 

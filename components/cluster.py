@@ -16,10 +16,10 @@ from components.tags import platform_tags
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# The VPC CNI gets its own IRSA role (ClusterAddons), so nodes keep only what kubelet needs.
 NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
-    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
 )
 # Graviton instance types throughout; AL2023 (Amazon Linux 2 node images are end of life).
 NODE_AMI_TYPE = "AL2023_ARM_64_STANDARD"
@@ -41,6 +41,7 @@ class ClusterArgs:
 
 class Cluster(pulumi.ComponentResource):
     eks_cluster: eks.Cluster
+    name: str
     provider: k8s.Provider
     cluster_security_group_id: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
@@ -52,6 +53,7 @@ class Cluster(pulumi.ComponentResource):
         s = args.settings
         tags = platform_tags(s, "cluster")
         cluster_name = f"{s.name_prefix}-{s.region}"
+        self.name = cluster_name
         child = pulumi.ResourceOptions(parent=self)
 
         # EKS writes control-plane logs here; creating the group first gives it a key and retention.
@@ -104,6 +106,9 @@ class Cluster(pulumi.ComponentResource):
             enabled_cluster_log_types=CONTROL_PLANE_LOG_TYPES,
             create_oidc_provider=True,
             skip_default_node_group=True,
+            # CoreDNS and kube-proxy are pinned EKS add-ons owned by ClusterAddons.
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+            kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=False),
             instance_roles=[node_role],
             deletion_protection=s.environment == "prod",
             tags=tags,
@@ -180,6 +185,9 @@ class Cluster(pulumi.ComponentResource):
                 ),
                 labels=labels,
                 taints=taints,
+                ignore_scaling_changes=True,  # the cluster autoscaler owns the desired size
+                # EKS tags each group's Auto Scaling group k8s.io/cluster-autoscaler/<cluster>=owned,
+                # which is all the cluster autoscaler may touch.
                 tags={**tags, **extra_tags, "node-pool": pool_name},
                 opts=pulumi.ResourceOptions(parent=self),
             )

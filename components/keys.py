@@ -17,11 +17,12 @@ class PlatformKeysArgs:
 
 
 class PlatformKeys(pulumi.ComponentResource):
-    """Customer-managed keys for platform logs, Kubernetes secrets and node volumes."""
+    """Customer-managed keys for platform logs, Kubernetes secrets, volumes and platform data."""
 
     logs: aws.kms.Key
     cluster_secrets: aws.kms.Key
     node_volumes: aws.kms.Key
+    platform_data: aws.kms.Key
 
     def __init__(self, name: str, args: PlatformKeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:PlatformKeys", name, None, opts)
@@ -92,11 +93,15 @@ class PlatformKeys(pulumi.ComponentResource):
         self.node_volumes = self._key(
             name, "node-volumes", "EBS volumes of EKS worker nodes", account.apply(volumes_policy), tags
         )
+        self.platform_data = self._key(
+            name, "platform-data", "platform data at rest (cache, platform buckets)", account.apply(root_only), tags
+        )
         self.register_outputs(
             {
                 "logsKeyArn": self.logs.arn,
                 "clusterSecretsKeyArn": self.cluster_secrets.arn,
                 "nodeVolumesKeyArn": self.node_volumes.arn,
+                "platformDataKeyArn": self.platform_data.arn,
             }
         )
 

@@ -34,6 +34,7 @@ class Network(pulumi.ComponentResource):
     vpc: aws.ec2.Vpc
     private_subnet_ids: list[pulumi.Output[str]]
     public_subnet_ids: list[pulumi.Output[str]]
+    private_route_table_ids: list[pulumi.Output[str]]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Network", name, None, opts)
@@ -98,6 +99,7 @@ class Network(pulumi.ComponentResource):
             )
 
         self.private_subnet_ids = []
+        self.private_route_table_ids = []
         for az, cidr in zip(azs, private_cidrs, strict=True):
             nat = nat_by_az.get(az) or nat_by_az[nat_azs[0]]
             rt = aws.ec2.RouteTable(
@@ -117,6 +119,7 @@ class Network(pulumi.ComponentResource):
             )
             aws.ec2.RouteTableAssociation(f"{name}-private-{az}", subnet_id=subnet.id, route_table_id=rt.id, opts=child)
             self.private_subnet_ids.append(subnet.id)
+            self.private_route_table_ids.append(rt.id)
 
         self._flow_logs(name, args, tags)
         self.register_outputs(

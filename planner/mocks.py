@@ -125,6 +125,18 @@ class PlanMocks(pulumi.runtime.Mocks):
                     }
                 ],
             )
+        elif typ == "aws:acm/certificate:Certificate":
+            domains = [inputs.get("domainName", ""), *(inputs.get("subjectAlternativeNames") or [])]
+            state["domainValidationOptions"] = [
+                {
+                    "domainName": d,
+                    "resourceRecordName": f"_{_hex(b, length=32)}.{b}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{_hex(b, 'acm', length=32)}.acm-validations.aws.",
+                }
+                for d in domains
+                for b in [d.removeprefix("*.")]
+            ]
         elif typ == "eks:index:Cluster":
             state.update(self._eks_cluster(name, inputs))
         if typ.startswith("kubernetes:"):

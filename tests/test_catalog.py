@@ -169,6 +169,7 @@ STACK: dict[str, str] = {
     "p:environment": "prod",
     "p:vpcCidr": "10.30.0.0/16",
     "p:database": json.dumps({"engineVersion": "11.8"}),
+    "p:edge": json.dumps({"domain": "insure.example.com", "hostedZoneId": "Z0PROD0000000000000001"}),
     "p:cluster": json.dumps(
         {
             "version": "1.35",
@@ -225,6 +226,19 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
             "not an IAM role ARN",
         ),
         ("p:cluster", json.dumps({**json.loads(STACK["p:cluster"]), "nodes": 3}), "p.cluster.nodes", "unknown key"),
+        (
+            "p:edge",
+            json.dumps({"domain": "insure..example.com", "hostedZoneId": "Z01"}),
+            "p.edge.domain",
+            "not a valid DNS name",
+        ),
+        (
+            "p:edge",
+            json.dumps({"domain": "insure.example.com", "hostedZoneId": "zone-1"}),
+            "p.edge.hostedZoneId",
+            "not a Route 53 hosted zone id",
+        ),
+        ("p:edge", None, "p.edge", "required key is missing"),
         ("p:tenantCatalog", "tenants/nowhere", "p.tenantCatalog", "'tenants/nowhere' does not exist"),
     ],
 )

@@ -426,8 +426,22 @@ def _each(plan: dict[str, Any], type_: str) -> list[dict[str, Any]]:
     return found
 
 
-def _first(plan: dict[str, Any], type_: str, tenant: str | None = None) -> dict[str, Any]:
-    return next(r for r in _each(plan, type_) if tenant is None or r["tenant"] == tenant)
+def _first(plan: dict[str, Any], type_: str, tenant: str | None = None, name: str | None = None) -> dict[str, Any]:
+    return next(
+        r
+        for r in _each(plan, type_)
+        if (tenant is None or r["tenant"] == tenant) and (name is None or name in r["name"])
+    )
+
+
+def _widen_irsa_trust(plan: dict[str, Any]) -> None:
+    role = next(
+        r for r in _each(plan, "aws:iam/role:Role") if "AssumeRoleWithWebIdentity" in r["inputs"]["assumeRolePolicy"]
+    )
+    document = json.loads(role["inputs"]["assumeRolePolicy"])
+    condition = document["Statement"][0]["Condition"]
+    condition["StringLike"] = condition.pop("StringEquals")
+    role["inputs"]["assumeRolePolicy"] = json.dumps(document)
 
 
 def _drop(plan: dict[str, Any], type_: str, name_part: str) -> None:
@@ -463,9 +477,38 @@ MUTATIONS: dict[str, Mutation] = {
     "rds-deletion-safety": lambda p: _first(p, "aws:rds/instance:Instance")["inputs"].update(deletionProtection=False),
     "stateful-resources-protected": lambda p: _first(p, "aws:kms/key:Key")["options"].update(protect=False),
     "tenant-namespace-guardrails": lambda p: _drop(p, "kubernetes:core/v1:LimitRange", "demo-basic"),
-    "tenant-namespace-pod-security": lambda p: _first(p, "kubernetes:core/v1:Namespace")["inputs"]["metadata"][
-        "labels"
-    ].pop("pod-security.kubernetes.io/enforce"),
+    "tenant-namespace-pod-security": lambda p: _first(p, "kubernetes:core/v1:Namespace", "demo-basic")["inputs"][
+        "metadata"
+    ]["labels"].update({"pod-security.kubernetes.io/enforce": "baseline"}),
+    "node-hardening": lambda p: _first(p, "aws:ec2/launchTemplate:LaunchTemplate")["inputs"]["metadataOptions"].update(
+        httpTokens="optional"
+    ),
+    "helm-releases-pinned": lambda p: _first(p, "kubernetes:helm.sh/v3:Release")["inputs"].update(version="^3.0"),
+    "eks-addons-pinned": lambda p: _first(p, "aws:eks/addon:Addon")["inputs"].pop("addonVersion"),
+    "irsa-trust-pinned": _widen_irsa_trust,
+    "namespace-pod-security-level": lambda p: _first(p, "kubernetes:core/v1:Namespace", None, "keda")["inputs"][
+        "metadata"
+    ]["labels"].pop("pod-security.kubernetes.io/enforce"),
+    "redis-encrypted-and-authenticated": lambda p: _first(p, "aws:elasticache/replicationGroup:ReplicationGroup")[
+        "inputs"
+    ].update(transitEncryptionMode="preferred"),
+    "redis-high-availability": lambda p: _first(p, "aws:elasticache/replicationGroup:ReplicationGroup")[
+        "inputs"
+    ].update(multiAzEnabled=False),
+    "load-balancer-hygiene": lambda p: _first(p, "aws:lb/loadBalancer:LoadBalancer")["inputs"]["accessLogs"].update(
+        enabled=False
+    ),
+    "listener-tls": lambda p: _first(p, "aws:lb/listener:Listener", None, "entry-https")["inputs"].update(
+        sslPolicy="ELBSecurityPolicy-2016-08"
+    ),
+    "waf-on-public-entry": lambda p: _drop(p, "aws:wafv2/webAclAssociation:WebAclAssociation", ""),
+    "s3-bucket-encrypted": lambda p: _first(p, "aws:s3/bucket:Bucket")["inputs"]["tags"].pop("purpose"),
+    "s3-bucket-baseline": lambda p: _first(p, "aws:s3/bucketVersioning:BucketVersioning")["inputs"][
+        "versioningConfiguration"
+    ].update(status="Suspended"),
+    "log-groups-encrypted-retained": lambda p: _first(p, "aws:cloudwatch/logGroup:LogGroup")["inputs"].update(
+        retentionInDays=30
+    ),
     "tenant-resources-attributed": lambda p: _first(p, "aws:ec2/securityGroup:SecurityGroup", "demo-basic")["inputs"][
         "tags"
     ].pop("tier"),

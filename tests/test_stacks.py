@@ -53,7 +53,11 @@ def test_plan_has_no_mandatory_violation(plans: dict[str, Any], stack: str) -> N
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_deploys_exactly_the_tenants_served_in_its_region(plans: dict[str, Any], stack: str) -> None:
     plan = plans[stack]
-    namespaces = {r["inputs"]["metadata"]["name"] for r in resources_of(plan, "kubernetes:core/v1:Namespace")}
+    namespaces = {
+        r["inputs"]["metadata"]["name"]
+        for r in resources_of(plan, "kubernetes:core/v1:Namespace")
+        if "tenant" in r["inputs"]["metadata"]["labels"]
+    }
     databases = {r["tenant"] for r in resources_of(plan, "aws:rds/instance:Instance")}
     assert namespaces == databases == EXPECTED_TENANTS[stack]
     assert set(plan["outputs"]["tenants"]) == EXPECTED_TENANTS[stack]
@@ -96,7 +100,9 @@ def test_tenant_resources_are_attributed_and_stateful_ones_protected(plans: dict
             "kubernetes:core/v1:Namespace",
         } <= types
     for r in plan["resources"]:
-        if r["type"] in ("aws:rds/instance:Instance", "aws:kms/key:Key", "kubernetes:core/v1:Namespace"):
+        if r["type"] in ("aws:rds/instance:Instance", "aws:kms/key:Key", "aws:s3/bucket:Bucket") or (
+            r["type"] == "kubernetes:core/v1:Namespace" and r["tenant"]
+        ):
             assert r["options"]["protect"] is True, r["urn"]
 
 

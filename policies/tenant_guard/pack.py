@@ -2,7 +2,7 @@
 
 from pulumi_policy import Policy
 
-from . import audit, encryption, identity, network, residency, resilience, tenancy
+from . import audit, edge, encryption, identity, network, platform, residency, resilience, storage, tenancy
 from .rule import Rule, to_policy
 
 PACK_NAME = "tenant-guard"
@@ -15,6 +15,9 @@ RULES: tuple[Rule, ...] = (
     *resilience.RULES,
     *tenancy.RULES,
     *residency.RULES,
+    *platform.RULES,
+    *edge.RULES,
+    *storage.RULES,
 )
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 POLICIES: list[Policy] = [to_policy(rule) for rule in RULES]

@@ -1,0 +1,127 @@
+"""An S3 bucket the way every bucket of the platform must be: encrypted (customer-managed KMS key
+with a bucket key, or SSE-S3 where the writing AWS service accepts nothing else), versioned,
+public access blocked, ACLs disabled, TLS-only, lifecycle from its retention, protected."""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import document
+
+
+@dataclass
+class SecureBucketArgs:
+    bucket_name: str
+    tags: dict[str, str]
+    retention_days: int  # current objects expire after this; noncurrent versions 30 days later
+    kms_key_arn: pulumi.Input[str] | None = None
+    sse_s3_reason: str | None = None  # required when kms_key_arn is None: why no customer key
+    # Extra grants; "{bucket}" and "{account}" in Resource/Condition strings are filled in.
+    policy_statements: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    account_id: pulumi.Input[str] = ""
+
+
+class SecureBucket(pulumi.ComponentResource):
+    bucket: aws.s3.Bucket
+    arn: pulumi.Output[str]
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:index:SecureBucket", name, None, opts)
+        if args.kms_key_arn is None and not args.sse_s3_reason:
+            raise ValueError(f"bucket {args.bucket_name}: SSE-S3 needs a stated reason; pass kms_key_arn")
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**args.tags, "encryption": "aws:kms" if args.kms_key_arn is not None else "AES256"}
+        self.bucket = aws.s3.Bucket(
+            name,
+            bucket=args.bucket_name,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        self.arn = self.bucket.arn
+        self.name = self.bucket.bucket
+        if args.kms_key_arn is not None:
+            encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
+            )
+        else:
+            encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256"
+            )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            name,
+            bucket=self.bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=encryption,
+                    bucket_key_enabled=args.kms_key_arn is not None,
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPublicAccessBlock(
+            name,
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            name,
+            bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            name,
+            bucket=self.bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            name,
+            bucket=self.bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="retention",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.retention_days),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=30
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=7
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        extra = list(args.policy_statements)
+
+        def policy(values: list[str]) -> str:
+            arn, account = values
+            deny_plain_http = {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+            filled = json.loads(json.dumps(extra).replace("{bucket}", arn).replace("{account}", account))
+            return document(deny_plain_http, *filled)
+
+        aws.s3.BucketPolicy(
+            name,
+            bucket=self.bucket.id,
+            policy=pulumi.Output.all(self.bucket.arn, args.account_id).apply(policy),
+            opts=child,
+        )
+        self.register_outputs({"bucket": self.name, "arn": self.arn})

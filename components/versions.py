@@ -1,0 +1,43 @@
+"""Every pinned version of the platform layer, in one place: an upgrade is a one-line change here
+(plus the preview diff a reviewer reads). Evidence gathered November 2026 from upstream release
+notes; confirm EKS add-on builds for the cluster version before an upgrade with
+`aws eks describe-addon-versions --kubernetes-version <v> --addon-name <name>`."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Chart:
+    chart: str
+    version: str
+    repo: str | None = None  # None when `chart` is a full oci:// reference
+
+
+ISTIO = "1.30.4"
+
+CHARTS: dict[str, Chart] = {
+    # Chart versions follow the controller's since 3.0 (eks-charts#1312).
+    "aws-load-balancer-controller": Chart("aws-load-balancer-controller", "3.4.2", "https://aws.github.io/eks-charts"),
+    # F5's NGINX Ingress Controller 5.5 (not the retired community ingress-nginx).
+    "nginx-ingress": Chart("oci://ghcr.io/nginx/charts/nginx-ingress", "2.6.0"),
+    "istio-base": Chart("base", ISTIO, "https://istio-release.storage.googleapis.com/charts"),
+    "istio-cni": Chart("cni", ISTIO, "https://istio-release.storage.googleapis.com/charts"),
+    "istiod": Chart("istiod", ISTIO, "https://istio-release.storage.googleapis.com/charts"),
+    "metrics-server": Chart("metrics-server", "3.14.0", "https://kubernetes-sigs.github.io/metrics-server/"),
+    # The kubernetes/autoscaler VPA chart still calls itself pre-production; Fairwinds' is the
+    # maintained upstream chart of the same VPA images.
+    "vertical-pod-autoscaler": Chart("vpa", "4.10.1", "https://charts.fairwinds.com/stable"),
+    "cluster-autoscaler": Chart("cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler"),  # app 1.35
+    "external-secrets": Chart("external-secrets", "2.11.0", "https://charts.external-secrets.io"),
+    "keda": Chart("keda", "2.20.2", "https://kedacore.github.io/charts"),
+}
+
+# AWS-managed EKS add-ons for Kubernetes 1.35 (the cluster version in config).
+EKS_ADDONS: dict[str, str] = {
+    "vpc-cni": "v1.22.3-eksbuild.1",
+    "kube-proxy": "v1.35.3-eksbuild.17",
+    "coredns": "v1.13.2-eksbuild.11",
+    "aws-ebs-csi-driver": "v1.63.1-eksbuild.1",
+}
+
+REDIS_ENGINE_VERSION = "7.1"
