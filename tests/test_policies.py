@@ -278,6 +278,220 @@ RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
 ]
 
 
+LT_OK: dict[str, Any] = {
+    "metadataOptions": {"httpTokens": "required"},
+    "blockDeviceMappings": [
+        {"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k"}}
+    ],
+}
+IRSA_TRUST = {
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    "oidc.eks.us-east-1.amazonaws.com/id/X:sub": "system:serviceaccount:keda:keda-operator",
+                    "oidc.eks.us-east-1.amazonaws.com/id/X:aud": "sts.amazonaws.com",
+                }
+            },
+        }
+    ]
+}
+REDIS_OK: dict[str, Any] = {
+    "atRestEncryptionEnabled": True,
+    "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k",
+    "transitEncryptionEnabled": True,
+    "transitEncryptionMode": "required",
+    "userGroupIds": ["users"],
+    "automaticFailoverEnabled": True,
+    "multiAzEnabled": True,
+    "snapshotRetentionLimit": 7,
+}
+LB_OK: dict[str, Any] = {
+    "internal": True,
+    "dropInvalidHeaderFields": True,
+    "enableDeletionProtection": True,
+    "accessLogs": {"enabled": True, "bucket": "logs"},
+}
+
+
+def _trust(**condition: Any) -> dict[str, Any]:
+    document = json.loads(json.dumps(IRSA_TRUST))
+    document["Statement"][0]["Condition"] = condition
+    return {"assumeRolePolicy": json.dumps(document)}
+
+
+RESOURCE_CASES += [
+    (
+        "node-hardening",
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        LT_OK,
+        {"metadataOptions": {"httpTokens": "optional"}},
+        "IMDSv1",
+    ),
+    (
+        "node-hardening",
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        LT_OK,
+        {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "false"}}]},
+        "not encrypted",
+    ),
+    (
+        "node-hardening",
+        "eks:index:ManagedNodeGroup",
+        {"launchTemplate": {"id": "lt-1", "version": "1"}},
+        {"launchTemplate": {}},
+        "no launch template",
+    ),
+    (
+        "node-hardening",
+        "eks:index:ManagedNodeGroup",
+        {"launchTemplate": {"id": "lt-1"}},
+        {"remoteAccess": {"ec2SshKey": "k"}},
+        "SSH",
+    ),
+    (
+        "helm-releases-pinned",
+        "kubernetes:helm.sh/v3:Release",
+        {"chart": "keda", "version": "2.20.2", "repositoryOpts": {"repo": "https://kedacore.github.io/charts"}},
+        {"version": "2.x"},
+        "not pinned",
+    ),
+    (
+        "helm-releases-pinned",
+        "kubernetes:helm.sh/v3:Release",
+        {"chart": "oci://ghcr.io/nginx/charts/nginx-ingress", "version": "2.6.0"},
+        {"chart": "nginx-ingress"},
+        "no explicit repository",
+    ),
+    (
+        "eks-addons-pinned",
+        "aws:eks/addon:Addon",
+        {"addonVersion": "v1.22.3-eksbuild.1"},
+        {"addonVersion": "latest"},
+        "not pinned",
+    ),
+    (
+        "irsa-trust-pinned",
+        "aws:iam/role:Role",
+        {"assumeRolePolicy": json.dumps(IRSA_TRUST)},
+        _trust(StringLike={"oidc.eks.us-east-1.amazonaws.com/id/X:sub": "system:serviceaccount:*:*"}),
+        "exactly one service account",
+    ),
+    (
+        "irsa-trust-pinned",
+        "aws:iam/role:Role",
+        {"assumeRolePolicy": json.dumps(IRSA_TRUST)},
+        _trust(StringEquals={"oidc.eks.us-east-1.amazonaws.com/id/X:sub": "system:serviceaccount:keda:keda-operator"}),
+        "audience",
+    ),
+    (
+        "irsa-trust-pinned",
+        "aws:iam/role:Role",
+        {"assumeRolePolicy": json.dumps(IRSA_TRUST)},
+        {
+            "assumeRolePolicy": json.dumps(
+                {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]}
+            )
+        },
+        "any principal",
+    ),
+    (
+        "namespace-pod-security-level",
+        "kubernetes:core/v1:Namespace",
+        {"metadata": {"name": "keda", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}},
+        {"metadata": {"name": "keda", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}},
+        "approved list",
+    ),
+    (
+        "namespace-pod-security-level",
+        "kubernetes:core/v1:Namespace",
+        {"metadata": {"name": "istio-cni", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}},
+        {"metadata": {"name": "istio-cni", "labels": {}}},
+        "enforces no Pod Security level",
+    ),
+    (
+        "redis-encrypted-and-authenticated",
+        "aws:elasticache/replicationGroup:ReplicationGroup",
+        REDIS_OK,
+        {"kmsKeyId": None},
+        "at rest",
+    ),
+    (
+        "redis-encrypted-and-authenticated",
+        "aws:elasticache/replicationGroup:ReplicationGroup",
+        REDIS_OK,
+        {"transitEncryptionMode": "preferred"},
+        "without TLS",
+    ),
+    (
+        "redis-encrypted-and-authenticated",
+        "aws:elasticache/replicationGroup:ReplicationGroup",
+        REDIS_OK,
+        {"userGroupIds": []},
+        "no authentication",
+    ),
+    (
+        "redis-high-availability",
+        "aws:elasticache/replicationGroup:ReplicationGroup",
+        REDIS_OK,
+        {"automaticFailoverEnabled": False},
+        "failover",
+    ),
+    (
+        "load-balancer-hygiene",
+        "aws:lb/loadBalancer:LoadBalancer",
+        LB_OK,
+        {"internal": False},
+        "not the tagged public entry",
+    ),
+    (
+        "load-balancer-hygiene",
+        "aws:lb/loadBalancer:LoadBalancer",
+        LB_OK,
+        {"enableDeletionProtection": False},
+        "deletion protection",
+    ),
+    (
+        "load-balancer-hygiene",
+        "aws:lb/loadBalancer:LoadBalancer",
+        LB_OK,
+        {"dropInvalidHeaderFields": None},
+        "invalid HTTP headers",
+    ),
+    (
+        "listener-tls",
+        "aws:lb/listener:Listener",
+        {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"},
+        {"sslPolicy": "ELBSecurityPolicy-2016-08"},
+        "TLS 1.2+",
+    ),
+    (
+        "listener-tls",
+        "aws:lb/listener:Listener",
+        {"protocol": "HTTP", "defaultActions": [{"type": "redirect", "redirect": {"protocol": "HTTPS"}}]},
+        {"defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]},
+        "may only redirect",
+    ),
+    (
+        "log-groups-encrypted-retained",
+        "aws:cloudwatch/logGroup:LogGroup",
+        {"kmsKeyId": "k", "retentionInDays": 365},
+        {"retentionInDays": 0},
+        "kept forever",
+    ),
+    (
+        "log-groups-encrypted-retained",
+        "aws:cloudwatch/logGroup:LogGroup",
+        {"kmsKeyId": "k", "retentionInDays": 365},
+        {"kmsKeyId": None},
+        "not encrypted",
+    ),
+]
+
+
 @pytest.mark.parametrize(("policy", "type_", "compliant", "change", "fragment"), RESOURCE_CASES)
 def test_resource_rule_passes_compliant_and_catches_violation(
     policy: str, type_: str, compliant: dict[str, Any], change: dict[str, Any], fragment: str
