@@ -89,13 +89,13 @@ ClusterAddons(
     ),
     on_cluster,
 )
-ServiceMesh("mesh", ServiceMeshArgs(settings=settings), on_cluster)
-Autoscaling(
+mesh = ServiceMesh("mesh", ServiceMeshArgs(settings=settings), on_cluster)
+autoscaling = Autoscaling(
     "autoscaling",
     AutoscalingArgs(settings=settings, cluster_name=cluster.name, account_id=account_id, **oidc),
     on_cluster,
 )
-SecretsDelivery("secrets", SecretsDeliveryArgs(settings=settings, account_id=account_id, **oidc), on_cluster)
+secrets = SecretsDelivery("secrets", SecretsDeliveryArgs(settings=settings, account_id=account_id, **oidc), on_cluster)
 entry = PublicEntry(
     "entry",
     PublicEntryArgs(
@@ -108,7 +108,7 @@ entry = PublicEntry(
     ),
     on_aws,
 )
-IngressRouting(
+ingress = IngressRouting(
     "ingress",
     IngressRoutingArgs(
         settings=settings,
@@ -136,7 +136,9 @@ cache = Cache(
     on_aws,
 )
 databases = DatabaseFoundation(
-    "databases", DatabaseFoundationArgs(settings=settings, private_subnet_ids=network.private_subnet_ids), on_aws
+    "databases",
+    DatabaseFoundationArgs(settings=settings, private_subnet_ids=network.private_subnet_ids, account_id=account_id),
+    on_aws,
 )
 
 # ---- tenants served in this region
@@ -148,10 +150,16 @@ tenants = {
             tenant=tenant,
             account_id=account_id,
             vpc_id=network.vpc.id,
+            cluster_name=cluster.name,
             cluster_security_group_id=cluster.cluster_security_group_id,
+            secrets_operator_role_arn=secrets.role.arn,
             subnet_group_name=databases.subnet_group.name,
             parameter_group_name=databases.parameter_group.name,
             option_group_name=databases.option_group.name,
+            monitoring_role_arn=databases.monitoring_role.arn,
+            redis_host=cache.replication_group.primary_endpoint_address,
+            platform_addons=[mesh, autoscaling, secrets, ingress],
+            **oidc,
         ),
         on_cluster,
     )
@@ -168,7 +176,11 @@ pulumi.export("redisEndpoint", cache.replication_group.primary_endpoint_address)
 pulumi.export(
     "tenants",
     {
-        tenant_id: {"namespace": t.namespace.namespace_name, "databaseEndpoint": t.database.instance.endpoint}
+        tenant_id: {
+            "namespace": t.namespace.namespace_name,
+            "home": t.database is not None,
+            "databaseEndpoint": t.database.instance.endpoint if t.database else None,
+        }
         for tenant_id, t in tenants.items()
     },
 )

@@ -18,7 +18,9 @@ from catalog.model import (
     Contact,
     DatabaseSettings,
     EdgeSettings,
+    Image,
     NodePool,
+    ServiceImages,
     StackSettings,
     Tenant,
 )
@@ -41,6 +43,9 @@ _K8S_VERSION = re.compile(r"^1\.(\d+)$")
 _ENGINE_VERSION = re.compile(r"^\d+\.\d+(?:\.\d+)?$")
 _ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$")
 _HOSTED_ZONE = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_REGISTRY = re.compile(r"^[a-z0-9.-]+(?::\d+)?(?:/[a-z0-9._-]+)+$")
+_IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 MIN_K8S_MINOR = 34  # oldest EKS minor still in standard support (1.34 ends Dec 2026)
 
@@ -300,8 +305,8 @@ def _rel(path: Path, root: Path) -> str:
 
 ConfigGetter = Callable[[str], str | None]
 
-STACK_KEYS = ("environment", "vpcCidr", "natGateways", "cluster", "database", "edge", "tenantCatalog")
-OBJECT_KEYS = ("cluster", "database", "edge")
+STACK_KEYS = ("environment", "vpcCidr", "natGateways", "cluster", "database", "edge", "services", "tenantCatalog")
+OBJECT_KEYS = ("cluster", "database", "edge", "services")
 
 
 def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> StackSettings:
@@ -331,7 +336,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         else:
             raw[key] = value
     f = _Fields(file, raw, project)
-    f.only(("environment", "vpcCidr", "cluster", "database", "edge"), ("natGateways", "tenantCatalog"))
+    f.only(("environment", "vpcCidr", "cluster", "database", "edge", "services"), ("natGateways", "tenantCatalog"))
 
     environment = f.string("environment")
     if environment not in ("dev", "prod"):
@@ -367,6 +372,8 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
     if not _HOSTED_ZONE.match(zone):
         raise e.fail("hostedZoneId", f"'{zone}' is not a Route 53 hosted zone id")
 
+    images = _images(f.mapping("services"))
+
     catalog_rel = f.string("tenantCatalog", f"tenants/{environment}")
     if not (root / catalog_rel).is_dir():
         raise f.fail("tenantCatalog", f"tenant catalog folder '{catalog_rel}' does not exist")
@@ -381,18 +388,19 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         cluster=cluster,
         database=DatabaseSettings(engine_version=engine_version),
         edge=EdgeSettings(domain=edge_domain, hosted_zone_id=zone),
+        images=images,
         catalog_dir=catalog_rel,
         tenants=tenants,
     )
 
 
 def _cluster(c: _Fields) -> ClusterSettings:
-    c.only(("version", "systemNodes", "sharedNodes", "dedicatedNodes"), ("adminRoleArns",))
+    c.only(("version", "adminRoleArns", "systemNodes", "sharedNodes", "dedicatedNodes"))
     version = c.string("version")
     match = _K8S_VERSION.match(version)
     if not match or int(match.group(1)) < MIN_K8S_MINOR:
         raise c.fail("version", f"'{version}' is not an EKS version in standard support (1.{MIN_K8S_MINOR} or newer)")
-    admins = c.strings("adminRoleArns", [], allow_empty=True)
+    admins = c.strings("adminRoleArns")
     for arn in admins:
         if not _ROLE_ARN.match(arn):
             raise c.fail("adminRoleArns", f"'{arn}' is not an IAM role ARN")
@@ -416,3 +424,25 @@ def _pool(p: _Fields) -> NodePool:
     if not pool.min_size <= pool.desired_size <= pool.max_size:
         raise p.fail("desiredSize", "must lie between minSize and maxSize")
     return pool
+
+
+def _images(svc: _Fields) -> ServiceImages:
+    svc.only(("registry", "carrier", "policy", "migrations"))
+    registry = svc.string("registry")
+    if not _REGISTRY.match(registry):
+        raise svc.fail(
+            "registry",
+            f"'{registry}' is not a registry path such as <account>.dkr.ecr.<region>.amazonaws.com/insurance",
+        )
+
+    def image(key: str) -> Image:
+        i = svc.mapping(key)
+        i.only(("image", "tag"))
+        name, tag = i.string("image"), i.string("tag")
+        if not _IMAGE_NAME.match(name):
+            raise i.fail("image", f"'{name}' is not an image name")
+        if not _IMAGE_TAG.match(tag) or tag == "latest":
+            raise i.fail("tag", f"'{tag}' must be an exact release tag, not latest")
+        return Image(repository=f"{registry}/{name}", tag=tag)
+
+    return ServiceImages(carrier=image("carrier"), policy=image("policy"), migrations=image("migrations"))

@@ -54,6 +54,23 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True)
+class Image:
+    repository: str  # registry/repository, e.g. <account>.dkr.ecr.<region>.amazonaws.com/insurance/carrier
+    tag: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class ServiceImages:
+    carrier: Image
+    policy: Image
+    migrations: Image
+
+
+@dataclass(frozen=True)
 class EdgeSettings:
     domain: str  # the platform's public domain; the entry certificate covers *.domain
     hosted_zone_id: str  # Route 53 zone of `domain`, for certificate validation records
@@ -84,6 +101,7 @@ class StackSettings:
     cluster: ClusterSettings
     database: DatabaseSettings
     edge: EdgeSettings
+    images: ServiceImages
     catalog_dir: str
     tenants: tuple[Tenant, ...] = field(default=())  # the whole environment's catalog
 
@@ -91,6 +109,11 @@ class StackSettings:
     def served_tenants(self) -> tuple[Tenant, ...]:
         """Tenants this regional stack deploys: those served in its region."""
         return tuple(t for t in self.tenants if t.served_in(self.region))
+
+    @property
+    def regional_prefix(self) -> str:
+        """Prefix for names that must be unique per region too (`ip-prod-us-east-1`)."""
+        return f"{self.name_prefix}-{self.region}"
 
     @property
     def name_prefix(self) -> str:

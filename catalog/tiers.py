@@ -43,6 +43,7 @@ class DatabaseSpec:
     multi_az: bool
     backup_retention_days: int
     cross_region: tuple[CrossRegionCopy, ...]
+    read_replica: bool = False  # same-region replica for read traffic
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class Tier:
     rpo_minutes: int
     rto_minutes: int
     log_retention_days: int
+    document_retention_days: int  # tenant bucket objects (policy and claim records)
+    monthly_budget_usd: int  # AWS Budget per tenant; alerts at 80 % actual and 100 % forecast
+    service_cpu: str  # per-container request; limits are twice the request
+    service_memory: str
 
 
 # Instance classes a tenant database may use, smallest first. An override may only move up.
@@ -100,6 +105,10 @@ TIERS: dict[str, Tier] = {
         rpo_minutes=24 * 60,
         rto_minutes=24 * 60,
         log_retention_days=90,
+        document_retention_days=2557,  # 7 years
+        monthly_budget_usd=1500,
+        service_cpu="100m",
+        service_memory="256Mi",
     ),
     "standard": Tier(
         name="standard",
@@ -120,6 +129,10 @@ TIERS: dict[str, Tier] = {
         rpo_minutes=60,
         rto_minutes=4 * 60,
         log_retention_days=365,
+        document_retention_days=2557,
+        monthly_budget_usd=6000,
+        service_cpu="250m",
+        service_memory="512Mi",
     ),
     "premium": Tier(
         name="premium",
@@ -133,6 +146,7 @@ TIERS: dict[str, Tier] = {
             multi_az=True,
             backup_retention_days=35,
             cross_region=("read-replica", "backup-replication"),
+            read_replica=True,
         ),
         hpa_min=3,
         hpa_max=20,
@@ -140,6 +154,10 @@ TIERS: dict[str, Tier] = {
         rpo_minutes=5,
         rto_minutes=60,
         log_retention_days=2557,  # 7 years: audit retention
+        document_retention_days=3653,  # 10 years
+        monthly_budget_usd=20000,
+        service_cpu="500m",
+        service_memory="1Gi",
     ),
 }
 

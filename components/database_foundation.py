@@ -7,6 +7,7 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings
+from components.iam import service_trust
 from components.tags import platform_tags
 
 AUDIT_EVENTS = "CONNECT,QUERY_DDL,QUERY_DCL"
@@ -16,12 +17,14 @@ AUDIT_EVENTS = "CONNECT,QUERY_DDL,QUERY_DCL"
 class DatabaseFoundationArgs:
     settings: StackSettings
     private_subnet_ids: list[pulumi.Output[str]]
+    account_id: pulumi.Input[str]
 
 
 class DatabaseFoundation(pulumi.ComponentResource):
     subnet_group: aws.rds.SubnetGroup
     parameter_group: aws.rds.ParameterGroup
     option_group: aws.rds.OptionGroup
+    monitoring_role: aws.iam.Role
 
     def __init__(self, name: str, args: DatabaseFoundationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:DatabaseFoundation", name, None, opts)
@@ -66,6 +69,21 @@ class DatabaseFoundation(pulumi.ComponentResource):
                 )
             ],
             tags=tags,
+            opts=child,
+        )
+        # Enhanced Monitoring publishes OS metrics through this role (AWS-managed policy, logs only).
+        self.monitoring_role = aws.iam.Role(
+            f"{name}-monitoring",
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: service_trust("monitoring.rds.amazonaws.com", account)
+            ),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring",
+            role=self.monitoring_role.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
             opts=child,
         )
         self.register_outputs(

@@ -18,6 +18,7 @@ from components.tags import platform_tags
 
 ROUTER_NAMESPACE = "nginx-ingress"
 ROUTER_SERVICE = "nginx-ingress-controller"
+ROUTER_SERVICE_ACCOUNT = "nginx-ingress"
 INGRESS_CLASS = "nginx"
 LBC_NAMESPACE = "aws-load-balancer-controller"
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
@@ -146,7 +147,9 @@ class IngressRouting(pulumi.ComponentResource):
                         }
                     },
                     **SYSTEM_NODES,
-                }
+                },
+                # Tenants' AuthorizationPolicies admit this identity (tenant_namespace.ROUTER_PRINCIPAL).
+                "serviceAccount": {"create": True, "name": ROUTER_SERVICE_ACCOUNT},
             },
             self,
         )

@@ -19,6 +19,7 @@ class ServiceAccountRoleArgs:
     tags: dict[str, str]
     policy: pulumi.Input[str] | None = None  # inline least-privilege policy document (JSON)
     managed_policy_arns: Sequence[str] = field(default_factory=tuple)
+    role_name: str | None = None  # deterministic physical name, when other policies must name it
 
 
 def trust_policy(provider_arn: str, issuer: str, namespace: str, service_account: str) -> str:
@@ -55,6 +56,7 @@ class ServiceAccountRole(pulumi.ComponentResource):
         )
         self.role = aws.iam.Role(
             name,
+            name=args.role_name,
             description=f"IRSA role of {args.namespace}/{args.service_account}",
             assume_role_policy=trust,
             max_session_duration=3600,

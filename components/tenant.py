@@ -1,14 +1,29 @@
-"""Everything one tenant gets in a regional stack, composed from smaller components."""
+"""Everything one tenant gets in a regional stack, composed from smaller components and driven by
+its catalog file and tier. Data (database, document bucket, user directory, budget) lives only in
+the tenant's home region; every region that serves the tenant runs its services, queues and topics."""
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_aws as aws
 
 from catalog import StackSettings
 from catalog import Tenant as TenantConfig
+from components.secure_bucket import SecureBucket, SecureBucketArgs
+from components.tags import tenant_tags
 from components.tenant_database import TenantDatabase, TenantDatabaseArgs
+from components.tenant_identity import TenantIdentity, TenantIdentityArgs, operators_group
 from components.tenant_key import TenantKey, TenantKeyArgs
+from components.tenant_messaging import TenantMessaging, TenantMessagingArgs
 from components.tenant_namespace import TenantNamespace, TenantNamespaceArgs
+from components.tenant_permissions import TenantPermissions, TenantPermissionsArgs
+from components.tenant_services import TenantServices, TenantServicesArgs
+
+
+def documents_bucket(settings: StackSettings, tenant: TenantConfig) -> str:
+    """Deterministic: every region that serves the tenant can name its home-region bucket."""
+    return f"{settings.name_prefix}-{tenant.home_region}-{tenant.id}-data"
 
 
 @dataclass
@@ -17,44 +32,189 @@ class TenantArgs:
     tenant: TenantConfig
     account_id: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
+    cluster_name: str
     cluster_security_group_id: pulumi.Input[str]
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_provider_url: pulumi.Input[str]
+    secrets_operator_role_arn: pulumi.Input[str]
     subnet_group_name: pulumi.Input[str]
     parameter_group_name: pulumi.Input[str]
     option_group_name: pulumi.Input[str]
+    monitoring_role_arn: pulumi.Input[str]
+    redis_host: pulumi.Input[str]
+    platform_addons: Sequence[pulumi.Resource] = field(default_factory=list)  # CRDs tenants use
 
 
 class Tenant(pulumi.ComponentResource):
-    """Namespace, key and database of one tenant; children inherit the regional providers."""
-
     namespace: TenantNamespace
+    identity: TenantIdentity
     key: TenantKey
-    database: TenantDatabase
+    messaging: TenantMessaging
+    database: TenantDatabase | None
+    bucket: SecureBucket | None
+    services: TenantServices
 
     def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Tenant", name, None, opts)
-        s, tenant = args.settings, args.tenant
+        s, t = args.settings, args.tenant
+        home = s.region == t.home_region
         child = pulumi.ResourceOptions(parent=self)
 
-        self.namespace = TenantNamespace(f"{name}-ns", TenantNamespaceArgs(settings=s, tenant=tenant), child)
-        self.key = TenantKey(f"{name}-key", TenantKeyArgs(settings=s, tenant=tenant, account_id=args.account_id), child)
-        self.database = TenantDatabase(
-            f"{name}-db",
-            TenantDatabaseArgs(
+        self.identity = TenantIdentity(
+            f"{name}-identity",
+            TenantIdentityArgs(
                 settings=s,
-                tenant=tenant,
-                vpc_id=args.vpc_id,
-                client_security_group_id=args.cluster_security_group_id,
-                kms_key_arn=self.key.arn,
-                subnet_group_name=args.subnet_group_name,
-                parameter_group_name=args.parameter_group_name,
-                option_group_name=args.option_group_name,
+                tenant=t,
+                account_id=args.account_id,
+                cluster_name=args.cluster_name,
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_provider_url=args.oidc_provider_url,
+                secrets_operator_role_arn=args.secrets_operator_role_arn,
+                namespace=t.namespace,
+                home=home,
+            ),
+            child,
+        )
+        self.namespace = TenantNamespace(
+            f"{name}-ns",
+            TenantNamespaceArgs(
+                settings=s, tenant=t, operators_group=operators_group(t.id), jwt_issuer=self.identity.issuer
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=list(args.platform_addons)),
+        )
+        roles = {w: r.role for w, r in self.identity.workload_roles.items()}
+        self.key = TenantKey(
+            f"{name}-key",
+            TenantKeyArgs(
+                settings=s,
+                tenant=t,
+                account_id=args.account_id,
+                workload_role_arns={w: r.arn for w, r in roles.items()},
+                secrets_role_arn=self.identity.secrets_role.arn,
+            ),
+            child,
+        )
+        self.messaging = TenantMessaging(
+            f"{name}-messaging",
+            TenantMessagingArgs(
+                settings=s, tenant=t, kms_key_arn=self.key.arn, workload_role_arns=[r.arn for r in roles.values()]
+            ),
+            child,
+        )
+
+        self.database = None
+        self.bucket = None
+        bucket_name = documents_bucket(s, t)
+        if home:
+            self.database = TenantDatabase(
+                f"{name}-db",
+                TenantDatabaseArgs(
+                    settings=s,
+                    tenant=t,
+                    vpc_id=args.vpc_id,
+                    client_security_group_id=args.cluster_security_group_id,
+                    kms_key_arn=self.key.arn,
+                    subnet_group_name=args.subnet_group_name,
+                    parameter_group_name=args.parameter_group_name,
+                    option_group_name=args.option_group_name,
+                    monitoring_role_arn=args.monitoring_role_arn,
+                ),
+                child,
+            )
+            self.bucket = SecureBucket(
+                f"{name}-documents",
+                SecureBucketArgs(
+                    bucket_name=bucket_name,
+                    tags=tenant_tags(s, t),
+                    retention_days=t.tier.document_retention_days,
+                    kms_key_arn=self.key.arn,
+                ),
+                child,
+            )
+            self._budget(name, s, t)
+
+        db = self.database.instance if self.database else None
+        db_secret = db.master_user_secrets.apply(lambda ss: (ss[0].secret_arn or "") if ss else "") if db else None
+        TenantPermissions(
+            f"{name}-permissions",
+            TenantPermissionsArgs(
+                settings=s,
+                tenant=t,
+                account_id=args.account_id,
+                workload_roles=roles,
+                secrets_role=self.identity.secrets_role,
+                queue_arns={svc: q.arn for svc, q in self.messaging.queues.items()},
+                topic_arns={svc: topic.arn for svc, topic in self.messaging.topics.items()},
+                bucket_arn=f"arn:aws:s3:::{bucket_name}",
+                database_resource_id=db.resource_id if db else None,
+                database_secret_arn=db_secret,
+            ),
+            child,
+        )
+
+        runtime: dict[str, pulumi.Input[str]] = {
+            "TENANT_ID": t.id,
+            "TENANT_TIER": t.tier.name,
+            "AWS_REGION": s.region,
+            "HOME_REGION": t.home_region,
+            "DOCUMENTS_BUCKET": bucket_name,
+            "PII_KEY_ARN": self.key.pii_key.arn,
+            "REDIS_HOST": args.redis_host,
+            "REDIS_TLS": "true",
+            # In regions other than home, the database is wired to the home primary by DR (issue 6).
+            "DATABASE_HOST": db.address if db else "",
+            "DATABASE_PORT": "3306",
+            "DATABASE_TLS": "required",
+        }
+        for svc in self.messaging.queues:
+            runtime[f"{svc.upper()}_JOBS_QUEUE_URL"] = self.messaging.queues[svc].url
+            runtime[f"{svc.upper()}_UPDATES_TOPIC_ARN"] = self.messaging.topics[svc].arn
+        if self.identity.issuer is not None:
+            runtime["OIDC_ISSUER"] = self.identity.issuer
+        self.services = TenantServices(
+            f"{name}-services",
+            TenantServicesArgs(
+                settings=s,
+                tenant=t,
+                namespace=self.namespace.namespace_name,
+                workload_role_arns={w: r.arn for w, r in roles.items()},
+                runtime_config=runtime,
+                queue_urls={svc: q.url for svc, q in self.messaging.queues.items()},
+                database_secret_arn=db_secret,
+                secrets_role_arn=self.identity.secrets_role.arn,
+                depends_on=[self.namespace, *args.platform_addons],
             ),
             child,
         )
         self.register_outputs(
             {
                 "namespace": self.namespace.namespace_name,
+                "home": home,
+                "databaseEndpoint": db.endpoint if db else None,
                 "keyArn": self.key.arn,
-                "databaseEndpoint": self.database.instance.endpoint,
             }
+        )
+
+    def _budget(self, name: str, s: StackSettings, t: TenantConfig) -> None:
+        emails = [c.email for c in t.contacts]
+        aws.budgets.Budget(
+            f"{name}-budget",
+            name=f"{s.name_prefix}-tenant-{t.id}",
+            budget_type="COST",
+            limit_amount=str(t.tier.monthly_budget_usd),
+            limit_unit="USD",
+            time_unit="MONTHLY",
+            cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:tenant${t.id}"])],
+            notifications=[
+                aws.budgets.BudgetNotificationArgs(
+                    comparison_operator="GREATER_THAN",
+                    threshold=threshold,
+                    threshold_type="PERCENTAGE",
+                    notification_type=kind,
+                    subscriber_email_addresses=emails,
+                )
+                for threshold, kind in ((80, "ACTUAL"), (100, "FORECASTED"), (100, "ACTUAL"))
+            ],
+            tags=tenant_tags(s, t),
+            opts=pulumi.ResourceOptions(parent=self),
         )

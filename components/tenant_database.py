@@ -12,6 +12,7 @@ from components.tags import tenant_tags
 MARIADB_PORT = 3306
 LOG_EXPORTS = ["audit", "error", "slowquery"]
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
+MONITORING_SECONDS = 60
 
 
 @dataclass
@@ -24,10 +25,12 @@ class TenantDatabaseArgs:
     subnet_group_name: pulumi.Input[str]
     parameter_group_name: pulumi.Input[str]
     option_group_name: pulumi.Input[str]
+    monitoring_role_arn: pulumi.Input[str]
 
 
 class TenantDatabase(pulumi.ComponentResource):
     instance: aws.rds.Instance
+    replica: aws.rds.Instance | None
     security_group: aws.ec2.SecurityGroup
 
     def __init__(self, name: str, args: TenantDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -91,9 +94,41 @@ class TenantDatabase(pulumi.ComponentResource):
             performance_insights_kms_key_id=args.kms_key_arn,
             performance_insights_retention_period=7,
             enabled_cloudwatch_logs_exports=LOG_EXPORTS,
+            monitoring_interval=MONITORING_SECONDS,
+            monitoring_role_arn=args.monitoring_role_arn,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
+        # Premium reads (reports, analytics) go to a same-region replica, off the primary.
+        self.replica = None
+        if spec.read_replica:
+            self.replica = aws.rds.Instance(
+                f"{name}-replica",
+                identifier=f"{identifier}-read",
+                replicate_source_db=self.instance.identifier,
+                instance_class=spec.instance_class,
+                storage_encrypted=True,
+                kms_key_id=args.kms_key_arn,
+                vpc_security_group_ids=[self.security_group.id],
+                publicly_accessible=False,
+                parameter_group_name=args.parameter_group_name,
+                option_group_name=args.option_group_name,
+                ca_cert_identifier=CA_CERTIFICATE,
+                iam_database_authentication_enabled=True,
+                auto_minor_version_upgrade=True,
+                copy_tags_to_snapshot=True,
+                deletion_protection=True,
+                skip_final_snapshot=True,  # a replica holds no data of its own; the primary is protected
+                backup_retention_period=0,
+                performance_insights_enabled=True,
+                performance_insights_kms_key_id=args.kms_key_arn,
+                performance_insights_retention_period=7,
+                enabled_cloudwatch_logs_exports=LOG_EXPORTS,
+                monitoring_interval=MONITORING_SECONDS,
+                monitoring_role_arn=args.monitoring_role_arn,
+                tags={**tags, "role": "read-replica"},
+                opts=pulumi.ResourceOptions(parent=self, protect=True),
+            )
         self.register_outputs(
             {
                 "identifier": identifier,

@@ -1,5 +1,8 @@
-"""A tenant's Kubernetes boundary: namespace (Pod Security `restricted`), quota and limit range
-from the tier, and default-deny network policies with a DNS-egress allow."""
+"""A tenant's Kubernetes boundary: namespace (Pod Security `restricted`, Istio injection), quota
+and limit range from the tier, default-deny network policies with only the allows its services
+need, STRICT mTLS with an authorization policy that admits only the router and the tenant itself
+(and, where the tenant's issuer is known, only requests carrying its own JWTs), and namespace-only
+RBAC for its operators."""
 
 from dataclasses import dataclass
 
@@ -10,12 +13,32 @@ from catalog import StackSettings, Tenant
 from components.tags import tenant_labels
 
 POD_SECURITY = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+APP_PORT = 8080
+ROUTER_NAMESPACE = "nginx-ingress"  # components.ingress_routing
+ROUTER_PRINCIPAL = f"cluster.local/ns/{ROUTER_NAMESPACE}/sa/nginx-ingress"
+MESH_NAMESPACE = "istio-system"
+# Egress the tenant's services need inside the VPC: their database, Redis, AWS interface endpoints.
+VPC_EGRESS_PORTS = (3306, 6379, 443)
+OPERATOR_RULES = [
+    (
+        "",
+        ["pods", "pods/log", "services", "endpoints", "configmaps", "events", "persistentvolumeclaims"],
+        ["get", "list", "watch"],
+    ),
+    ("apps", ["deployments", "replicasets"], ["get", "list", "watch"]),
+    ("apps", ["deployments"], ["patch"]),  # rollout restart
+    ("apps", ["deployments/scale"], ["get", "update", "patch"]),
+    ("batch", ["jobs"], ["get", "list", "watch"]),
+    ("autoscaling", ["horizontalpodautoscalers"], ["get", "list", "watch"]),
+]
 
 
 @dataclass
 class TenantNamespaceArgs:
     settings: StackSettings
     tenant: Tenant
+    operators_group: str
+    jwt_issuer: pulumi.Input[str] | None = None  # the tenant's own OAuth2 issuer, where known
 
 
 class TenantNamespace(pulumi.ComponentResource):
@@ -24,15 +47,17 @@ class TenantNamespace(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TenantNamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:TenantNamespace", name, None, opts)
-        tenant = args.tenant
-        labels = tenant_labels(args.settings, tenant)
+        s, tenant = args.settings, args.tenant
+        labels = tenant_labels(s, tenant)
         ns_name = tenant.namespace
 
         # Holds the tenant's workloads and secrets: protected, and a replacement deletes first
         # because the name is fixed (pulumi-kubernetes#2459).
         self.namespace = k8s.core.v1.Namespace(
             name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=ns_name, labels={**labels, **POD_SECURITY}),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ns_name, labels={**labels, **POD_SECURITY, "istio-injection": "enabled"}
+            ),
             opts=pulumi.ResourceOptions(parent=self, protect=True, delete_before_replace=True),
         )
         # Children reference the name through the namespace so they are created after it.
@@ -42,6 +67,33 @@ class TenantNamespace(pulumi.ComponentResource):
             return k8s.meta.v1.ObjectMetaArgs(name=resource_name, namespace=self.namespace_name, labels=labels)
 
         child = pulumi.ResourceOptions(parent=self)
+        self._quota(name, tenant, meta, child)
+        self._network_policies(name, s, ns_name, meta, child)
+        self._mesh_policies(name, ns_name, args.jwt_issuer, meta, child)
+
+        role = k8s.rbac.v1.Role(
+            f"{name}-operators",
+            metadata=meta("tenant-operators"),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=[group], resources=resources, verbs=verbs)
+                for group, resources, verbs in OPERATOR_RULES
+            ],
+            opts=child,
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-operators",
+            metadata=meta("tenant-operators"),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="Role", name="tenant-operators"
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(kind="Group", name=args.operators_group, api_group="rbac.authorization.k8s.io")
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+        )
+        self.register_outputs({"namespace": self.namespace_name})
+
+    def _quota(self, name: str, tenant: Tenant, meta, child: pulumi.ResourceOptions) -> None:
         quota = tenant.tier.quota
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",
@@ -76,36 +128,119 @@ class TenantNamespace(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny",
-            metadata=meta("default-deny"),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
-            ),
-            opts=child,
-        )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow-dns",
-            metadata=meta("allow-dns-egress"),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+
+    def _network_policies(self, name: str, s: StackSettings, ns_name: str, meta, child: pulumi.ResourceOptions) -> None:
+        np = k8s.networking.v1
+        everything = k8s.meta.v1.LabelSelectorArgs()
+
+        def namespace(label: str) -> k8s.meta.v1.LabelSelectorArgs:
+            return k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": label})
+
+        def tcp(port: int) -> np.NetworkPolicyPortArgs:
+            return np.NetworkPolicyPortArgs(protocol="TCP", port=port)
+
+        policies: dict[str, np.NetworkPolicySpecArgs] = {
+            "default-deny": np.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
+            "allow-dns-egress": np.NetworkPolicySpecArgs(
+                pod_selector=everything,
                 policy_types=["Egress"],
                 egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    np.NetworkPolicyEgressRuleArgs(
                         to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                                ),
+                            np.NetworkPolicyPeerArgs(
+                                namespace_selector=namespace("kube-system"),
                                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
                             )
                         ],
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(protocol=proto, port=53) for proto in ("UDP", "TCP")
-                        ],
+                        ports=[np.NetworkPolicyPortArgs(protocol=proto, port=53) for proto in ("UDP", "TCP")],
                     )
                 ],
             ),
+            "allow-same-namespace": np.NetworkPolicySpecArgs(
+                pod_selector=everything,
+                policy_types=["Ingress", "Egress"],
+                ingress=[np.NetworkPolicyIngressRuleArgs(from_=[np.NetworkPolicyPeerArgs(pod_selector=everything)])],
+                egress=[np.NetworkPolicyEgressRuleArgs(to=[np.NetworkPolicyPeerArgs(pod_selector=everything)])],
+            ),
+            "allow-router-ingress": np.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/component": "api"}),
+                policy_types=["Ingress"],
+                ingress=[
+                    np.NetworkPolicyIngressRuleArgs(
+                        from_=[np.NetworkPolicyPeerArgs(namespace_selector=namespace(ROUTER_NAMESPACE))],
+                        ports=[tcp(APP_PORT)],
+                    )
+                ],
+            ),
+            "allow-mesh-control-plane": np.NetworkPolicySpecArgs(
+                pod_selector=everything,
+                policy_types=["Egress"],
+                egress=[
+                    np.NetworkPolicyEgressRuleArgs(
+                        to=[np.NetworkPolicyPeerArgs(namespace_selector=namespace(MESH_NAMESPACE))],
+                        ports=[tcp(15012), tcp(15017)],
+                    )
+                ],
+            ),
+            "allow-vpc-services-egress": np.NetworkPolicySpecArgs(
+                pod_selector=everything,
+                policy_types=["Egress"],
+                egress=[
+                    np.NetworkPolicyEgressRuleArgs(
+                        to=[np.NetworkPolicyPeerArgs(ip_block=np.IPBlockArgs(cidr=s.vpc_cidr))],
+                        ports=[tcp(port) for port in VPC_EGRESS_PORTS],
+                    )
+                ],
+            ),
+        }
+        for policy_name, spec in policies.items():
+            logical = "allow-dns" if policy_name == "allow-dns-egress" else policy_name  # stable since v1
+            k8s.networking.v1.NetworkPolicy(f"{name}-{logical}", metadata=meta(policy_name), spec=spec, opts=child)
+
+    def _mesh_policies(
+        self,
+        name: str,
+        ns_name: str,
+        issuer: pulumi.Input[str] | None,
+        meta,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        k8s.apiextensions.CustomResource(
+            f"{name}-mtls",
+            api_version="security.istio.io/v1",
+            kind="PeerAuthentication",
+            metadata=meta("strict-mtls"),
+            spec={"mtls": {"mode": "STRICT"}},
             opts=child,
         )
-        self.register_outputs({"namespace": self.namespace_name})
+        router_rule: dict[str, object] = {"from": [{"source": {"principals": [ROUTER_PRINCIPAL]}}]}
+        if issuer is not None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-jwt",
+                api_version="security.istio.io/v1",
+                kind="RequestAuthentication",
+                metadata=meta("tenant-jwt"),
+                spec=pulumi.Output.from_input(issuer).apply(
+                    lambda iss: {
+                        "jwtRules": [
+                            {"issuer": iss, "jwksUri": f"{iss}/.well-known/jwks.json", "forwardOriginalToken": True}
+                        ]
+                    }
+                ),
+                opts=child,
+            )
+            # Traffic from the router must carry a token of this tenant's own issuer.
+            router_rule = {
+                "from": [{"source": {"principals": [ROUTER_PRINCIPAL], "requestPrincipals": ["*"]}}],
+            }
+        k8s.apiextensions.CustomResource(
+            f"{name}-authz",
+            api_version="security.istio.io/v1",
+            kind="AuthorizationPolicy",
+            metadata=meta("allow-router-and-tenant"),
+            spec={
+                "action": "ALLOW",
+                "rules": [router_rule, {"from": [{"source": {"namespaces": [ns_name]}}]}],
+            },
+            opts=child,
+        )

@@ -110,13 +110,43 @@ class PlanMocks(pulumi.runtime.Mocks):
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             state["arn"] = self._arn("logs", f"log-group:{physical}")
         elif typ == "aws:iam/role:Role":
-            state.update(arn=f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/{name}", name=name)
+            role = inputs.get("name") or f"{name}-{_hex(name, length=7)}"
+            state.update(arn=f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/{role}", name=role)
+        elif typ == "aws:sqs/queue:Queue":
+            rid = f"https://sqs.{self.region}.amazonaws.com/{OFFLINE_ACCOUNT_ID}/{physical}"
+            state.update(url=rid, arn=self._arn("sqs", physical))
+        elif typ == "aws:sns/topic:Topic":
+            rid = self._arn("sns", physical)
+            state["arn"] = rid
+        elif typ == "aws:s3/bucket:Bucket":
+            bucket = inputs.get("bucket") or name
+            rid = bucket
+            state.update(arn=f"arn:aws:s3:::{bucket}", bucket=bucket)
+        elif typ == "aws:lb/loadBalancer:LoadBalancer":
+            state.update(
+                arn=self._arn("elasticloadbalancing", f"loadbalancer/app/{physical}/{_hex(name, length=16)}"),
+                dnsName=f"{physical}-{_hex(name, length=10)}.{self.region}.elb.amazonaws.com",
+            )
+        elif typ == "aws:lb/targetGroup:TargetGroup":
+            state["arn"] = self._arn("elasticloadbalancing", f"targetgroup/{physical}/{_hex(name, length=16)}")
+        elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+            group = inputs.get("replicationGroupId", name)
+            state["primaryEndpointAddress"] = f"master.{group}.{_hex(name, length=6)}.{self.region}.cache.amazonaws.com"
+        elif typ == "aws:route53/record:Record":
+            state["fqdn"] = str(inputs.get("name", name)).rstrip(".")
+        elif typ == "aws:cognito/userPool:UserPool":
+            rid = f"{self.region}_{_hex(name, length=9)}"
+            state.update(
+                arn=self._arn("cognito-idp", f"userpool/{rid}"),
+                endpoint=f"cognito-idp.{self.region}.amazonaws.com/{rid}",
+            )
         elif typ == "aws:rds/instance:Instance":
             host = f"{physical}.{_hex(name, length=12)}.{self.region}.rds.amazonaws.com"
             state.update(
                 address=host,
                 endpoint=f"{host}:{int(inputs.get('port', 3306))}",
                 arn=self._arn("rds", f"db:{physical}"),
+                resourceId=f"db-{_hex(name, 'dbi', length=26).upper()}",
                 masterUserSecrets=[
                     {
                         "secretArn": self._arn("secretsmanager", f"secret:rds!db-{_hex(name, length=12)}"),

@@ -170,6 +170,14 @@ STACK: dict[str, str] = {
     "p:vpcCidr": "10.30.0.0/16",
     "p:database": json.dumps({"engineVersion": "11.8"}),
     "p:edge": json.dumps({"domain": "insure.example.com", "hostedZoneId": "Z0PROD0000000000000001"}),
+    "p:services": json.dumps(
+        {
+            "registry": "222222222222.dkr.ecr.us-east-1.amazonaws.com/insurance",
+            "carrier": {"image": "carrier-service", "tag": "1.14.2"},
+            "policy": {"image": "policy-service", "tag": "2.3.0"},
+            "migrations": {"image": "schema-migrations", "tag": "2.3.0"},
+        }
+    ),
     "p:cluster": json.dumps(
         {
             "version": "1.35",
@@ -239,6 +247,30 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
             "not a Route 53 hosted zone id",
         ),
         ("p:edge", None, "p.edge", "required key is missing"),
+        (
+            "p:services",
+            json.dumps({**json.loads(STACK["p:services"]), "carrier": {"image": "carrier-service", "tag": "latest"}}),
+            "p.services.carrier.tag",
+            "not latest",
+        ),
+        (
+            "p:services",
+            json.dumps({**json.loads(STACK["p:services"]), "registry": "https://registry"}),
+            "p.services.registry",
+            "not a registry path",
+        ),
+        (
+            "p:services",
+            json.dumps({**json.loads(STACK["p:services"]), "policy": {"image": "Policy Service", "tag": "1"}}),
+            "p.services.policy.image",
+            "not an image name",
+        ),
+        (
+            "p:cluster",
+            json.dumps({**json.loads(STACK["p:cluster"]), "adminRoleArns": []}),
+            "p.cluster.adminRoleArns",
+            "must not be empty",
+        ),
         ("p:tenantCatalog", "tenants/nowhere", "p.tenantCatalog", "'tenants/nowhere' does not exist"),
     ],
 )

@@ -17,6 +17,8 @@ from tests.helpers import of_type, run, settings_for, single
 
 AZS = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"]
 KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-0000-4000-8000-000000000000"
+OIDC_URL = "oidc.eks.us-east-1.amazonaws.com/id/TEST"
+OIDC_ARN = f"arn:aws:iam::123456789012:oidc-provider/{OIDC_URL}"
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +175,22 @@ def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
         k8s_provider = k8s.Provider("k8s", kubeconfig="{}")
         Tenant(
             f"tenant-{base.id}",
-            TenantArgs(settings, base, "123456789012", "vpc-1", "sg-cluster", "db-subnets", "db-params", "db-options"),
+            TenantArgs(
+                settings=settings,
+                tenant=base,
+                account_id="123456789012",
+                vpc_id="vpc-1",
+                cluster_name="ip-dev-us-east-1",
+                cluster_security_group_id="sg-cluster",
+                oidc_provider_arn=OIDC_ARN,
+                oidc_provider_url=OIDC_URL,
+                secrets_operator_role_arn="arn:aws:iam::123456789012:role/eso",
+                subnet_group_name="db-subnets",
+                parameter_group_name="db-params",
+                option_group_name="db-options",
+                monitoring_role_arn="arn:aws:iam::123456789012:role/rds-monitoring",
+                redis_host="redis.internal",
+            ),
             pulumi.ResourceOptions(providers=[aws_provider, k8s_provider]),
         )
 
@@ -184,8 +201,8 @@ def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
 def test_tenant_database_follows_its_tier(dev: StackSettings, tier: str) -> None:
     regs = tenant_resources(dev, tier)
     spec = TIERS[tier].database
-    db = single(regs, "aws:rds/instance:Instance")
-    key = single(regs, "aws:kms/key:Key")
+    (db,) = [r for r in of_type(regs, "aws:rds/instance:Instance") if "replicateSourceDb" not in r.inputs]
+    (key,) = [r for r in of_type(regs, "aws:kms/key:Key") if not r.name.endswith("-pii")]
     i = db.inputs
     assert i["engine"] == "mariadb" and i["engineVersion"] == dev.database.major_version
     assert i["instanceClass"] == spec.instance_class
@@ -216,13 +233,22 @@ def test_tenant_database_admits_only_the_cluster_on_3306(dev: StackSettings) -> 
     assert group.get("egress", []) == []
 
 
-def test_tenant_key_rotates_and_is_tagged(dev: StackSettings) -> None:
+def test_tenant_keys_rotate_and_name_only_admins_and_own_roles(dev: StackSettings) -> None:
     regs = tenant_resources(dev, "standard")
-    key = single(regs, "aws:kms/key:Key").inputs
-    assert key["enableKeyRotation"] is True and key["deletionWindowInDays"] == 30
-    policy = json.loads(key["policy"])
-    assert policy["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
-    assert key["tags"]["tenant"] == "demo-standard" and key["tags"]["tier"] == "standard"
+    keys = {r.name: r.inputs for r in of_type(regs, "aws:kms/key:Key")}
+    assert set(keys) == {"tenant-demo-standard-key", "tenant-demo-standard-key-pii"}
+    own_roles = {r.inputs["name"] for r in of_type(regs, "aws:iam/role:Role") if r.inputs.get("name")}
+    for key in keys.values():
+        assert key["enableKeyRotation"] is True and key["deletionWindowInDays"] == 30
+        assert key["tags"]["tenant"] == "demo-standard" and key["tags"]["tier"] == "standard"
+        for st in json.loads(key["policy"])["Statement"]:
+            principals = st["Principal"].get("AWS", [])
+            for arn in [principals] if isinstance(principals, str) else principals:
+                assert arn in dev.cluster.admin_role_arns or arn.rsplit("/", 1)[-1] in own_roles, arn
+            assert ":root" not in json.dumps(st["Principal"]), "no account-wide delegation"
+    pii = json.loads(keys["tenant-demo-standard-key-pii"]["policy"])["Statement"]
+    admins = next(st for st in pii if st["Sid"] == "PlatformAdministers")
+    assert not any(a.startswith(("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")) for a in admins["Action"])
 
 
 @pytest.mark.parametrize("tier", ["basic", "premium"])

@@ -662,6 +662,42 @@ def _drop(plan: dict[str, Any], type_: str, name_part: str) -> None:
     plan["resources"] = [r for r in plan["resources"] if not (r["type"] == type_ and name_part in r["name"])]
 
 
+def _pod(plan: dict[str, Any]) -> dict[str, Any]:
+    return _first(plan, "kubernetes:apps/v1:Deployment")["inputs"]["spec"]["template"]["spec"]
+
+
+def _container(plan: dict[str, Any]) -> dict[str, Any]:
+    return _pod(plan)["containers"][0]
+
+
+def _edit_policy(resource: dict[str, Any], statement: int = 0, **change: Any) -> None:
+    document = json.loads(resource["inputs"]["policy"])
+    document["Statement"][statement].update(change)
+    resource["inputs"]["policy"] = json.dumps(document)
+
+
+def _second_primary_db(plan: dict[str, Any]) -> None:
+    db = copy.deepcopy(_first(plan, "aws:rds/instance:Instance", "demo-basic"))
+    db["urn"] += "-2"
+    db["name"] += "-2"
+    db["inputs"]["identifier"] += "-2"
+    plan["resources"].append(db)
+
+
+def _platform_key_for_queue(plan: dict[str, Any]) -> None:
+    queue = _first(plan, "aws:sqs/queue:Queue", "demo-basic")
+    platform_key = next(r for r in _each(plan, "aws:kms/key:Key") if r["tenant"] is None)
+    queue["options"]["dependsOn"] = [d for d in queue["options"]["dependsOn"] if "aws:kms/key:Key" not in d] + [
+        platform_key["urn"]
+    ]
+
+
+def _other_tenant_dependency(plan: dict[str, Any]) -> None:
+    _first(plan, "aws:sqs/queue:Queue", "demo-basic")["options"]["dependsOn"].append(
+        _first(plan, "aws:iam/role:Role", "demo-premium")["urn"]
+    )
+
+
 MUTATIONS: dict[str, Mutation] = {
     "rds-encrypted-with-customer-key": lambda p: _first(p, "aws:rds/instance:Instance")["inputs"].update(
         storageEncrypted=False
@@ -728,6 +764,48 @@ MUTATIONS: dict[str, Mutation] = {
     ].pop("tier"),
     "tenant-data-residency": lambda p: _first(p, "aws:kms/key:Key", "demo-basic")["inputs"].update(region="eu-west-1"),
     "explicit-regional-provider": lambda p: _first(p, "aws:ec2/vpc:Vpc").update(provider=None),
+    "workload-security-context": lambda p: _container(p)["securityContext"].update(privileged=True),
+    "workload-resources": lambda p: _container(p)["resources"].pop("limits"),
+    "workload-image-provenance": lambda p: _container(p).update(image="nginx:latest"),
+    "service-account-token": lambda p: _pod(p).update(automountServiceAccountToken=True),
+    "secrets-as-files": lambda p: (
+        _container(p)
+        .setdefault("env", [])
+        .append({"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}})
+    ),
+    "no-loadbalancer-services": lambda p: _first(p, "kubernetes:core/v1:Service")["inputs"]["spec"].update(
+        type="LoadBalancer"
+    ),
+    "no-default-namespace": lambda p: _first(p, "kubernetes:core/v1:ConfigMap")["inputs"]["metadata"].update(
+        namespace="default"
+    ),
+    "iam-least-privilege": lambda p: _edit_policy(
+        _first(p, "aws:iam/rolePolicy:RolePolicy", None, "secrets-operator"), Action="secretsmanager:*"
+    ),
+    "no-admin-policies": lambda p: _first(p, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")["inputs"].update(
+        policyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+    ),
+    "rbac-least-privilege": lambda p: _first(p, "kubernetes:rbac.authorization.k8s.io/v1:Role")["inputs"]["rules"][
+        0
+    ].update(verbs=["*"]),
+    "cognito-mfa-and-strong-passwords": lambda p: _first(p, "aws:cognito/userPool:UserPool")["inputs"].update(
+        mfaConfiguration="OPTIONAL"
+    ),
+    "messaging-encrypted-with-customer-key": lambda p: _first(p, "aws:sqs/queue:Queue")["inputs"].update(
+        kmsMasterKeyId="alias/aws/sqs"
+    ),
+    "resource-policies-not-public": lambda p: _edit_policy(_first(p, "aws:sqs/queuePolicy:QueuePolicy"), Principal="*"),
+    "network-policies-stay-in-tenant": lambda p: _first(
+        p, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "demo-basic", "allow-dns"
+    )["inputs"]["spec"]["egress"][0]["to"][0].update(namespaceSelector={}),
+    "bindings-stay-in-tenant": lambda p: _first(p, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "demo-basic")[
+        "inputs"
+    ]["subjects"].append(
+        {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "tenant:demo-premium:operators"}
+    ),
+    "one-database-per-tenant": _second_primary_db,
+    "tenant-data-uses-own-key": _platform_key_for_queue,
+    "no-cross-tenant-references": _other_tenant_dependency,
 }
 
 

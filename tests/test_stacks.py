@@ -35,6 +35,13 @@ EXPECTED_TENANTS = {
 }
 
 
+HOME_TENANTS = {
+    "dev": EXPECTED_TENANTS["dev"],
+    "prod-us-east-1": {"granite-re", "harbor-mutual", "keystone-title", "lakeshore-farm", "summit-casualty"},
+    "prod-us-west-2": {"pinnacle-life", "redwood-auto"},
+}
+
+
 def test_every_stack_is_covered() -> None:
     assert set(STACKS) == set(EXPECTED_TENANTS)
 
@@ -59,8 +66,11 @@ def test_stack_deploys_exactly_the_tenants_served_in_its_region(plans: dict[str,
         if "tenant" in r["inputs"]["metadata"]["labels"]
     }
     databases = {r["tenant"] for r in resources_of(plan, "aws:rds/instance:Instance")}
-    assert namespaces == databases == EXPECTED_TENANTS[stack]
+    assert namespaces == EXPECTED_TENANTS[stack]
     assert set(plan["outputs"]["tenants"]) == EXPECTED_TENANTS[stack]
+    # Data lives only in the tenant's home region.
+    assert databases == HOME_TENANTS[stack]
+    assert {t for t, out in plan["outputs"]["tenants"].items() if out["home"]} == HOME_TENANTS[stack]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -93,12 +103,15 @@ def test_tenant_resources_are_attributed_and_stateful_ones_protected(plans: dict
     for tenant in EXPECTED_TENANTS[stack]:
         owned = [r for r in plan["resources"] if r["tenant"] == tenant]
         types = {r["type"] for r in owned}
-        assert {
-            "platform:index:Tenant",
+        everywhere = {"platform:index:Tenant", "aws:kms/key:Key", "kubernetes:core/v1:Namespace", "aws:sqs/queue:Queue"}
+        home_only = {
             "aws:rds/instance:Instance",
-            "aws:kms/key:Key",
-            "kubernetes:core/v1:Namespace",
-        } <= types
+            "aws:s3/bucket:Bucket",
+            "aws:cognito/userPool:UserPool",
+            "aws:budgets/budget:Budget",
+        }
+        assert everywhere <= types
+        assert (home_only <= types) if tenant in HOME_TENANTS[stack] else not (home_only & types)
     for r in plan["resources"]:
         if r["type"] in ("aws:rds/instance:Instance", "aws:kms/key:Key", "aws:s3/bucket:Bucket") or (
             r["type"] == "kubernetes:core/v1:Namespace" and r["tenant"]
@@ -118,15 +131,20 @@ def test_premium_tenants_get_dedicated_nodes_only_where_served(plans: dict[str, 
     for stack, plan in plans.items():
         groups = {r["name"] for r in resources_of(plan, "eks:index:ManagedNodeGroup")}
         premium = {
-            r["tenant"]
-            for r in resources_of(plan, "aws:rds/instance:Instance")
-            if r["inputs"]["instanceClass"].startswith("db.r7g")
+            r["inputs"]["metadata"]["name"]
+            for r in resources_of(plan, "kubernetes:core/v1:Namespace")
+            if r["inputs"]["metadata"]["labels"].get("tier") == "premium"
         }
         assert {g.removeprefix("cluster-tenant-") for g in groups if g.startswith("cluster-tenant-")} == premium, stack
 
 
 def test_tier_overrides_reach_the_database(plans: dict[str, Any]) -> None:
-    db = {r["tenant"]: r["inputs"] for r in resources_of(plans["prod-us-east-1"], "aws:rds/instance:Instance")}
+    db = {
+        r["tenant"]: r["inputs"]
+        for stack in ("prod-us-east-1", "prod-us-west-2")
+        for r in resources_of(plans[stack], "aws:rds/instance:Instance")
+        if "replicateSourceDb" not in r["inputs"]
+    }
     assert db["granite-re"]["backupRetentionPeriod"] == 21  # standard tier is 14, overridden up
     assert db["summit-casualty"]["backupRetentionPeriod"] == 14
     assert db["pinnacle-life"]["instanceClass"] == "db.r7g.2xlarge"

@@ -2,7 +2,21 @@
 
 from pulumi_policy import Policy
 
-from . import audit, edge, encryption, identity, network, platform, residency, resilience, storage, tenancy
+from . import (
+    access,
+    audit,
+    edge,
+    encryption,
+    identity,
+    isolation,
+    network,
+    platform,
+    residency,
+    resilience,
+    storage,
+    tenancy,
+    workloads,
+)
 from .rule import Rule, to_policy
 
 PACK_NAME = "tenant-guard"
@@ -18,6 +32,9 @@ RULES: tuple[Rule, ...] = (
     *platform.RULES,
     *edge.RULES,
     *storage.RULES,
+    *workloads.RULES,
+    *access.RULES,
+    *isolation.RULES,
 )
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 POLICIES: list[Policy] = [to_policy(rule) for rule in RULES]

@@ -25,9 +25,11 @@ def rds_deletion_safety(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
     minimum = int(config.get("minBackupRetentionDays", DEFAULT_MIN_BACKUP_DAYS))
     if get(r.props, "deletionProtection") is not True:
         yield "deletion protection is off: set deletionProtection to true"
-    if get(r.props, "skipFinalSnapshot") is True:
+    replica = bool(get(r.props, "replicateSourceDb"))
+    # RDS takes no final snapshot of a read replica; its data lives on in the source.
+    if get(r.props, "skipFinalSnapshot") is True and not replica:
         yield "skipFinalSnapshot is true: a deletion would leave no final snapshot"
-    if not get(r.props, "replicateSourceDb"):
+    if not replica:
         retention = get(r.props, "backupRetentionPeriod")
         if not isinstance(retention, (int, float)) or retention < minimum:
             yield f"automated backups are kept less than {minimum} days (backupRetentionPeriod)"

@@ -35,6 +35,7 @@ UNTAGGABLE = frozenset(
         "aws:sns/topicPolicy:TopicPolicy",
         "aws:sns/topicSubscription:TopicSubscription",
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+        "aws:cognito/userPoolClient:UserPoolClient",
     }
 )
 

@@ -1,0 +1,507 @@
+"""Tenant isolation across the stack: network policies, bindings and identities stay inside their
+tenant, each tenant has its own database and keys, and no tenant resource references another's.
+
+Kubernetes objects belong to the tenant whose namespace (a Namespace labelled tenant=<id>) they sit
+in; AWS resources to the tenant of their tags or nearest tagged ancestor (`StackIndex.tenant`).
+Tenant ids are matched as whole segments (delimited by '-', '/', ':' or either end), the longest
+id winning, so 'acme' is not found inside 'acme-life'."""
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from fnmatch import fnmatchcase
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+from pulumi_policy.proxy import UnknownValueError
+
+from .frameworks import cis_eks, glba, naic, nydfs
+from .props import as_list, get, labels_of, tenant_label
+from .rule import Res, Rule
+from .tenancy import StackIndex
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+AUTHORIZATION_POLICIES = (
+    "kubernetes:security.istio.io/v1:AuthorizationPolicy",
+    "kubernetes:security.istio.io/v1beta1:AuthorizationPolicy",
+)
+RDS = "aws:rds/instance:Instance"
+KMS_KEY = "aws:kms/key:Key"
+BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+TENANT_DATA_TYPES = (
+    RDS,
+    BUCKET_SSE,
+    "aws:sqs/queue:Queue",
+    "aws:sns/topic:Topic",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:secretsmanager/secret:Secret",
+)
+NAME_LABEL = "kubernetes.io/metadata.name"
+ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+DATABASE_ENGINE = "mariadb"
+# Inputs holding IAM-style JSON documents, and inputs holding one ARN, scanned for other tenants.
+DOCUMENT_PROPS = ("policy", "assumeRolePolicy", "redrivePolicy")
+ARN_PROPS = ("policyArn",)
+DELIMITERS = "-/:"
+WILDCARDS = "*?"  # an id next to a wildcard still names that tenant ('ip-prod-acme*')
+TENANT_GROUP = re.compile(r"(?:^|:)tenant:([^:]+)(?::|$)")
+SA_USER = re.compile(r"^system:serviceaccount:([^:]+):")
+SA_GROUP = re.compile(r"^system:serviceaccounts:([^:]+)$")
+MESH_PRINCIPAL_NS = re.compile(r"(?:^|/)ns/([^/]+)/")
+
+Finding = tuple[str, str | None]
+
+
+# ------------------------------------------------------------------------------ tenant ids in text
+
+
+def _segment_pattern(tenant: str) -> re.Pattern[str]:
+    edge = re.escape(DELIMITERS + WILDCARDS)
+    return re.compile(rf"(?<![^{edge}]){re.escape(tenant)}(?![^{edge}])", re.IGNORECASE)
+
+
+def tenant_segments(text: str, tenants: Iterable[str]) -> list[tuple[int, int, str]]:
+    """(start, end, id) of each tenant id found in `text` as a whole segment, dropping any found
+    inside a longer tenant id's match ('acme' inside 'acme-life', 'life' inside 'acme-life')."""
+    spans = [(m.start(), m.end(), t) for t in tenants if t for m in _segment_pattern(t).finditer(text)]
+    return [(s, e, t) for s, e, t in spans if not any(s2 <= s and e <= e2 and e2 - s2 > e - s for s2, e2, _ in spans)]
+
+
+def arn_name(arn: str) -> str:
+    """The resource part of an ARN (after arn:partition:service:region:account:), where names live."""
+    parts = arn.split(":", 5)
+    return parts[5] if len(parts) == 6 else arn
+
+
+def tenants_in_arn(arn: str, tenants: Iterable[str]) -> set[str]:
+    return {t for _, _, t in tenant_segments(arn_name(arn), tenants)}
+
+
+def wildcard_reaches(arn: str, own: str, tenants: Iterable[str]) -> set[str]:
+    """Other tenants whose ids extend `own` ('acme' -> 'acme-life') that a wildcard right after
+    `own` in the ARN would also match: 'ip-prod-acme-*' reaches 'ip-prod-acme-life-jobs'."""
+    name = arn_name(arn)
+    reached: set[str] = set()
+    longer = [t for t in tenants if t.lower() != own.lower() and t.lower().startswith(own.lower())]
+    if not longer or not any(w in name for w in "*?"):
+        return reached
+    for match in _segment_pattern(own).finditer(name):
+        rest = name[match.end() :]
+        wild = min((i for i in (rest.find("*"), rest.find("?")) if i >= 0), default=-1)
+        if wild < 0:
+            continue
+        fixed = rest[:wild].lower()
+        reached |= {t for t in longer if t.lower()[len(own) :].startswith(fixed)}
+    return reached
+
+
+def document_strings(value: Any) -> list[str]:
+    """Every string value in a JSON document (given as text or as an object)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return [value]
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item[k] for k in list(item.keys()))
+        elif isinstance(item, Sequence):
+            stack.extend(item)
+    return found
+
+
+# ------------------------------------------------------------------------------ the stack's tenants
+
+
+class Tenancy:
+    """Tenant ids, tenant namespaces and attribution over one stack."""
+
+    def __init__(self, resources: Sequence[Res]) -> None:
+        self.index = StackIndex(resources)
+        self.by_urn = self.index.by_urn
+        self.ids: set[str] = set()
+        self.namespace_tenant: dict[str, str] = {}  # tenant namespace -> tenant id
+        self.namespace_labels: dict[str, dict[str, str]] = {}  # every namespace -> its labels
+        for r in resources:
+            try:
+                tenant = tenant_label(r.props)
+                if tenant:
+                    self.ids.add(tenant)
+                if r.type == NAMESPACE:
+                    name = get(r.props, "metadata.name")
+                    if isinstance(name, str) and name:
+                        labels = labels_of(r.props)
+                        self.namespace_labels[name] = {
+                            **{str(k): str(labels[k]) for k in list(labels.keys())},
+                            NAME_LABEL: name,
+                        }
+                        if tenant:
+                            self.namespace_tenant[name] = tenant
+            except UnknownValueError:
+                continue
+        # Tenants without a namespace in this stack: their namespace would be named and labelled by id.
+        self.tenant_namespaces: dict[str, dict[str, str]] = {
+            ns: self.namespace_labels[ns] for ns in self.namespace_tenant
+        }
+        for tenant in self.ids - set(self.namespace_tenant.values()):
+            if tenant not in self.namespace_labels:
+                self.tenant_namespaces[tenant] = {NAME_LABEL: tenant, "tenant": tenant}
+                self.namespace_tenant[tenant] = tenant
+
+    def namespace_owner(self, namespace: Any) -> str | None:
+        return self.namespace_tenant.get(namespace) if isinstance(namespace, str) else None
+
+    def k8s_owner(self, r: Res) -> str | None:
+        """The tenant whose namespace the object sits in; a labelled object in a namespace this
+        stack does not create belongs to its label's tenant."""
+        namespace = get(r.props, "metadata.namespace")
+        owner = self.namespace_owner(namespace)
+        if owner or (isinstance(namespace, str) and namespace in self.namespace_labels):
+            return owner
+        return self.index.tenant(r)
+
+    def foreign_dependencies(self, r: Res, own: str) -> list[tuple[Res, str]]:
+        """(dependency, its tenant) for each dependency of `r` that belongs to another tenant."""
+        found: list[tuple[Res, str]] = []
+        for urn in r.dependencies:
+            d = self.by_urn.get(urn)
+            other = self.index.tenant(d) if d is not None else None
+            if d is not None and other and other != own:
+                found.append((d, other))
+        return found
+
+    def other_namespaces(self, pattern: str, own: str) -> list[str]:
+        """Other tenants' namespaces a namespace name or Istio-style pattern ('acme-*') matches."""
+        return sorted(ns for ns, t in self.namespace_tenant.items() if t != own and fnmatchcase(ns, pattern))
+
+
+def _each(resources: Sequence[Res], check: Callable[[Res], list[Finding]]) -> Iterable[Finding]:
+    """Run `check` per resource; a value unknown during preview skips that resource only."""
+    for r in resources:
+        try:
+            found = check(r)
+        except UnknownValueError:
+            continue
+        yield from found
+
+
+# ------------------------------------------------------------------------------ MT-3 network policies
+
+
+def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    match_labels = get(selector, "matchLabels") or {}
+    for key in list(match_labels.keys()):
+        if labels.get(str(key)) != str(match_labels[key]):
+            return False
+    for expression in as_list(get(selector, "matchExpressions")):
+        key, operator = str(get(expression, "key", "")), get(expression, "operator")
+        values = {str(v) for v in as_list(get(expression, "values"))}
+        present = key in labels
+        if operator == "In":
+            ok = present and labels[key] in values
+        elif operator == "NotIn":
+            ok = not present or labels[key] not in values
+        elif operator == "Exists":
+            ok = present
+        elif operator == "DoesNotExist":
+            ok = not present
+        else:
+            ok = True  # unknown operator: assume it may select
+        if not ok:
+            return False
+    return True
+
+
+def _peer_problems(tenancy: Tenancy, own: str, peer: Any, ingress: bool) -> list[str]:
+    problems: list[str] = []
+    selector = get(peer, "namespaceSelector")
+    if isinstance(selector, Mapping):
+        if not get(selector, "matchLabels") and not as_list(get(selector, "matchExpressions")):
+            problems.append("selects every namespace (empty namespaceSelector)")
+        else:
+            others = sorted(
+                ns
+                for ns, labels in tenancy.tenant_namespaces.items()
+                if tenancy.namespace_tenant[ns] != own and _selects(selector, labels)
+            )
+            named = (get(selector, "matchLabels") or {}).get("tenant")
+            if isinstance(named, str) and named != own and named not in tenancy.namespace_tenant.values():
+                others.append(f"tenant={named}")
+            if others:
+                problems.append(f"selects other tenants' namespaces: {', '.join(others)}")
+    cidr = get(peer, "ipBlock.cidr")
+    if ingress and cidr in OPEN_CIDRS:
+        problems.append(f"admits the whole internet ({cidr})")
+    return problems
+
+
+def network_policies_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
+    tenancy = Tenancy(resources)
+
+    def check(r: Res) -> list[Finding]:
+        own = tenancy.k8s_owner(r) if r.type == NETWORK_POLICY else None
+        if own is None:
+            return []
+        found: list[Finding] = []
+        for direction, rules_path, peers_key in (("ingress", "spec.ingress", "from"), ("egress", "spec.egress", "to")):
+            for i, rule in enumerate(as_list(get(r.props, rules_path))):
+                for j, peer in enumerate(as_list(get(rule, peers_key))):
+                    for problem in _peer_problems(tenancy, own, peer, direction == "ingress"):
+                        found.append((f"tenant {own}: {direction} rule #{i + 1}, peer #{j + 1} {problem}", r.urn))
+        return found
+
+    return _each(resources, check)
+
+
+# ------------------------------------------------------------------------------ MT-4 bindings and identities
+
+
+def _binding_problems(tenancy: Tenancy, own: str, r: Res) -> list[str]:
+    namespace = get(r.props, "metadata.namespace")
+    problems: list[str] = []
+    for s in as_list(get(r.props, "subjects")):
+        kind, name = str(get(s, "kind", "")), str(get(s, "name", ""))
+        if kind == "ServiceAccount":
+            sa_namespace = get(s, "namespace") or namespace
+            other = tenancy.namespace_owner(sa_namespace)
+            if other and other != own:
+                problems.append(f"binds service account {sa_namespace}/{name} of tenant {other}")
+            continue
+        tenants = {m.group(1) for m in TENANT_GROUP.finditer(name)}
+        for pattern in (SA_USER, SA_GROUP):
+            match = pattern.match(name)
+            owner = tenancy.namespace_owner(match.group(1)) if match else None
+            if owner:
+                tenants.add(owner)
+        others = sorted(t for t in tenants if t != own)
+        if others:
+            problems.append(f"binds {kind} {name} of tenant {', '.join(others)}")
+    return problems
+
+
+def _authorization_problems(tenancy: Tenancy, own: str, r: Res) -> list[str]:
+    if get(r.props, "spec.action", "ALLOW") not in ("ALLOW", None):
+        return []  # DENY/AUDIT/CUSTOM policies naming other tenants grant nothing
+    problems: list[str] = []
+    for i, rule in enumerate(as_list(get(r.props, "spec.rules"))):
+        for source in (get(f, "source") for f in as_list(get(rule, "from"))):
+            for ns in map(str, as_list(get(source, "namespaces"))):
+                if ns == "*":
+                    problems.append(f"rule #{i + 1} admits every namespace (*)")
+                elif others := tenancy.other_namespaces(ns, own):
+                    problems.append(f"rule #{i + 1} admits namespaces of other tenants: {', '.join(others)}")
+            for principal in map(str, as_list(get(source, "principals"))):
+                match = MESH_PRINCIPAL_NS.search(principal)
+                if principal == "*":
+                    problems.append(f"rule #{i + 1} admits every principal (*)")
+                elif match and (others := tenancy.other_namespaces(match.group(1), own)):
+                    problems.append(f"rule #{i + 1} admits principal {principal} of another tenant's namespace")
+    return problems
+
+
+def _service_account_problems(tenancy: Tenancy, own: str, r: Res) -> list[str]:
+    annotations = get(r.props, "metadata.annotations")
+    arn = annotations.get(ROLE_ARN_ANNOTATION) if isinstance(annotations, Mapping) else None
+    if not isinstance(arn, str):
+        return []
+    named = tenants_in_arn(arn, tenancy.ids)
+    others = sorted(named - {own})
+    if others and own not in named:
+        return [f"assumes IAM role {arn}, which belongs to tenant {', '.join(others)}"]
+    return []
+
+
+def bindings_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
+    tenancy = Tenancy(resources)
+    checks = {ROLE_BINDING: _binding_problems, SERVICE_ACCOUNT: _service_account_problems}
+    checks.update(dict.fromkeys(AUTHORIZATION_POLICIES, _authorization_problems))
+
+    def check(r: Res) -> list[Finding]:
+        problem_check = checks.get(r.type)
+        own = tenancy.k8s_owner(r) if problem_check else None
+        if problem_check is None or own is None:
+            return []
+        return [(f"tenant {own}: {p}", r.urn) for p in problem_check(tenancy, own, r)]
+
+    return _each(resources, check)
+
+
+# ------------------------------------------------------------------------------ MT-5 databases
+
+
+def one_database_per_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
+    tenancy = Tenancy(resources)
+    primaries: dict[str, list[str]] = defaultdict(list)
+
+    def check(r: Res) -> list[Finding]:
+        own = tenancy.index.tenant(r) if r.type == RDS else None
+        if own is None:
+            return []
+        found: list[Finding] = []
+        source = get(r.props, "replicateSourceDb")
+        engine = get(r.props, "engine")
+        if source:
+            others = sorted(tenants_in_arn(str(source), tenancy.ids) - {own})
+            if others:
+                found.append((f"tenant {own}'s replica copies a database of tenant {', '.join(others)}", r.urn))
+        else:
+            primaries[own].append(r.urn)
+        if (engine or not source) and engine != DATABASE_ENGINE:
+            found.append((f"tenant {own}'s database engine is {engine or 'unset'}, not {DATABASE_ENGINE}", r.urn))
+        for d, other in tenancy.foreign_dependencies(r, own):
+            found.append((f"tenant {own}'s database depends on {d.name} of tenant {other}", r.urn))
+        return found
+
+    yield from _each(resources, check)
+    for tenant, urns in sorted(primaries.items()):
+        if len(urns) > 1:
+            for urn in urns:
+                yield (f"tenant {tenant} has {len(urns)} primary databases in this stack; exactly one is allowed", urn)
+
+
+# ------------------------------------------------------------------------------ MT-6 keys
+
+
+def tenant_data_own_key(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
+    tenancy = Tenancy(resources)
+
+    def owner(r: Res) -> str | None:
+        if r.type == BUCKET_SSE:
+            for dep in r.dependencies:
+                bucket = tenancy.by_urn.get(dep)
+                if bucket is not None and bucket.type in BUCKET_TYPES and tenancy.index.tenant(bucket):
+                    return tenancy.index.tenant(bucket)
+        return tenancy.index.tenant(r)
+
+    def check(r: Res) -> list[Finding]:
+        own = owner(r) if r.type in TENANT_DATA_TYPES else None
+        if own is None:
+            return []
+        found: list[Finding] = []
+        for dep in r.dependencies:
+            key = tenancy.by_urn.get(dep)
+            if key is None or key.type != KMS_KEY:
+                continue
+            key_tenant = tenant_label(key.props)
+            if key_tenant is None:
+                found.append((f"tenant {own}'s data is encrypted with platform key {key.name}, not its own", r.urn))
+            elif key_tenant != own:
+                found.append((f"tenant {own}'s data is encrypted with tenant {key_tenant}'s key {key.name}", r.urn))
+        return found
+
+    return _each(resources, check)
+
+
+# ------------------------------------------------------------------------------ MT-7 references
+
+
+def _referenced_arns(r: Res) -> list[tuple[str, str]]:
+    """(input, string) for every string of the resource's policy documents and ARN inputs."""
+    found: list[tuple[str, str]] = []
+    for prop in DOCUMENT_PROPS:
+        found += [(prop, s) for s in document_strings(get(r.props, prop))]
+    for i, inline in enumerate(as_list(get(r.props, "inlinePolicies"))):
+        found += [(f"inlinePolicies[{i}]", s) for s in document_strings(get(inline, "policy"))]
+    for prop in ARN_PROPS:
+        value = get(r.props, prop)
+        if isinstance(value, str):
+            found.append((prop, value))
+    return found
+
+
+def no_cross_tenant_references(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
+    tenancy = Tenancy(resources)
+
+    def check(r: Res) -> list[Finding]:
+        own = tenancy.index.tenant(r)
+        if own is None:
+            return []
+        found: list[Finding] = []
+        for d, other in tenancy.foreign_dependencies(r, own):
+            found.append((f"tenant {own}'s resource depends on {d.name} of tenant {other}", r.urn))
+        for prop, text in _referenced_arns(r):
+            if text.startswith("arn:"):
+                others = sorted(tenants_in_arn(text, tenancy.ids) - {own})
+                if others:
+                    found.append((f"tenant {own}'s {prop} names {text}, of tenant {', '.join(others)}", r.urn))
+                elif reached := sorted(wildcard_reaches(text, own, tenancy.ids)):
+                    found.append(
+                        (f"tenant {own}'s {prop} pattern {text} also matches tenant {', '.join(reached)}", r.urn)
+                    )
+            elif match := SA_USER.match(text):
+                other = tenancy.namespace_owner(match.group(1))
+                if other and other != own:
+                    found.append((f"tenant {own}'s {prop} trusts service account {text} of tenant {other}", r.urn))
+        return found
+
+    return _each(resources, check)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        id="MT-3",
+        name="network-policies-stay-in-tenant",
+        title="Tenant network policies admit no other tenant",
+        description="No NetworkPolicy in a tenant's namespace opens traffic to or from every namespace (an empty namespaceSelector) or to another tenant's namespace, nor admits ingress from the whole internet; selecting platform namespaces (DNS, ingress router, mesh) is allowed.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a"), glba("1"), cis_eks("4.3.2")),
+        remediation="Select peers by kubernetes.io/metadata.name of the platform namespace (or pods of the tenant's own namespace); reach other tenants only through their public API.",
+        stack_check=network_policies_in_tenant,
+    ),
+    Rule(
+        id="MT-4",
+        name="bindings-stay-in-tenant",
+        title="Tenant bindings and identities name only the tenant's own principals",
+        description="RoleBindings in a tenant's namespace bind only that tenant's service accounts and groups, Istio AuthorizationPolicies admit only the tenant's own namespace and principals (or platform ones), and the tenant's service accounts assume only the tenant's own IAM roles.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a"), glba("1"), cis_eks("4.1.1")),
+        remediation="Bind the tenant's own groups (tenant:<id>:...) and service accounts; annotate service accounts with the role TenantIdentity created for that tenant.",
+        stack_check=bindings_in_tenant,
+    ),
+    Rule(
+        id="MT-5",
+        name="one-database-per-tenant",
+        title="Each tenant has its own database",
+        description="A stack holds at most one primary database per tenant (read replicas aside), running MariaDB, and a tenant's database depends on nothing that belongs to another tenant (keys, security groups, parameter or subnet groups, source instances).",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a"), glba("2")),
+        remediation="Create tenant databases only through TenantDatabase, one per tenant and region, with the tenant's key and security group.",
+        stack_check=one_database_per_tenant,
+    ),
+    Rule(
+        id="MT-6",
+        name="tenant-data-uses-own-key",
+        title="Tenant data is encrypted with the tenant's own key",
+        description="Every tenant database, bucket encryption configuration, queue, topic, log group and secret is encrypted with a KMS key tagged for the same tenant, never a platform key or another tenant's key, so revoking or destroying one tenant's key affects that tenant only (crypto-shredding).",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.15"), naic("d"), glba("3")),
+        remediation="Pass the tenant's TenantKey ARN to the resource's KMS key input.",
+        stack_check=tenant_data_own_key,
+    ),
+    Rule(
+        id="MT-7",
+        name="no-cross-tenant-references",
+        title="No tenant resource references another tenant",
+        description="No resource of a tenant depends on another tenant's resource, and no policy document on a tenant's resources (IAM, trust, key, queue, topic or bucket policy) names another tenant's resources or service accounts, directly or through a wildcard that reaches a tenant whose id extends this one's.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a"), glba("1")),
+        remediation="Reference only the tenant's own resources; anything shared belongs to the platform and is granted through platform roles.",
+        stack_check=no_cross_tenant_references,
+    ),
+)
