@@ -203,7 +203,8 @@ class TenantServices(pulumi.ComponentResource):
             else None,
             containers=containers,
             volumes=[
-                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
+                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi")),
+                *extra_volumes,
             ],
         )
 

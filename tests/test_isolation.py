@@ -1,0 +1,181 @@
+"""Isolation proven on the plans: for every ordered pair of tenants (A, B) in a stack, nothing of
+A admits B — network policies, mesh authorization, role bindings, IAM and key policies, queue,
+topic and bucket policies, security groups and workload-role trust."""
+
+import itertools
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tests.conftest import STACKS, resources_of
+
+
+def mentions(text: str, tenant: str) -> bool:
+    return re.search(rf"(?<![a-z0-9]){re.escape(tenant)}(?![a-z0-9])", text) is not None
+
+
+def tenants_of(plan: dict[str, Any]) -> list[str]:
+    return sorted({r["tenant"] for r in plan["resources"] if r["tenant"]})
+
+
+def owned(plan: dict[str, Any], tenant: str, type_: str) -> list[dict[str, Any]]:
+    return [r for r in resources_of(plan, type_) if r["tenant"] == tenant]
+
+
+def statements(document: str) -> list[dict[str, Any]]:
+    parsed = json.loads(document)
+    found = parsed["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement.get("Principal", {})
+    if principal == "*":
+        return ["*"]
+    values = principal.get("AWS", []) if isinstance(principal, dict) else []
+    return [values] if isinstance(values, str) else list(values)
+
+
+def pairs(plan: dict[str, Any]) -> list[tuple[str, str]]:
+    return list(itertools.permutations(tenants_of(plan), 2))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_has_tenant_pairs_to_check(plans: dict[str, Any], stack: str) -> None:
+    assert len(pairs(plans[stack])) >= 6
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_network_policies_of_one_tenant_never_admit_another(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    for a, b in pairs(plan):
+        for np in owned(plan, a, "kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+            assert np["inputs"]["metadata"]["namespace"] == a
+            spec = np["inputs"]["spec"]
+            peers = [p for rule in spec.get("ingress", []) for p in rule.get("from", [])]
+            peers += [p for rule in spec.get("egress", []) for p in rule.get("to", [])]
+            for peer in peers:
+                selector = peer.get("namespaceSelector")
+                if selector is not None:
+                    assert selector.get("matchLabels"), f"{np['urn']} selects every namespace"
+                    assert not mentions(json.dumps(selector), b), f"{np['urn']} admits {b}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_mesh_admits_only_the_router_and_the_tenant_itself(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    for a, b in pairs(plan):
+        for ap in owned(plan, a, "kubernetes:security.istio.io/v1:AuthorizationPolicy"):
+            for rule in ap["inputs"]["spec"]["rules"]:
+                for source in (f["source"] for f in rule["from"]):
+                    assert set(source.get("namespaces", [a])) == {a}
+                    assert all(p.startswith("cluster.local/ns/nginx-ingress/") for p in source.get("principals", []))
+                    assert not mentions(json.dumps(source), b)
+        (peer_auth,) = owned(plan, a, "kubernetes:security.istio.io/v1:PeerAuthentication")
+        assert peer_auth["inputs"]["spec"]["mtls"]["mode"] == "STRICT"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_role_bindings_name_only_the_tenants_own_operators(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    for a, b in pairs(plan):
+        for binding in owned(plan, a, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"):
+            assert binding["inputs"]["roleRef"]["kind"] == "Role"
+            for subject in binding["inputs"]["subjects"]:
+                assert subject["name"] == f"tenant:{a}:operators" and not mentions(subject["name"], b)
+    for cluster_binding in resources_of(plan, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"):
+        assert not cluster_binding["tenant"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_iam_policies_of_one_tenant_name_only_its_own_resources(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    for a, b in pairs(plan):
+        policies = owned(plan, a, "aws:iam/rolePolicy:RolePolicy")
+        assert len(policies) == 3  # carrier, policy, secret reader
+        own_databases = {r["urn"] for r in owned(plan, a, "aws:rds/instance:Instance")}
+        for policy in policies:
+            # The database user and the RDS-managed secret carry RDS ids, not the tenant's name:
+            # they may appear only where the policy is built from the tenant's own database.
+            from_own_database = bool(own_databases & set(policy["options"]["dependsOn"]))
+            for st in statements(policy["inputs"]["policy"]):
+                resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+                assert "*" not in resources, f"{policy['urn']} uses * for {st['Action']}"
+                for arn in resources:
+                    rds_generated = arn.startswith("arn:aws:rds-db:") or ":secret:rds!" in arn
+                    assert mentions(arn, a) or (rds_generated and from_own_database), f"{policy['urn']}: {arn}"
+                    assert not mentions(arn, b), f"{policy['urn']} reaches {b}: {arn}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_workload_roles_trust_only_their_own_namespace(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    for a, b in pairs(plan):
+        for role in owned(plan, a, "aws:iam/role:Role"):
+            trust = json.dumps(statements(role["inputs"]["assumeRolePolicy"]))
+            assert not mentions(trust, b), f"{role['urn']} trusts {b}"
+            if "AssumeRoleWithWebIdentity" in trust:
+                assert f"system:serviceaccount:{a}:" in trust
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    admins = {
+        arn
+        for r in resources_of(plan, "eks:index:Cluster")
+        for entry in r["inputs"]["accessEntries"].values()
+        for arn in [entry["principalArn"]]
+    }
+    for a, b in pairs(plan):
+        own_roles = {f"arn:aws:iam::123456789012:role/{r['inputs']['name']}" for r in owned(plan, a, "aws:iam/role:Role") if r["inputs"].get("name")}
+        keys = owned(plan, a, "aws:kms/key:Key")
+        assert len(keys) == 2
+        for key in keys:
+            for st in statements(key["inputs"]["policy"]):
+                for principal in principals(st):
+                    assert principal in admins | own_roles, f"{key['urn']} names {principal}"
+                    assert not mentions(principal, b)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_queue_topic_and_bucket_policies_admit_only_the_tenants_roles(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    kinds = ("aws:sqs/queuePolicy:QueuePolicy", "aws:sns/topicPolicy:TopicPolicy", "aws:s3/bucketPolicy:BucketPolicy")
+    for a, b in pairs(plan):
+        own_roles = {f"arn:aws:iam::123456789012:role/{r['inputs']['name']}" for r in owned(plan, a, "aws:iam/role:Role") if r["inputs"].get("name")}
+        for policy in (p for kind in kinds for p in owned(plan, a, kind)):
+            for st in statements(policy["inputs"]["policy"]):
+                assert not mentions(json.dumps(st), b), f"{policy['urn']} mentions {b}"
+                if st["Effect"] == "Allow":
+                    assert set(principals(st)) <= own_roles, f"{policy['urn']} admits {principals(st)}"
+                else:
+                    assert principals(st) == ["*"]  # deny everyone else
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tenant_security_groups_admit_only_the_cluster(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    tenant_groups = {
+        r["urn"]: r for r in resources_of(plan, "aws:ec2/securityGroup:SecurityGroup") if r["tenant"]
+    }
+    for a, _ in pairs(plan):
+        for sg in owned(plan, a, "aws:ec2/securityGroup:SecurityGroup"):
+            for rule in sg["inputs"]["ingress"]:
+                assert not rule.get("cidrBlocks") and not rule.get("ipv6CidrBlocks")
+                assert rule["securityGroups"] and all(g.startswith("sg-") for g in rule["securityGroups"])
+            # No tenant's security group is a dependency (source) of another tenant's.
+            others = {urn for urn, other in tenant_groups.items() if other["tenant"] != a}
+            assert not (set(sg["options"]["dependsOn"]) & others)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_tenant_resource_depends_on_another_tenants(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    tenant_of = {r["urn"]: r["tenant"] for r in plan["resources"]}
+    for r in plan["resources"]:
+        if r["tenant"]:
+            for dep in r["options"]["dependsOn"]:
+                assert tenant_of.get(dep) in (None, r["tenant"]), f"{r['urn']} depends on {dep}"
