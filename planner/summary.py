@@ -26,6 +26,17 @@ def resource_counts(plan: Mapping[str, Any]) -> tuple[Counter[str], Counter[str]
     return per_component, per_tenant
 
 
+def protected_by_tenant(plan: Mapping[str, Any]) -> Counter[str]:
+    return Counter(r.get("tenant") or "(platform)" for r in plan["resources"] if r["options"]["protect"])
+
+
+def protected_removals(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Protected resources of `base` that `head` no longer declares: `pulumi up` refuses to delete
+    them, which is what stops a removed tenant file from destroying data (docs/offboarding.md)."""
+    kept = {r["urn"] for r in head["resources"]}
+    return [r for r in base["resources"] if r["options"]["protect"] and r["urn"] not in kept]
+
+
 def render(plan: Mapping[str, Any]) -> str:
     resources = plan["resources"]
     custom = sum(1 for r in resources if r["custom"])
@@ -35,6 +46,7 @@ def render(plan: Mapping[str, Any]) -> str:
         if r["type"] == "kubernetes:core/v1:Namespace" and r.get("tenant")
     }
     per_component, per_tenant = resource_counts(plan)
+    protected = protected_by_tenant(plan)
     lines = [
         f"Plan of {plan['project']}/{plan['stack']} in {plan['region']}: {len(resources)} resources "
         f"({custom} custom, {len(resources) - custom} components and providers)",
@@ -43,10 +55,10 @@ def render(plan: Mapping[str, Any]) -> str:
     ]
     width = max((len(k) for k in per_component), default=0)
     lines += [f"  {name.ljust(width)}  {count:5d}" for name, count in sorted(per_component.items())]
-    lines += ["", "Resources per tenant:"]
+    lines += ["", "Resources per tenant (protected: a deletion is refused):"]
     for tenant, count in sorted(per_tenant.items(), key=lambda kv: (kv[0] == "(platform)", kv[0])):
         tier = f" [{tiers[tenant]}]" if tiers.get(tenant) else ""
-        lines.append(f"  {(tenant + tier).ljust(32)}  {count:5d}")
+        lines.append(f"  {(tenant + tier).ljust(32)}  {count:5d}   protected {protected[tenant]:3d}")
     lines += ["", *render_verdict(plan["policy"])]
     return "\n".join(lines)
 

@@ -193,7 +193,7 @@ def test_cli_unknown_stack(tmp_path: Path) -> None:
 def test_cli_plan_and_saved_plan_give_the_same_verdict(tmp_path: Path) -> None:
     result = cli("plan", "--stack", "dev", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "Resources per tenant:" in result.stdout and "demo-premium [premium]" in result.stdout
+    assert "Resources per tenant" in result.stdout and "demo-premium [premium]" in result.stdout
     assert "Verdict: PASS" in result.stdout
     saved = tmp_path / "dev" / "plan.json"
     check = cli("policy", "--plan", str(saved))
@@ -214,3 +214,20 @@ def test_schema_copy_matches_the_shared_design() -> None:
     if not shared.is_file():
         pytest.skip("../shared is not beside this checkout")
     assert json.loads(shared.read_text()) == json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
+
+
+def test_removing_a_tenant_file_cannot_destroy_its_data(project_copy: Path, plans: dict[str, Any]) -> None:
+    from planner.summary import protected_removals
+
+    (project_copy / "tenants" / "prod" / "keystone-title.yaml").unlink()
+    head = build_plan("prod-us-east-1", project_copy)
+    blocked = protected_removals(plans["prod-us-east-1"], head)
+    assert {r["tenant"] for r in blocked} == {"keystone-title"}
+    assert {r["type"] for r in blocked} >= {
+        "aws:rds/instance:Instance",
+        "aws:kms/key:Key",
+        "aws:s3/bucket:Bucket",
+        "kubernetes:core/v1:Namespace",
+        "aws:cognito/userPool:UserPool",
+    }
+    assert not any(r["tenant"] == "keystone-title" for r in head["resources"])
