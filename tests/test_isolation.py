@@ -130,7 +130,11 @@ def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, An
         for arn in [entry["principalArn"]]
     }
     for a, b in pairs(plan):
-        own_roles = {f"arn:aws:iam::123456789012:role/{r['inputs']['name']}" for r in owned(plan, a, "aws:iam/role:Role") if r["inputs"].get("name")}
+        own_roles = {
+            f"arn:aws:iam::123456789012:role/{r['inputs']['name']}"
+            for r in owned(plan, a, "aws:iam/role:Role")
+            if r["inputs"].get("name")
+        }
         keys = owned(plan, a, "aws:kms/key:Key")
         assert len(keys) == 2
         for key in keys:
@@ -145,7 +149,11 @@ def test_queue_topic_and_bucket_policies_admit_only_the_tenants_roles(plans: dic
     plan = plans[stack]
     kinds = ("aws:sqs/queuePolicy:QueuePolicy", "aws:sns/topicPolicy:TopicPolicy", "aws:s3/bucketPolicy:BucketPolicy")
     for a, b in pairs(plan):
-        own_roles = {f"arn:aws:iam::123456789012:role/{r['inputs']['name']}" for r in owned(plan, a, "aws:iam/role:Role") if r["inputs"].get("name")}
+        own_roles = {
+            f"arn:aws:iam::123456789012:role/{r['inputs']['name']}"
+            for r in owned(plan, a, "aws:iam/role:Role")
+            if r["inputs"].get("name")
+        }
         for policy in (p for kind in kinds for p in owned(plan, a, kind)):
             for st in statements(policy["inputs"]["policy"]):
                 assert not mentions(json.dumps(st), b), f"{policy['urn']} mentions {b}"
@@ -158,9 +166,7 @@ def test_queue_topic_and_bucket_policies_admit_only_the_tenants_roles(plans: dic
 @pytest.mark.parametrize("stack", STACKS)
 def test_tenant_security_groups_admit_only_the_cluster(plans: dict[str, Any], stack: str) -> None:
     plan = plans[stack]
-    tenant_groups = {
-        r["urn"]: r for r in resources_of(plan, "aws:ec2/securityGroup:SecurityGroup") if r["tenant"]
-    }
+    tenant_groups = {r["urn"]: r for r in resources_of(plan, "aws:ec2/securityGroup:SecurityGroup") if r["tenant"]}
     for a, _ in pairs(plan):
         for sg in owned(plan, a, "aws:ec2/securityGroup:SecurityGroup"):
             for rule in sg["inputs"]["ingress"]:

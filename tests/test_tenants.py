@@ -41,13 +41,19 @@ def test_services_are_hardened_and_sized_by_tier(plan: dict[str, Any], tenant: s
         pod = d["inputs"]["spec"]["template"]["spec"]
         assert pod["automountServiceAccountToken"] is False
         assert pod["serviceAccountName"] == name.split("-")[0]
-        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        assert (
+            pod["securityContext"]["runAsNonRoot"] is True
+            and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        )
         (container,) = pod["containers"]
         sc = container["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
         assert sc["capabilities"]["drop"] == ["ALL"] and sc["runAsNonRoot"] is True
         assert container["resources"]["requests"] == {"cpu": tier.service_cpu, "memory": tier.service_memory}
-        assert container["resources"]["limits"] == {"cpu": doubled(tier.service_cpu), "memory": doubled(tier.service_memory)}
+        assert container["resources"]["limits"] == {
+            "cpu": doubled(tier.service_cpu),
+            "memory": doubled(tier.service_memory),
+        }
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
         assert container["image"].startswith("222222222222.dkr.ecr.us-east-1.amazonaws.com/insurance/")
@@ -55,7 +61,9 @@ def test_services_are_hardened_and_sized_by_tier(plan: dict[str, Any], tenant: s
         assert d["options"]["ignoreChanges"] == ["spec.replicas"]
         if tier.placement == "dedicated":
             assert pod["nodeSelector"] == {"node-pool": "dedicated", "tenant": tenant}
-            assert pod["tolerations"] == [{"key": "tenant", "operator": "Equal", "value": tenant, "effect": "NoSchedule"}]
+            assert pod["tolerations"] == [
+                {"key": "tenant", "operator": "Equal", "value": tenant, "effect": "NoSchedule"}
+            ]
         else:
             assert pod["nodeSelector"] == {"node-pool": "shared"} and "tolerations" not in pod
 
@@ -64,14 +72,19 @@ def test_services_are_hardened_and_sized_by_tier(plan: dict[str, Any], tenant: s
 def test_scaling_and_disruption_follow_the_tier(plan: dict[str, Any], tenant: str) -> None:
     tier = CATALOG[tenant].tier
     for hpa in owned(plan, tenant, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"):
-        assert (hpa["inputs"]["spec"]["minReplicas"], hpa["inputs"]["spec"]["maxReplicas"]) == (tier.hpa_min, tier.hpa_max)
+        assert (hpa["inputs"]["spec"]["minReplicas"], hpa["inputs"]["spec"]["maxReplicas"]) == (
+            tier.hpa_min,
+            tier.hpa_max,
+        )
     scaled = named(plan, tenant, "kubernetes:keda.sh/v1alpha1:ScaledObject")
     assert set(scaled) == {"carrier-worker", "policy-worker"}
     for obj in scaled.values():
         spec = obj["inputs"]["spec"]
         assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (tier.hpa_min, tier.hpa_max)
         assert [t["type"] for t in spec["triggers"]] == ["aws-sqs-queue", "cpu"]
-        assert spec["triggers"][0]["metadata"]["queueURL"].endswith(f"-{tenant}-{obj['inputs']['metadata']['name'].split('-')[0]}-jobs")
+        assert spec["triggers"][0]["metadata"]["queueURL"].endswith(
+            f"-{tenant}-{obj['inputs']['metadata']['name'].split('-')[0]}-jobs"
+        )
     vpas = owned(plan, tenant, "kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler")
     assert len(vpas) == 4 and all(v["inputs"]["spec"]["updatePolicy"]["updateMode"] == "Off" for v in vpas)
     pdbs = owned(plan, tenant, "kubernetes:policy/v1:PodDisruptionBudget")
@@ -129,7 +142,9 @@ def test_documents_bucket_uses_the_tenant_key_and_tier_retention(plan: dict[str,
     tier = CATALOG[tenant].tier
     (bucket,) = owned(plan, tenant, "aws:s3/bucket:Bucket")
     assert bucket["inputs"]["bucket"] == f"ip-prod-us-east-1-{tenant}-data" and bucket["options"]["protect"] is True
-    (sse,) = owned(plan, tenant, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    (sse,) = owned(
+        plan, tenant, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
     (rule,) = sse["inputs"]["rules"]
     key = next(k for k in owned(plan, tenant, "aws:kms/key:Key") if not k["name"].endswith("-pii"))
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"] is True
@@ -149,7 +164,10 @@ def test_messaging_is_encrypted_with_dead_letters(plan: dict[str, Any], tenant: 
         for q in (main, dlq):
             assert key["urn"] in q["options"]["dependsOn"] and q["inputs"]["kmsMasterKeyId"].startswith("arn:aws:kms:")
     topics = owned(plan, tenant, "aws:sns/topic:Topic")
-    assert sorted(t["inputs"]["name"] for t in topics) == [f"ip-prod-{tenant}-carrier-updates", f"ip-prod-{tenant}-policy-updates"]
+    assert sorted(t["inputs"]["name"] for t in topics) == [
+        f"ip-prod-{tenant}-carrier-updates",
+        f"ip-prod-{tenant}-policy-updates",
+    ]
     assert all(key["urn"] in t["options"]["dependsOn"] for t in topics)
 
 
@@ -164,7 +182,9 @@ def test_identity_is_the_tenants_own(plan: dict[str, Any], tenant: str) -> None:
     (entry,) = owned(plan, tenant, "aws:eks/accessEntry:AccessEntry")
     assert entry["inputs"]["kubernetesGroups"] == [f"tenant:{tenant}:operators"]
     (association,) = [
-        a for a in resources_of(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation") if a["tenant"] == tenant
+        a
+        for a in resources_of(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+        if a["tenant"] == tenant
     ]
     assert association["inputs"]["accessScope"] == {"type": "namespace", "namespaces": [tenant]}
     pools = owned(plan, tenant, "aws:cognito/userPool:UserPool")
@@ -186,7 +206,11 @@ def test_budget_alerts_the_tenants_contacts(plan: dict[str, Any], tenant: str) -
     assert i["limitAmount"] == str(CATALOG[tenant].tier.monthly_budget_usd) and i["timeUnit"] == "MONTHLY"
     assert i["costFilters"] == [{"name": "TagKeyValue", "values": [f"user:tenant${tenant}"]}]
     emails = sorted(c.email for c in CATALOG[tenant].contacts)
-    assert {(n["threshold"], n["notificationType"]) for n in i["notifications"]} == {(80, "ACTUAL"), (100, "FORECASTED"), (100, "ACTUAL")}
+    assert {(n["threshold"], n["notificationType"]) for n in i["notifications"]} == {
+        (80, "ACTUAL"),
+        (100, "FORECASTED"),
+        (100, "ACTUAL"),
+    }
     assert all(sorted(n["subscriberEmailAddresses"]) == emails for n in i["notifications"])
 
 
