@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STACK ?= dev
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 PLAN ?= build/$(STACK)/plan.json
+ENVIRONMENT = $(if $(filter dev,$(STACK)),dev,prod)
+POLICY_FLAGS = --policy-pack policies --policy-pack-config policies/config/$(ENVIRONMENT).json
 
 .PHONY: help plan plans policy test lint typecheck check preview up clean
 
@@ -45,10 +47,10 @@ check: lint typecheck
 
 # Real deployments: Pulumi CLI logged in to a backend, AWS credentials for the stack's account.
 preview: $(BIN)/.installed
-	pulumi preview --stack $(STACK) --policy-pack policies
+	pulumi preview --stack $(STACK) $(POLICY_FLAGS)
 
 up: $(BIN)/.installed
-	pulumi up --stack $(STACK) --policy-pack policies
+	pulumi up --stack $(STACK) $(POLICY_FLAGS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

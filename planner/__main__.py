@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog import ConfigError
-from planner.policy import mandatory, verdict
+from planner.policy import environment_config, mandatory, verdict
 from planner.runner import ROOT, ProgramError, build_plan
 from planner.summary import render, render_verdict
 
@@ -27,8 +27,10 @@ def _load_json(path: str | None) -> dict[str, Any]:
         raise ConfigError(path, "(document)", f"cannot be read as JSON: {error}") from None
 
 
-def plan_stack(stack: str, out: Path, policy_config: dict[str, Any], root: Path = ROOT) -> int:
+def plan_stack(stack: str, out: Path, policy_config: dict[str, Any] | None, root: Path = ROOT) -> int:
     plan = build_plan(stack, root)
+    if policy_config is None:
+        policy_config = environment_config(plan_environment(plan))
     plan["policy"] = verdict(plan, policy_config)
     target = out / stack
     target.mkdir(parents=True, exist_ok=True)
@@ -38,10 +40,16 @@ def plan_stack(stack: str, out: Path, policy_config: dict[str, Any], root: Path 
     return 1 if mandatory(plan["policy"]["violations"]) else 0
 
 
-def check_plan(path: str, policy_config: dict[str, Any]) -> int:
+def plan_environment(plan: dict[str, Any]) -> str:
+    return str(plan.get("outputs", {}).get("environment") or plan["stack"].split("-")[0])
+
+
+def check_plan(path: str, policy_config: dict[str, Any] | None) -> int:
     plan = _load_json(path)
     if "resources" not in plan:
         raise ConfigError(path, "resources", "not a plan written by `make plan`")
+    if policy_config is None:
+        policy_config = environment_config(plan_environment(plan))
     result = verdict(plan, policy_config)
     print(f"Plan {path} ({plan.get('stack')}, {len(plan['resources'])} resources)")
     print("\n".join(render_verdict(result)))
@@ -56,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = commands.add_parser("plan", help="plan one stack offline and evaluate the policy pack")
     plan.add_argument("--stack", default="dev")
     plan.add_argument("--out", default=str(ROOT / "build"))
-    plan.add_argument("--policy-config", help="policy pack config JSON (as --policy-pack-config)")
+    plan.add_argument("--policy-config", help="policy pack config JSON (default: policies/config/<environment>.json)")
     plan.add_argument(
         "--root",
         default=str(ROOT),
@@ -67,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     policy.add_argument("--policy-config")
     args = parser.parse_args(argv)
     try:
-        config = _load_json(args.policy_config)
+        config = _load_json(args.policy_config) if args.policy_config else None
         if args.command == "plan":
             return plan_stack(args.stack, Path(args.out), config, Path(args.root))
         return check_plan(args.plan, config)

@@ -3,7 +3,9 @@
 
 import asyncio
 import inspect
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
@@ -20,6 +22,13 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 from policies.tenant_guard.pack import PACK_NAME, POLICIES, RULES_BY_NAME
 
 PackConfig = Mapping[str, Any]  # the --policy-pack-config JSON: {"all": level, "<policy>": level | {...}}
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "policies" / "config"
+
+
+def environment_config(environment: str) -> dict[str, Any]:
+    """The compliance-owned pack configuration of an environment (policies/config/<env>.json)."""
+    path = CONFIG_DIR / f"{environment}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def effective_level(policy_name: str, default: EnforcementLevel, config: PackConfig) -> EnforcementLevel:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from planner.policy import verdict
+from planner.policy import environment_config, verdict
 from planner.runner import ROOT, build_plan
 
 STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
@@ -19,9 +19,13 @@ def plans() -> dict[str, dict[str, Any]]:
     result = {}
     for stack in STACKS:
         plan = build_plan(stack)
-        plan["policy"] = verdict(plan)
+        plan["policy"] = verdict(plan, config_for(stack))
         result[stack] = plan
     return result
+
+
+def config_for(stack: str) -> dict[str, Any]:
+    return environment_config("dev" if stack == "dev" else "prod")
 
 
 @pytest.fixture(scope="session")

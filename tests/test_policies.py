@@ -19,13 +19,14 @@ from pulumi_policy.policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from planner.policy import effective_level, evaluate
+from planner.policy import effective_level, environment_config, evaluate
 from policies.tenant_guard.pack import PACK_NAME, POLICIES, RULES, RULES_BY_NAME
 from policies.tenant_guard.rule import Res
 from policies.tenant_guard.tenancy import namespace_guardrails
 from tests.conftest import resources_of
 
 ROOT = Path(__file__).resolve().parent.parent
+DEV_CONFIG = environment_config("dev")
 
 
 def _args(
@@ -762,7 +763,7 @@ MUTATIONS: dict[str, Mutation] = {
     "tenant-resources-attributed": lambda p: _first(p, "aws:ec2/securityGroup:SecurityGroup", "demo-basic")["inputs"][
         "tags"
     ].pop("tier"),
-    "tenant-data-residency": lambda p: _first(p, "aws:kms/key:Key", "demo-basic")["inputs"].update(region="eu-west-1"),
+    "tenant-data-residency": lambda p: _first(p, "aws:kms/key:Key", "demo-basic")["inputs"].update(region="us-west-2"),
     "explicit-regional-provider": lambda p: _first(p, "aws:ec2/vpc:Vpc").update(provider=None),
     "workload-security-context": lambda p: _container(p)["securityContext"].update(privileged=True),
     "workload-resources": lambda p: _container(p)["resources"].pop("limits"),
@@ -816,36 +817,80 @@ def test_every_rule_has_a_mutation() -> None:
 @pytest.mark.parametrize("policy", sorted(MUTATIONS))
 def test_exactly_the_rule_fires_on_exactly_its_violation(plans: dict[str, dict[str, Any]], policy: str) -> None:
     clean = plans["dev"]
-    assert evaluate(clean) == []
+    assert evaluate(clean, DEV_CONFIG) == []
     broken = copy.deepcopy(clean)
     MUTATIONS[policy](broken)
-    fired = {v["policy"] for v in evaluate(broken)}
+    fired = {v["policy"] for v in evaluate(broken, DEV_CONFIG)}
     assert fired == {policy}
 
 
 def test_violations_carry_tenant_rule_frameworks_and_remediation(plans: dict[str, dict[str, Any]]) -> None:
     broken = copy.deepcopy(plans["dev"])
     MUTATIONS["tenant-data-residency"](broken)
-    (violation,) = evaluate(broken)
+    (violation,) = evaluate(broken, DEV_CONFIG)
     assert violation["tenant"] == "demo-basic"
     assert violation["ruleId"] == "RES-1" and violation["severity"] == "critical"
     assert violation["enforcementLevel"] == "mandatory"
-    assert "eu-west-1" in violation["message"] and "us-east-1" in violation["message"]
+    assert (
+        violation["message"]
+        == "tenant 'demo-basic' data would be stored in us-west-2, outside its residency (us-east-1)"
+    )
     assert violation["frameworks"] and violation["remediation"]
     assert violation["urn"].endswith("aws:kms/key:Key::tenant-demo-basic-key")
 
 
-def test_residency_registry_in_policy_config_overrides_the_catalog(plans: dict[str, dict[str, Any]]) -> None:
-    config = {"tenant-data-residency": {"residency": {"demo-standard": ["us-west-2"]}}}
-    found = evaluate(plans["dev"], config)
+def _registry(**changes: list[str] | None) -> dict[str, Any]:
+    config = copy.deepcopy(DEV_CONFIG)
+    registry = config["tenant-data-residency"]["residency"]
+    for tenant, regions in changes.items():
+        if regions is None:
+            registry.pop(tenant.replace("_", "-"))
+        else:
+            registry[tenant.replace("_", "-")] = regions
+    return config
+
+
+def test_residency_registry_in_policy_config_is_authoritative(plans: dict[str, dict[str, Any]]) -> None:
+    found = evaluate(plans["dev"], _registry(demo_standard=["us-west-2"]))
     assert found and {v["tenant"] for v in found} == {"demo-standard"}
     assert {v["policy"] for v in found} == {"tenant-data-residency"}
+    assert any("which the compliance registry does not allow" in v["message"] for v in found)
+    assert any("data would be stored in us-east-1" in v["message"] for v in found)
+
+
+def test_catalog_residency_wider_than_the_registry_is_a_violation(plans: dict[str, dict[str, Any]]) -> None:
+    # demo-standard's catalog allows us-east-1 and us-west-2; compliance registered only us-east-1.
+    (finding,) = evaluate(plans["dev"], _registry(demo_standard=["us-east-1"]))
+    assert (
+        finding["message"]
+        == "tenant 'demo-standard' declares residency in us-west-2, which the compliance registry does not allow"
+    )
+    assert finding["tenant"] == "demo-standard" and finding["urn"].endswith("Namespace::tenant-demo-standard-ns")
+
+
+def test_unregistered_tenant_and_missing_registry_are_violations(plans: dict[str, dict[str, Any]]) -> None:
+    missing = evaluate(plans["dev"], _registry(demo_basic=None))
+    assert any(v["message"] == "tenant 'demo-basic' is not in the compliance residency registry" for v in missing)
+    no_registry = evaluate(plans["dev"], {})
+    assert [v["message"] for v in no_registry if v["urn"] is None] == [
+        "no residency registry is configured: compliance must pass policies/config/<environment>.json"
+    ]
+
+
+def test_environment_configs_match_their_schema() -> None:
+    import jsonschema
+
+    schema = json.loads((ROOT / "policies" / "config" / "schema.json").read_text())
+    for environment in ("dev", "prod"):
+        jsonschema.validate(environment_config(environment), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"tenant-data-residency": {"residency": {"x": []}}}, schema)
 
 
 def test_enforcement_levels_follow_pack_config(plans: dict[str, dict[str, Any]]) -> None:
     broken = copy.deepcopy(plans["dev"])
     MUTATIONS["kms-key-rotation"](broken)
-    assert evaluate(broken, {"kms-key-rotation": "advisory"})[0]["enforcementLevel"] == "advisory"
+    assert evaluate(broken, {**DEV_CONFIG, "kms-key-rotation": "advisory"})[0]["enforcementLevel"] == "advisory"
     assert evaluate(broken, {"all": "disabled"}) == []
     assert (
         effective_level("x", EnforcementLevel.MANDATORY, {"x": {"enforcementLevel": "advisory"}})

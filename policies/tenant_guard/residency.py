@@ -42,10 +42,36 @@ def _declared_residency(resources: Sequence[Res], index: StackIndex) -> dict[str
     return declared
 
 
+def _tenant_anchors(resources: Sequence[Res], index: StackIndex) -> dict[str, str]:
+    """Where a tenant-wide finding points: the tenant's namespace, else its first resource."""
+    anchors: dict[str, str] = {}
+    for r in sorted(resources, key=lambda r: (r.type != "kubernetes:core/v1:Namespace", r.urn)):
+        tenant = index.tenant(r)
+        if tenant and tenant not in anchors:
+            anchors[tenant] = r.urn
+    return anchors
+
+
 def data_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     registry: Mapping[str, Any] = config.get("residency") or {}
     index = StackIndex(resources)
     declared = _declared_residency(resources, index)
+    if declared and not registry:
+        yield ("no residency registry is configured: compliance must pass policies/config/<environment>.json", None)
+    # Separation of duties: the catalog may only narrow what compliance registered.
+    anchors = _tenant_anchors(resources, index)
+    for tenant, regions in sorted(declared.items()):
+        if not registry:
+            break
+        allowed = set(registry.get(tenant) or ())
+        if not allowed:
+            yield (f"tenant '{tenant}' is not in the compliance residency registry", anchors.get(tenant))
+        elif not regions <= allowed:
+            wider = ", ".join(sorted(regions - allowed))
+            yield (
+                f"tenant '{tenant}' declares residency in {wider}, which the compliance registry does not allow",
+                anchors.get(tenant),
+            )
     for r in resources:
         if not r.type.startswith("aws:") or r.type.startswith(GLOBAL_PREFIXES):
             continue
@@ -87,11 +113,11 @@ RULES = (
         id="RES-1",
         name="tenant-data-residency",
         title="Tenant data stays inside its residency",
-        description="Every regional AWS resource that belongs to a tenant is in one of the regions the tenant's residency allows (compliance registry first, else the residency the catalog declares).",
+        description="Every regional AWS resource that belongs to a tenant is in one of the regions the compliance residency registry allows for that tenant, and no tenant's catalog declares a residency wider than the registry.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(residency_law(), nydfs("500.11"), naic("a"), glba("3")),
-        remediation="Deploy the tenant only from stacks in its residency regions (catalog 'regions' within 'residency'); if the residency itself must change, compliance updates the registry first.",
+        remediation="Deploy the tenant only from stacks in its residency regions (catalog 'regions' within 'residency'); a wider residency needs compliance to update policies/config/<environment>.json first (CODEOWNERS).",
         stack_check=data_residency,
         config_schema=RESIDENCY_SCHEMA,
     ),
