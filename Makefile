@@ -9,13 +9,14 @@ PLAN ?= build/$(STACK)/plan.json
 ENVIRONMENT = $(if $(filter dev,$(STACK)),dev,prod)
 POLICY_FLAGS = --policy-pack policies --policy-pack-config policies/config/$(ENVIRONMENT).json
 
-.PHONY: help plan plans policy docs test lint typecheck check preview up clean
+.PHONY: help plan plans policy diff docs test lint typecheck check preview up clean
 
 help:
 	@echo "make plan [STACK=dev]      offline plan + policy verdict (no cloud, no credentials)"
 	@echo "make test                  unit, component, policy and whole-stack tests"
 	@echo "make plans                 offline plan of every stack ($(STACKS))"
 	@echo "make policy PLAN=file      evaluate the policy pack on a saved plan"
+	@echo "make diff BASE=ref         per-tenant plan diff of a git revision vs the working tree"
 	@echo "make docs                  regenerate docs/compliance-matrix.md and docs/diagrams/"
 	@echo "make check                 ruff + pyright"
 	@echo "make preview|up STACK=...  real pulumi preview/up with the policy pack attached"
@@ -30,6 +31,9 @@ plan: $(BIN)/.installed
 
 plans: $(BIN)/.installed
 	@set -eo pipefail; for s in $(STACKS); do echo "== $$s"; $(BIN)/python -m planner plan --stack $$s | tail -n 3; done
+
+diff: $(BIN)/.installed
+	$(BIN)/python -m planner diff --base $(BASE) --stack $(STACK)
 
 docs: $(BIN)/.installed
 	$(BIN)/python -m planner docs

@@ -14,6 +14,7 @@ from typing import Any
 
 from catalog import ConfigError
 from planner.diagram import render_mermaid
+from planner.diff import diff_plans, plan_of_revision, render_diff
 from planner.policy import environment_config, mandatory, verdict
 from planner.reports import compliance_matrix, write_reports
 from planner.runner import ROOT, ProgramError, build_plan
@@ -67,6 +68,23 @@ def write_docs(root: Path = ROOT) -> list[Path]:
     return list(pages)
 
 
+def diff_command(stack: str, base: str | None, base_plan: str | None, head_plan: str | None) -> int:
+    if bool(base) == bool(base_plan):
+        raise ConfigError("make diff", "BASE", "give exactly one of --base <git ref> or --base-plan <file>")
+    try:
+        old = _load_json(base_plan) if base_plan else plan_of_revision(str(base), stack)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if head_plan:
+        new = _load_json(head_plan)
+    else:
+        new = build_plan(stack)
+        new["policy"] = verdict(new, environment_config(plan_environment(new)))
+    print(render_diff(diff_plans(old, new), stack, base or str(base_plan)))
+    return 0
+
+
 def check_plan(path: str, policy_config: dict[str, Any] | None) -> int:
     plan = _load_json(path)
     if "resources" not in plan:
@@ -94,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         help="folder with the Pulumi.*.yaml, tenants/ and __main__.py to plan (code from this checkout)",
     )
     commands.add_parser("docs", help="regenerate docs/compliance-matrix.md and docs/diagrams/")
+    diff = commands.add_parser("diff", help="compare the plan of a git revision with the working tree")
+    diff.add_argument("--stack", default="dev")
+    diff.add_argument("--base", help="git revision to compare against (planned in a worktree)")
+    diff.add_argument("--base-plan", help="a saved base plan.json instead of --base")
+    diff.add_argument("--head-plan", help="a saved head plan.json instead of planning the working tree")
     policy = commands.add_parser("policy", help="evaluate the policy pack on a saved plan")
     policy.add_argument("--plan", required=True)
     policy.add_argument("--policy-config")
@@ -102,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         config = _load_json(args.policy_config) if getattr(args, "policy_config", None) else None
         if args.command == "plan":
             return plan_stack(args.stack, Path(args.out), config, Path(args.root))
+        if args.command == "diff":
+            return diff_command(args.stack, args.base, args.base_plan, args.head_plan)
         if args.command == "docs":
             for path in write_docs():
                 print(f"Wrote {path.relative_to(ROOT)}")
