@@ -47,6 +47,8 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@if [ -x $(BIN)/actionlint ]; then $(BIN)/actionlint .github/workflows/*.yml && echo "actionlint: workflows clean"; \
+	else echo "actionlint: not available on this platform, skipped"; fi
 
 typecheck: $(BIN)/.installed
 	$(BIN)/pyright
