@@ -9,7 +9,7 @@ PLAN ?= build/$(STACK)/plan.json
 ENVIRONMENT = $(if $(filter dev,$(STACK)),dev,prod)
 POLICY_FLAGS = --policy-pack policies --policy-pack-config policies/config/$(ENVIRONMENT).json
 
-.PHONY: help plan plans policy diff docs test lint typecheck check preview up clean
+.PHONY: help plan plans policy diff docs bench test lint typecheck check preview up clean
 
 help:
 	@echo "make plan [STACK=dev]      offline plan + policy verdict (no cloud, no credentials)"
@@ -18,6 +18,7 @@ help:
 	@echo "make policy PLAN=file      evaluate the policy pack on a saved plan"
 	@echo "make diff BASE=ref         per-tenant plan diff of a git revision vs the working tree"
 	@echo "make docs                  regenerate docs/compliance-matrix.md and docs/diagrams/"
+	@echo "make bench                 plan + policy timings on 10/50/200 synthetic tenants"
 	@echo "make check                 ruff + pyright"
 	@echo "make preview|up STACK=...  real pulumi preview/up with the policy pack attached"
 
@@ -34,6 +35,9 @@ plans: $(BIN)/.installed
 
 diff: $(BIN)/.installed
 	$(BIN)/python -m planner diff --base $(BASE) --stack $(STACK)
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/bench.py
 
 docs: $(BIN)/.installed
 	$(BIN)/python -m planner docs

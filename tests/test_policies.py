@@ -918,3 +918,34 @@ def test_pack_entry_point_serves_the_same_policies() -> None:
     source = (ROOT / "policies" / "__main__.py").read_text()
     assert "from tenant_guard.pack import PACK_NAME, POLICIES" in source
     assert json.dumps(sorted(p.name for p in POLICIES)) == json.dumps(sorted(r.name for r in RULES))
+
+
+def _unknown_like(value: Any) -> Any:
+    from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE
+
+    if isinstance(value, bool):
+        return UNKNOWN_BOOLEAN_VALUE
+    if isinstance(value, (int, float)):
+        return UNKNOWN_NUMBER_VALUE
+    if isinstance(value, list):
+        return UNKNOWN_ARRAY_VALUE
+    return UNKNOWN_STRING_VALUE
+
+
+@pytest.mark.parametrize(("policy", "type_", "compliant", "change", "fragment"), RESOURCE_CASES)
+def test_no_false_violation_when_any_input_is_unknown_at_preview(
+    policy: str, type_: str, compliant: dict[str, Any], change: dict[str, Any], fragment: str
+) -> None:
+    """Whatever compliant input is still unknown during a preview, the rule reports nothing (the
+    engine turns the SDK's UnknownValueError into a non-blocking note)."""
+    del change, fragment
+    policy_object = next(p for p in POLICIES if p.name == policy)
+    assert isinstance(policy_object, ResourceValidationPolicy) and callable(policy_object.validate)
+    for key, value in compliant.items():
+        found: list[str] = []
+        props = {**compliant, key: _unknown_like(value)}
+        try:
+            policy_object.validate(_args(type_, props), lambda message, urn=None: found.append(message))
+        except UnknownValueError:
+            pass
+        assert found == [], f"{policy}: unknown {key} reported {found}"
