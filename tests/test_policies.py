@@ -945,6 +945,9 @@ def test_no_false_violation_when_any_input_is_unknown_at_preview(
     for key, value in compliant.items():
         found: list[str] = []
         props = {**compliant, key: _unknown_like(value)}
+        def report(message: str, urn: str | None = None, found: list[str] = found) -> None:
+            found.append(message)
+
         with contextlib.suppress(UnknownValueError):
-            policy_object.validate(_args(type_, props), lambda message, urn=None: found.append(message))
+            policy_object.validate(_args(type_, props), report)
         assert found == [], f"{policy}: unknown {key} reported {found}"
