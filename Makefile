@@ -9,7 +9,7 @@ PLAN ?= build/$(STACK)/plan.json
 ENVIRONMENT = $(if $(filter dev,$(STACK)),dev,prod)
 POLICY_FLAGS = --policy-pack policies --policy-pack-config policies/config/$(ENVIRONMENT).json
 
-.PHONY: help plan plans policy diff docs bench test lint typecheck check preview up clean
+.PHONY: help plan plans policy diff dr-report docs bench test lint typecheck check preview up clean
 
 help:
 	@echo "make plan [STACK=dev]      offline plan + policy verdict (no cloud, no credentials)"
@@ -17,6 +17,7 @@ help:
 	@echo "make plans                 offline plan of every stack ($(STACKS))"
 	@echo "make policy PLAN=file      evaluate the policy pack on a saved plan"
 	@echo "make diff BASE=ref         per-tenant plan diff of a git revision vs the working tree"
+	@echo "make dr-report             per-tenant RPO/RTO, DR mechanisms and where every copy lives"
 	@echo "make docs                  regenerate docs/compliance-matrix.md and docs/diagrams/"
 	@echo "make bench                 plan + policy timings on 10/50/200 synthetic tenants"
 	@echo "make check                 ruff + pyright"
@@ -38,6 +39,9 @@ diff: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/bench.py
+
+dr-report: $(BIN)/.installed
+	$(BIN)/python -m planner dr-report --environment prod
 
 docs: $(BIN)/.installed
 	$(BIN)/python -m planner docs

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 from catalog import ConfigError
 from catalog.loader import load_settings
 from components.autoscaling import Autoscaling, AutoscalingArgs
+from components.backup_vault import BackupVault, BackupVaultArgs
 from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
@@ -22,6 +23,7 @@ from components.public_entry import PublicEntry, PublicEntryArgs
 from components.secrets_delivery import SecretsDelivery, SecretsDeliveryArgs
 from components.service_mesh import ServiceMesh, ServiceMeshArgs
 from components.tenant import Tenant, TenantArgs
+from components.tenant_recovery import TenantRecovery, TenantRecoveryArgs
 
 try:
     settings = load_settings(config_value, pulumi.get_project(), pulumi.get_stack(), Path(__file__).parent)
@@ -141,6 +143,30 @@ databases = DatabaseFoundation(
     on_aws,
 )
 
+vault = BackupVault(
+    "backup", BackupVaultArgs(settings=settings, account_id=account_id, kms_key_arn=keys.platform_data.arn), on_aws
+)
+
+# ---- DR copies of the peer region's tenants (residency permitting)
+recovery = {
+    tenant.id: TenantRecovery(
+        f"dr-{tenant.id}",
+        TenantRecoveryArgs(
+            settings=settings,
+            tenant=tenant,
+            account_id=account_id,
+            vpc_id=network.vpc.id,
+            client_security_group_id=cluster.cluster_security_group_id,
+            subnet_group_name=databases.subnet_group.name,
+            parameter_group_name=databases.parameter_group.name,
+            option_group_name=databases.option_group.name,
+            monitoring_role_arn=databases.monitoring_role.arn,
+        ),
+        on_aws,
+    )
+    for tenant in settings.dr_tenants
+}
+
 # ---- tenants served in this region
 tenants = {
     tenant.id: Tenant(
@@ -158,7 +184,12 @@ tenants = {
             option_group_name=databases.option_group.name,
             monitoring_role_arn=databases.monitoring_role.arn,
             redis_host=cache.replication_group.primary_endpoint_address,
+            vault_name=vault.vault.name,
+            backup_role_arn=vault.role.arn,
+            entry_dns_name=entry.load_balancer.dns_name,
+            entry_zone_id=entry.load_balancer.zone_id,
             platform_addons=[mesh, autoscaling, secrets, ingress],
+            promoted_database=recovery[tenant.id].promoted if tenant.id in recovery else None,
             **oidc,
         ),
         on_cluster,
@@ -173,6 +204,24 @@ pulumi.export("clusterName", cluster.name)
 pulumi.export("kubeconfig", pulumi.Output.secret(cluster.eks_cluster.kubeconfig_json))
 pulumi.export("entryDnsName", entry.load_balancer.dns_name)
 pulumi.export("redisEndpoint", cache.replication_group.primary_endpoint_address)
+pulumi.export("backupVault", vault.vault.name)
+pulumi.export(
+    "disasterRecovery",
+    {
+        "peerRegion": settings.dr.peer_region if settings.dr else None,
+        "peerReady": settings.dr.peer_ready if settings.dr else None,
+        "copiesHeldHere": {t.id: t.home_region for t in settings.dr_tenants},
+        "promotedHere": list(settings.dr.promote) if settings.dr else [],
+        "noCrossRegionCopy": sorted(
+            t.id for t in settings.tenants if t.home_region == settings.region and not settings.copies_to_peer(t)
+        ),
+        "skipped": (
+            []
+            if settings.dr is None or settings.dr.peer_ready
+            else [f"copies of home tenants to {settings.dr.peer_region}: peer stack not deployed yet (dr.peerReady)"]
+        ),
+    },
+)
 pulumi.export(
     "tenants",
     {

@@ -17,6 +17,7 @@ from catalog.model import (
     ClusterSettings,
     Contact,
     DatabaseSettings,
+    DrSettings,
     EdgeSettings,
     Image,
     NodePool,
@@ -305,8 +306,8 @@ def _rel(path: Path, root: Path) -> str:
 
 ConfigGetter = Callable[[str], str | None]
 
-STACK_KEYS = ("environment", "vpcCidr", "natGateways", "cluster", "database", "edge", "services", "tenantCatalog")
-OBJECT_KEYS = ("cluster", "database", "edge", "services")
+STACK_KEYS = ("environment", "vpcCidr", "natGateways", "cluster", "database", "edge", "services", "dr", "tenantCatalog")
+OBJECT_KEYS = ("cluster", "database", "edge", "services", "dr")
 
 
 def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> StackSettings:
@@ -336,7 +337,9 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         else:
             raw[key] = value
     f = _Fields(file, raw, project)
-    f.only(("environment", "vpcCidr", "cluster", "database", "edge", "services"), ("natGateways", "tenantCatalog"))
+    f.only(
+        ("environment", "vpcCidr", "cluster", "database", "edge", "services"), ("natGateways", "tenantCatalog", "dr")
+    )
 
     environment = f.string("environment")
     if environment not in ("dev", "prod"):
@@ -378,6 +381,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
     if not (root / catalog_rel).is_dir():
         raise f.fail("tenantCatalog", f"tenant catalog folder '{catalog_rel}' does not exist")
     tenants = load_catalog(root / catalog_rel, display_root=root)
+    dr = _dr(f.mapping("dr"), region, tenants) if "dr" in raw else None
     return StackSettings(
         project=project,
         stack=stack,
@@ -389,6 +393,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         database=DatabaseSettings(engine_version=engine_version),
         edge=EdgeSettings(domain=edge_domain, hosted_zone_id=zone),
         images=images,
+        dr=dr,
         catalog_dir=catalog_rel,
         tenants=tenants,
     )
@@ -446,3 +451,25 @@ def _images(svc: _Fields) -> ServiceImages:
         return Image(repository=f"{registry}/{name}", tag=tag)
 
     return ServiceImages(carrier=image("carrier"), policy=image("policy"), migrations=image("migrations"))
+
+
+def _dr(d: _Fields, region: str, tenants: tuple[Tenant, ...]) -> DrSettings:
+    d.only(("peerRegion", "peerStack"), ("peerReady", "promote"))
+    peer = d.string("peerRegion")
+    if not is_aws_region(peer) or peer == region:
+        raise d.fail("peerRegion", f"'{peer}' must be another AWS region than the stack's own ({region})")
+    peer_stack = d.string("peerStack")
+    ready = d.boolean("peerReady") if "peerReady" in d.data else False
+    promote = d.strings("promote", [], allow_empty=True)
+    by_id = {t.id: t for t in tenants}
+    for tenant_id in promote:
+        tenant = by_id.get(tenant_id)
+        if tenant is None:
+            raise d.fail("promote", f"'{tenant_id}' is not a tenant of this environment")
+        if tenant.home_region != peer:
+            raise d.fail(
+                "promote", f"'{tenant_id}' has its home in {tenant.home_region}, not in the peer region {peer}"
+            )
+        if region not in tenant.residency:
+            raise d.fail("promote", f"'{tenant_id}' may not hold data in {region} (residency {list(tenant.residency)})")
+    return DrSettings(peer_region=peer, peer_stack=peer_stack, peer_ready=ready, promote=promote)

@@ -71,6 +71,17 @@ class ServiceImages:
 
 
 @dataclass(frozen=True)
+class DrSettings:
+    """This region's disaster-recovery partner. Each stack creates only in its own region: it holds
+    DR copies of the peer's tenants and names the peer's copies of its own deterministically."""
+
+    peer_region: str
+    peer_stack: str
+    peer_ready: bool  # false until the peer stack has been deployed once (first bootstrap)
+    promote: tuple[str, ...] = ()  # tenants whose home region failed: promote their copy here
+
+
+@dataclass(frozen=True)
 class EdgeSettings:
     domain: str  # the platform's public domain; the entry certificate covers *.domain
     hosted_zone_id: str  # Route 53 zone of `domain`, for certificate validation records
@@ -103,12 +114,30 @@ class StackSettings:
     edge: EdgeSettings
     images: ServiceImages
     catalog_dir: str
+    dr: DrSettings | None
     tenants: tuple[Tenant, ...] = field(default=())  # the whole environment's catalog
 
     @property
     def served_tenants(self) -> tuple[Tenant, ...]:
-        """Tenants this regional stack deploys: those served in its region."""
-        return tuple(t for t in self.tenants if t.served_in(self.region))
+        """Tenants this regional stack deploys: those served in its region, and those whose failed
+        home region's data is promoted here."""
+        promoted = self.dr.promote if self.dr else ()
+        return tuple(t for t in self.tenants if t.served_in(self.region) or t.id in promoted)
+
+    def home_here(self, tenant: Tenant) -> bool:
+        """Whether this stack holds the tenant's primary data (its home, or promoted here)."""
+        return tenant.home_region == self.region or (self.dr is not None and tenant.id in self.dr.promote)
+
+    @property
+    def dr_tenants(self) -> tuple[Tenant, ...]:
+        """Tenants of the peer region whose DR copies this region holds (residency permitting)."""
+        if self.dr is None:
+            return ()
+        return tuple(t for t in self.tenants if t.home_region == self.dr.peer_region and self.region in t.residency)
+
+    def copies_to_peer(self, tenant: Tenant) -> bool:
+        """Whether this (home) region may and can copy the tenant's data to its peer."""
+        return self.dr is not None and self.dr.peer_ready and self.dr.peer_region in tenant.residency
 
     @property
     def regional_prefix(self) -> str:

@@ -12,6 +12,7 @@ from catalog import StackSettings
 from catalog import Tenant as TenantConfig
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from components.tags import tenant_tags
+from components.tenant_backup import TenantBackup, TenantBackupArgs
 from components.tenant_database import TenantDatabase, TenantDatabaseArgs
 from components.tenant_identity import TenantIdentity, TenantIdentityArgs, operators_group
 from components.tenant_key import TenantKey, TenantKeyArgs
@@ -42,7 +43,12 @@ class TenantArgs:
     option_group_name: pulumi.Input[str]
     monitoring_role_arn: pulumi.Input[str]
     redis_host: pulumi.Input[str]
+    vault_name: pulumi.Input[str]
+    backup_role_arn: pulumi.Input[str]
+    entry_dns_name: pulumi.Input[str]  # the regional public entry, for latency routing
+    entry_zone_id: pulumi.Input[str]
     platform_addons: Sequence[pulumi.Resource] = field(default_factory=list)  # CRDs tenants use
+    promoted_database: aws.rds.Instance | None = None  # after a regional failover (TenantRecovery)
 
 
 class Tenant(pulumi.ComponentResource):
@@ -132,8 +138,22 @@ class Tenant(pulumi.ComponentResource):
                 child,
             )
             self._budget(name, s, t)
+            TenantBackup(
+                f"{name}-backup",
+                TenantBackupArgs(
+                    settings=s,
+                    tenant=t,
+                    account_id=args.account_id,
+                    vault_name=args.vault_name,
+                    backup_role_arn=args.backup_role_arn,
+                    database_arn=self.database.instance.arn,
+                    bucket=self.bucket.bucket,
+                    kms_key_arn=self.key.arn,
+                ),
+                child,
+            )
 
-        db = self.database.instance if self.database else None
+        db = self.database.instance if self.database else args.promoted_database
         db_secret = db.master_user_secrets.apply(lambda ss: (ss[0].secret_arn or "") if ss else "") if db else None
         TenantPermissions(
             f"{name}-permissions",
@@ -158,11 +178,11 @@ class Tenant(pulumi.ComponentResource):
             "AWS_REGION": s.region,
             "HOME_REGION": t.home_region,
             "DOCUMENTS_BUCKET": bucket_name,
-            "PII_KEY_ARN": self.key.pii_key.arn,
+            "PII_KEY_ARN": self.key.pii_key.arn if self.key.pii_key else "",
             "REDIS_HOST": args.redis_host,
             "REDIS_TLS": "true",
             # In regions other than home, the database is wired to the home primary by DR (issue 6).
-            "DATABASE_HOST": db.address if db else "",
+            "DATABASE_HOST": db.address if db else "",  # empty: the home-region primary (see DR)
             "DATABASE_PORT": "3306",
             "DATABASE_TLS": "required",
         }
@@ -186,6 +206,7 @@ class Tenant(pulumi.ComponentResource):
             ),
             child,
         )
+        self._latency_record(name, s, t, args)
         self.register_outputs(
             {
                 "namespace": self.namespace.namespace_name,
@@ -193,6 +214,38 @@ class Tenant(pulumi.ComponentResource):
                 "databaseEndpoint": db.endpoint if db else None,
                 "keyArn": self.key.arn,
             }
+        )
+
+    def _latency_record(self, name: str, s: StackSettings, t: TenantConfig, args: TenantArgs) -> None:
+        """This region's answer for the tenant's platform host name: latency-routed, dropped when
+        the region's entry fails its health check. Each regional stack writes only its own."""
+        health = aws.route53.HealthCheck(
+            f"{name}-health",
+            type="HTTPS",
+            fqdn=args.entry_dns_name,
+            port=443,
+            resource_path="/nginx-health",
+            enable_sni=True,
+            request_interval=10,
+            failure_threshold=3,
+            measure_latency=True,
+            tags={**tenant_tags(s, t), "Name": f"{t.id}-{s.region}"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.route53.Record(
+            f"{name}-latency",
+            zone_id=s.edge.hosted_zone_id,
+            name=f"{t.id}.{s.edge.domain}",
+            type="A",
+            set_identifier=s.region,
+            latency_routing_policies=[aws.route53.RecordLatencyRoutingPolicyArgs(region=s.region)],
+            health_check_id=health.id,
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=args.entry_dns_name, zone_id=args.entry_zone_id, evaluate_target_health=True
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _budget(self, name: str, s: StackSettings, t: TenantConfig) -> None:

@@ -28,12 +28,12 @@ class TenantKeyArgs:
     settings: StackSettings
     tenant: Tenant
     account_id: pulumi.Input[str]
-    workload_role_arns: Mapping[str, pulumi.Input[str]]  # carrier, policy
-    secrets_role_arn: pulumi.Input[str]
+    workload_role_arns: Mapping[str, pulumi.Input[str]]  # carrier, policy; empty for DR-only copies
+    secrets_role_arn: pulumi.Input[str] | None
 
 
 def data_key_policy(
-    region: str, account: str, admins: Sequence[str], workloads: Sequence[str], secrets_reader: str
+    region: str, account: str, admins: Sequence[str], workloads: Sequence[str], secrets_reader: str | None
 ) -> str:
     via = [f"{service}.{region}.amazonaws.com" for service in DATA_SERVICES]
     statements: list[dict[str, Any]] = [
@@ -52,14 +52,20 @@ def data_key_policy(
             "Resource": "*",
             "Condition": {"StringEquals": {"kms:ViaService": via, "kms:CallerAccount": account}},
         },
-        {
-            "Sid": "TenantWorkloadsThroughAwsServices",
-            "Effect": "Allow",
-            "Principal": {"AWS": [*workloads, secrets_reader]},
-            "Action": USE_ACTIONS,
-            "Resource": "*",
-            "Condition": {"StringEquals": {"kms:ViaService": via, "kms:CallerAccount": account}},
-        },
+        *(
+            [
+                {
+                    "Sid": "TenantWorkloadsThroughAwsServices",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [*workloads, *([secrets_reader] if secrets_reader else [])]},
+                    "Action": USE_ACTIONS,
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"kms:ViaService": via, "kms:CallerAccount": account}},
+                }
+            ]
+            if workloads
+            else []
+        ),
         {
             # SNS delivers the tenant's update topics into its encrypted queues.
             "Sid": "SnsDeliversToEncryptedQueues",
@@ -96,7 +102,7 @@ def pii_key_policy(admins: Sequence[str], applications: Sequence[str]) -> str:
 class TenantKey(pulumi.ComponentResource):
     key: aws.kms.Key  # data at rest
     arn: pulumi.Output[str]
-    pii_key: aws.kms.Key
+    pii_key: aws.kms.Key | None
     alias: str
 
     def __init__(self, name: str, args: TenantKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -105,19 +111,25 @@ class TenantKey(pulumi.ComponentResource):
         tags = tenant_tags(s, t)
         admins = list(s.cluster.admin_role_arns)
         workloads = [args.workload_role_arns[w] for w in sorted(args.workload_role_arns)]
-        applications = [args.workload_role_arns[w] for w in ("carrier", "policy")]
+        applications = [args.workload_role_arns[w] for w in ("carrier", "policy") if w in args.workload_role_arns]
         self.alias = f"alias/{s.project}/{s.stack}/tenant/{t.id}"
 
         data_policy = pulumi.Output.all(args.account_id, args.secrets_role_arn, *workloads).apply(
             lambda v: data_key_policy(s.region, v[0], admins, v[2:], v[1])
         )
         self.key = self._key(name, f"Data key of tenant {t.id} ({s.stack})", data_policy, tags, self.alias)
-        pii_policy = pulumi.Output.all(*applications).apply(lambda v: pii_key_policy(admins, v))
-        self.pii_key = self._key(
-            f"{name}-pii", f"PII field encryption of tenant {t.id} ({s.stack})", pii_policy, tags, f"{self.alias}/pii"
-        )
+        self.pii_key = None
+        if applications:  # DR-only copies in a region that does not serve the tenant need no PII key
+            pii_policy = pulumi.Output.all(*applications).apply(lambda v: pii_key_policy(admins, v))
+            self.pii_key = self._key(
+                f"{name}-pii",
+                f"PII field encryption of tenant {t.id} ({s.stack})",
+                pii_policy,
+                tags,
+                f"{self.alias}/pii",
+            )
         self.arn = self.key.arn
-        self.register_outputs({"keyArn": self.arn, "piiKeyArn": self.pii_key.arn})
+        self.register_outputs({"keyArn": self.arn, "piiKeyArn": self.pii_key.arn if self.pii_key else None})
 
     def _key(
         self, name: str, description: str, policy: pulumi.Input[str], tags: dict[str, str], alias: str

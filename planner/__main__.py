@@ -15,6 +15,7 @@ from typing import Any
 from catalog import ConfigError
 from planner.diagram import render_mermaid
 from planner.diff import diff_plans, plan_of_revision, render_diff
+from planner.dr import render_report
 from planner.policy import environment_config, mandatory, verdict
 from planner.reports import compliance_matrix, write_reports
 from planner.runner import ROOT, ProgramError, build_plan
@@ -85,6 +86,16 @@ def diff_command(stack: str, base: str | None, base_plan: str | None, head_plan:
     return 0
 
 
+def dr_report(environment: str, out: Path) -> int:
+    plans = [build_plan(stack) for stack in stacks() if stack == environment or stack.startswith(f"{environment}-")]
+    registry = environment_config(environment).get("tenant-data-residency", {}).get("residency", {})
+    text = render_report(plans, registry)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"dr-report-{environment}.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
 def check_plan(path: str, policy_config: dict[str, Any] | None) -> int:
     plan = _load_json(path)
     if "resources" not in plan:
@@ -112,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         help="folder with the Pulumi.*.yaml, tenants/ and __main__.py to plan (code from this checkout)",
     )
     commands.add_parser("docs", help="regenerate docs/compliance-matrix.md and docs/diagrams/")
+    dr = commands.add_parser("dr-report", help="per-tenant DR mechanisms across an environment's stacks")
+    dr.add_argument("--environment", default="prod")
+    dr.add_argument("--out", default=str(ROOT / "build"))
     diff = commands.add_parser("diff", help="compare the plan of a git revision with the working tree")
     diff.add_argument("--stack", default="dev")
     diff.add_argument("--base", help="git revision to compare against (planned in a worktree)")
@@ -125,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         config = _load_json(args.policy_config) if getattr(args, "policy_config", None) else None
         if args.command == "plan":
             return plan_stack(args.stack, Path(args.out), config, Path(args.root))
+        if args.command == "dr-report":
+            return dr_report(args.environment, Path(args.out))
         if args.command == "diff":
             return diff_command(args.stack, args.base, args.base_plan, args.head_plan)
         if args.command == "docs":

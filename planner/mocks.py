@@ -126,12 +126,15 @@ class PlanMocks(pulumi.runtime.Mocks):
             state.update(
                 arn=self._arn("elasticloadbalancing", f"loadbalancer/app/{physical}/{_hex(name, length=16)}"),
                 dnsName=f"{physical}-{_hex(name, length=10)}.{self.region}.elb.amazonaws.com",
+                zoneId="Z35SXDOTRQ7X7K",
             )
         elif typ == "aws:lb/targetGroup:TargetGroup":
             state["arn"] = self._arn("elasticloadbalancing", f"targetgroup/{physical}/{_hex(name, length=16)}")
         elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
             group = inputs.get("replicationGroupId", name)
             state["primaryEndpointAddress"] = f"master.{group}.{_hex(name, length=6)}.{self.region}.cache.amazonaws.com"
+        elif typ == "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication":
+            rid = self._arn("rds", f"auto-backup:ab-{_hex(name, length=26)}")
         elif typ == "aws:route53/record:Record":
             state["fqdn"] = str(inputs.get("name", name)).rstrip(".")
         elif typ == "aws:cognito/userPool:UserPool":

@@ -190,6 +190,10 @@ def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
                 option_group_name="db-options",
                 monitoring_role_arn="arn:aws:iam::123456789012:role/rds-monitoring",
                 redis_host="redis.internal",
+                vault_name="ip-dev-us-east-1-vault",
+                backup_role_arn="arn:aws:iam::123456789012:role/backup",
+                entry_dns_name="entry.us-east-1.elb.amazonaws.com",
+                entry_zone_id="Z35SXDOTRQ7X7K",
             ),
             pulumi.ResourceOptions(providers=[aws_provider, k8s_provider]),
         )

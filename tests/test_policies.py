@@ -806,6 +806,16 @@ MUTATIONS: dict[str, Mutation] = {
         {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "tenant:demo-premium:operators"}
     ),
     "one-database-per-tenant": _second_primary_db,
+    "dr-copies-inside-residency": lambda p: _first(p, "aws:backup/plan:Plan", "demo-basic")["inputs"]["rules"][
+        0
+    ].update(
+        copyActions=[
+            {
+                "destinationVaultArn": "arn:aws:backup:eu-west-1:123456789012:backup-vault:x",
+                "lifecycle": {"deleteAfter": 7},
+            }
+        ]
+    ),
     "tenant-data-uses-own-key": _platform_key_for_queue,
     "no-cross-tenant-references": _other_tenant_dependency,
 }
@@ -945,6 +955,7 @@ def test_no_false_violation_when_any_input_is_unknown_at_preview(
     for key, value in compliant.items():
         found: list[str] = []
         props = {**compliant, key: _unknown_like(value)}
+
         def report(message: str, urn: str | None = None, found: list[str] = found) -> None:
             found.append(message)
 

@@ -6,6 +6,7 @@ in; AWS resources to the tenant of their tags or nearest tagged ancestor (`Stack
 Tenant ids are matched as whole segments (delimited by '-', '/', ':' or either end), the longest
 id winning, so 'acme' is not found inside 'acme-life'."""
 
+import functools
 import json
 import re
 from collections import defaultdict
@@ -61,6 +62,7 @@ Finding = tuple[str, str | None]
 # ------------------------------------------------------------------------------ tenant ids in text
 
 
+@functools.lru_cache(maxsize=4096)
 def _segment_pattern(tenant: str) -> re.Pattern[str]:
     edge = re.escape(DELIMITERS + WILDCARDS)
     return re.compile(rf"(?<![^{edge}]){re.escape(tenant)}(?![^{edge}])", re.IGNORECASE)
@@ -69,7 +71,14 @@ def _segment_pattern(tenant: str) -> re.Pattern[str]:
 def tenant_segments(text: str, tenants: Iterable[str]) -> list[tuple[int, int, str]]:
     """(start, end, id) of each tenant id found in `text` as a whole segment, dropping any found
     inside a longer tenant id's match ('acme' inside 'acme-life', 'life' inside 'acme-life')."""
-    spans = [(m.start(), m.end(), t) for t in tenants if t for m in _segment_pattern(t).finditer(text)]
+    lowered = text.lower()
+    # Substring test first: the regex runs only for the few ids the text can contain at all.
+    spans = [
+        (m.start(), m.end(), t)
+        for t in tenants
+        if t and t.lower() in lowered
+        for m in _segment_pattern(t).finditer(text)
+    ]
     return [(s, e, t) for s, e, t in spans if not any(s2 <= s and e <= e2 and e2 - s2 > e - s for s2, e2, _ in spans)]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, Severity
 
 from .frameworks import glba, naic, nydfs, residency_law
-from .props import tags_of
+from .props import as_list, get, tags_of
 from .rule import Res, Rule
 from .tenancy import StackIndex
 
@@ -133,5 +133,73 @@ RULES = (
         resource_types=("aws:*",),
         check=explicit_regional_provider,
         config_schema=REGIONS_SCHEMA,
+    ),
+)
+
+
+def _arn_region(value: Any) -> str | None:
+    parts = str(value).split(":")
+    return parts[3] if len(parts) > 4 and parts[0] == "arn" and parts[3] else None
+
+
+def copy_destinations(r: Res) -> list[tuple[str, str]]:
+    """(what, region) of every cross-region copy a resource sets up."""
+    found: list[tuple[str, str]] = []
+    if r.type == "aws:backup/plan:Plan":
+        for rule in as_list(get(r.props, "rules")):
+            for action in as_list(get(rule, "copyActions")):
+                region = _arn_region(get(action, "destinationVaultArn"))
+                if region:
+                    found.append(("backup copy", region))
+    elif r.type == "aws:s3/bucketReplicationConfig:BucketReplicationConfig":
+        for rule in as_list(get(r.props, "rules")):
+            region = _arn_region(get(rule, "destination.encryptionConfiguration.replicaKmsKeyId"))
+            if region:
+                found.append(("bucket replication", region))
+    elif r.type in (
+        "aws:rds/instance:Instance",
+        "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
+    ):
+        source = get(r.props, "replicateSourceDb") or get(r.props, "sourceDbInstanceArn")
+        region = _arn_region(source)
+        if region:
+            found.append(("database copy source", region))
+    elif r.type == "aws:kms/replicaKey:ReplicaKey":
+        region = _arn_region(get(r.props, "primaryKeyArn"))
+        if region:
+            found.append(("key replica source", region))
+    return found
+
+
+def copies_inside_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    registry: Mapping[str, Any] = config.get("residency") or {}
+    index = StackIndex(resources)
+    declared = _declared_residency(resources, index)
+    for r in resources:
+        tenant = index.tenant(r)
+        if tenant is None:
+            continue
+        allowed = set(registry.get(tenant) or ()) or declared.get(tenant, set())
+        for what, region in copy_destinations(r):
+            if region not in allowed:
+                yield (
+                    f"{what} of tenant '{tenant}' involves {region}, outside its residency ({', '.join(sorted(allowed))})",
+                    r.urn,
+                )
+
+
+RULES = (
+    *RULES,
+    Rule(
+        id="RES-3",
+        name="dr-copies-inside-residency",
+        title="Replicas and backup copies stay inside residency",
+        description="Every cross-region copy of a tenant's data — backup copy actions, bucket replication, database replicas and replicated automated backups, key replicas — starts and ends in regions the tenant's residency allows.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(residency_law(), nydfs("500.11"), naic("j"), glba("3")),
+        remediation="Copy only to the peer region when it is in the tenant's residency (StackSettings.copies_to_peer); a single-region tenant gets no cross-region copy.",
+        stack_check=copies_inside_residency,
+        config_schema=RESIDENCY_SCHEMA,
     ),
 )

@@ -36,6 +36,10 @@ UNTAGGABLE = frozenset(
         "aws:sns/topicSubscription:TopicSubscription",
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
         "aws:cognito/userPoolClient:UserPoolClient",
+        "aws:route53/record:Record",
+        "aws:backup/selection:Selection",
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+        "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
     }
 )
 

@@ -1,0 +1,220 @@
+"""This region's disaster-recovery copies of a peer-region tenant, inside the tenant's residency:
+its own DR key, automated-backup replication (every tier), a cross-region read replica (premium),
+the replica of its document bucket — and, when the runbook's `promote` switch names the tenant,
+its promoted or restored primary database here."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from catalog import StackSettings, Tenant
+from components.iam import document
+from components.secure_bucket import SecureBucket, SecureBucketArgs
+from components.tags import tenant_tags
+from components.tenant_backup import dr_bucket, dr_key_alias
+from components.tenant_database import CA_CERTIFICATE, LOG_EXPORTS, MARIADB_PORT, MONITORING_SECONDS
+from components.tenant_key import ADMIN_ACTIONS, DATA_SERVICES, USE_ACTIONS
+
+
+def primary_identifier(settings: StackSettings, tenant: Tenant) -> str:
+    return f"{settings.name_prefix}-{tenant.id}"
+
+
+def replication_role_name(settings: StackSettings, tenant: Tenant) -> str:
+    return f"{settings.name_prefix}-{tenant.home_region}-{tenant.id}-replication"
+
+
+@dataclass
+class TenantRecoveryArgs:
+    settings: StackSettings
+    tenant: Tenant
+    account_id: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    client_security_group_id: pulumi.Input[str]
+    subnet_group_name: pulumi.Input[str]
+    parameter_group_name: pulumi.Input[str]
+    option_group_name: pulumi.Input[str]
+    monitoring_role_arn: pulumi.Input[str]
+
+
+def dr_key_policy(region: str, account: str, admins: list[str], replication_role: str) -> str:
+    via = [f"{service}.{region}.amazonaws.com" for service in DATA_SERVICES]
+    return document(
+        {
+            "Sid": "PlatformAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": admins},
+            "Action": ADMIN_ACTIONS,
+            "Resource": "*",
+        },
+        {
+            "Sid": "PlatformProvisionsThroughAwsServices",
+            "Effect": "Allow",
+            "Principal": {"AWS": admins},
+            "Action": [*USE_ACTIONS, "kms:CreateGrant", "kms:ListGrants"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": via, "kms:CallerAccount": account}},
+        },
+        {
+            # The home region's replication role writes the document replicas with this key. It is
+            # named by condition, not as principal: it may not exist yet when this key is created.
+            "Sid": "HomeRegionReplicationWrites",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "aws:PrincipalArn": replication_role,
+                    "kms:ViaService": f"s3.{region}.amazonaws.com",
+                    "kms:CallerAccount": account,
+                }
+            },
+        },
+    )
+
+
+class TenantRecovery(pulumi.ComponentResource):
+    key: aws.kms.Key
+    replica: aws.rds.Instance | None
+    promoted: aws.rds.Instance | None  # the tenant's primary here after a promotion
+
+    def __init__(self, name: str, args: TenantRecoveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:index:TenantRecovery", name, None, opts)
+        s, t = args.settings, args.tenant
+        assert s.dr is not None
+        tags = {**tenant_tags(s, t), "dr-copy-of": t.home_region}
+        child = pulumi.ResourceOptions(parent=self)
+        spec = t.tier.database
+        promoted = t.id in s.dr.promote
+        source_arn = pulumi.Output.from_input(args.account_id).apply(
+            lambda account: f"arn:aws:rds:{t.home_region}:{account}:db:{primary_identifier(s, t)}"
+        )
+
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"DR copies of tenant {t.id} from {t.home_region} ({s.stack})",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: dr_key_policy(
+                    s.region,
+                    account,
+                    list(s.cluster.admin_role_arns),
+                    f"arn:aws:iam::{account}:role/{replication_role_name(s, t)}",
+                )
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        aws.kms.Alias(
+            f"{name}-key",
+            name=dr_key_alias(s, t).format(stack=s.stack),
+            target_key_id=self.key.key_id,
+            opts=child,
+        )
+        SecureBucket(
+            f"{name}-documents",
+            SecureBucketArgs(
+                bucket_name=dr_bucket(s, t, s.region),
+                tags=tags,
+                retention_days=t.tier.document_retention_days,
+                kms_key_arn=self.key.arn,
+            ),
+            child,
+        )
+        backups = aws.rds.InstanceAutomatedBackupsReplication(
+            f"{name}-backups",
+            source_db_instance_arn=source_arn,
+            kms_key_id=self.key.arn,
+            retention_period=spec.backup_retention_days,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-db",
+            vpc_id=args.vpc_id,
+            description=f"DR database of tenant {t.id}: only the EKS cluster may connect",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="MariaDB from the cluster's nodes and pods",
+                    protocol="tcp",
+                    from_port=MARIADB_PORT,
+                    to_port=MARIADB_PORT,
+                    security_groups=[args.client_security_group_id],
+                )
+            ],
+            egress=[],
+            tags={**tags, "Name": f"{primary_identifier(s, t)}-dr-db"},
+            opts=child,
+        )
+        common: dict[str, Any] = dict(
+            instance_class=spec.instance_class,
+            storage_encrypted=True,
+            kms_key_id=self.key.arn,
+            db_subnet_group_name=args.subnet_group_name,
+            vpc_security_group_ids=[security_group.id],
+            publicly_accessible=False,
+            parameter_group_name=args.parameter_group_name,
+            option_group_name=args.option_group_name,
+            ca_cert_identifier=CA_CERTIFICATE,
+            iam_database_authentication_enabled=True,
+            auto_minor_version_upgrade=True,
+            copy_tags_to_snapshot=True,
+            deletion_protection=True,
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=self.key.arn,
+            performance_insights_retention_period=7,
+            enabled_cloudwatch_logs_exports=LOG_EXPORTS,
+            monitoring_interval=MONITORING_SECONDS,
+            monitoring_role_arn=args.monitoring_role_arn,
+        )
+        # Promoted, a copy becomes a full primary: the tier's HA and backups, a managed password
+        # of its own in this region (replicas carry no credentials of their own).
+        as_primary: dict[str, Any] = dict(
+            multi_az=spec.multi_az,
+            backup_retention_period=spec.backup_retention_days,
+            manage_master_user_password=True,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=f"{primary_identifier(s, t)}-dr-final",
+        )
+        self.replica = None
+        self.promoted = None
+        if "read-replica" in spec.cross_region:
+            self.replica = aws.rds.Instance(
+                f"{name}-replica",
+                identifier=f"{primary_identifier(s, t)}-dr",
+                # Removing the source promotes the replica to a standalone primary.
+                replicate_source_db=None if promoted else source_arn,
+                **common,
+                **(
+                    as_primary
+                    if promoted
+                    else {"multi_az": False, "skip_final_snapshot": True, "backup_retention_period": 1}
+                ),
+                tags={**tags, "role": "primary" if promoted else "cross-region-replica"},
+                opts=pulumi.ResourceOptions(parent=self, protect=True),
+            )
+            if promoted:
+                self.promoted = self.replica
+        elif promoted:
+            self.promoted = aws.rds.Instance(
+                f"{name}-restored",
+                identifier=f"{primary_identifier(s, t)}-dr",
+                engine="mariadb",
+                restore_to_point_in_time=aws.rds.InstanceRestoreToPointInTimeArgs(
+                    source_db_instance_automated_backups_arn=backups.id,
+                    use_latest_restorable_time=True,
+                ),
+                **common,
+                **as_primary,
+                tags={**tags, "role": "primary"},
+                opts=pulumi.ResourceOptions(parent=self, protect=True),
+            )
+        self.register_outputs(
+            {
+                "mechanisms": [m for m in ("backup-replication", "read-replica" if self.replica else "") if m],
+                "promoted": promoted,
+            }
+        )
