@@ -8,6 +8,7 @@ import pulumi_aws as aws
 
 from catalog import ConfigError
 from catalog.loader import load_settings
+from components.account_baseline import AccountBaseline, AccountBaselineArgs
 from components.autoscaling import Autoscaling, AutoscalingArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
 from components.cache import Cache, CacheArgs
@@ -18,6 +19,7 @@ from components.endpoints import VpcEndpoints, VpcEndpointsArgs
 from components.ingress_routing import IngressRouting, IngressRoutingArgs
 from components.keys import PlatformKeys, PlatformKeysArgs
 from components.network import Network, NetworkArgs
+from components.observability import Observability, ObservabilityArgs
 from components.providers import config_value, regional_aws_provider
 from components.public_entry import PublicEntry, PublicEntryArgs
 from components.secrets_delivery import SecretsDelivery, SecretsDeliveryArgs
@@ -124,6 +126,19 @@ ingress = IngressRouting(
     on_cluster,
 )
 
+Observability(
+    "observability",
+    ObservabilityArgs(
+        settings=settings,
+        tenants=settings.served_tenants,
+        account_id=account_id,
+        kms_key_arn=keys.platform_data.arn,
+        depends_on=[secrets],
+        **oidc,
+    ),
+    on_cluster,
+)
+
 # ---- shared data plane
 cache = Cache(
     "cache",
@@ -143,6 +158,8 @@ databases = DatabaseFoundation(
     on_aws,
 )
 
+if settings.account.owner:
+    AccountBaseline("account", AccountBaselineArgs(settings=settings, account_id=account_id), on_aws)
 vault = BackupVault(
     "backup", BackupVaultArgs(settings=settings, account_id=account_id, kms_key_arn=keys.platform_data.arn), on_aws
 )

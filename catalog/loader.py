@@ -14,6 +14,7 @@ import yaml
 
 from catalog.errors import ConfigError
 from catalog.model import (
+    AccountSettings,
     ClusterSettings,
     Contact,
     DatabaseSettings,
@@ -230,11 +231,20 @@ def _contacts(f: _Fields) -> tuple[Contact, ...]:
         if not isinstance(item, Mapping):
             raise f.fail(f"contacts[{index}]", "must be a mapping with name and email")
         c = _Fields(f.file, item, f.name(f"contacts[{index}]"))
-        c.only(("name", "email"))
+        c.only(("name", "email"), ("severities", "webhook"))
         email = c.string("email")
         if not _EMAIL.match(email):
             raise c.fail("email", f"'{email}' is not an email address")
-        contacts.append(Contact(name=c.string("name"), email=email))
+        severities = c.strings("severities", ["critical", "warning"])
+        for severity in severities:
+            if severity not in ("critical", "warning"):
+                raise c.fail("severities", f"'{severity}' must be critical or warning")
+        webhook = c.string("webhook") if "webhook" in c.data else None
+        if webhook is not None and not re.match(r"^https://[a-z0-9.-]+(?:/\S*)?$", webhook):
+            raise c.fail("webhook", "must be an https:// URL")
+        contacts.append(
+            Contact(name=c.string("name"), email=email, severities=severities, webhook=webhook)  # type: ignore[arg-type]
+        )
     return tuple(contacts)
 
 
@@ -306,8 +316,10 @@ def _rel(path: Path, root: Path) -> str:
 
 ConfigGetter = Callable[[str], str | None]
 
-STACK_KEYS = ("environment", "vpcCidr", "natGateways", "cluster", "database", "edge", "services", "dr", "tenantCatalog")
-OBJECT_KEYS = ("cluster", "database", "edge", "services", "dr")
+STACK_KEYS = (
+    "environment", "vpcCidr", "natGateways", "cluster", "database", "edge", "services", "dr", "account", "tenantCatalog",
+)  # fmt: skip
+OBJECT_KEYS = ("cluster", "database", "edge", "services", "dr", "account")
 
 
 def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> StackSettings:
@@ -338,7 +350,8 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
             raw[key] = value
     f = _Fields(file, raw, project)
     f.only(
-        ("environment", "vpcCidr", "cluster", "database", "edge", "services"), ("natGateways", "tenantCatalog", "dr")
+        ("environment", "vpcCidr", "cluster", "database", "edge", "services", "account"),
+        ("natGateways", "tenantCatalog", "dr"),
     )
 
     environment = f.string("environment")
@@ -382,6 +395,15 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         raise f.fail("tenantCatalog", f"tenant catalog folder '{catalog_rel}' does not exist")
     tenants = load_catalog(root / catalog_rel, display_root=root)
     dr = _dr(f.mapping("dr"), region, tenants) if "dr" in raw else None
+    a = f.mapping("account")
+    a.only(("owner", "platformBudgetUsd", "budgetEmails"))
+    emails = a.strings("budgetEmails")
+    for email in emails:
+        if not _EMAIL.match(email):
+            raise a.fail("budgetEmails", f"'{email}' is not an email address")
+    account = AccountSettings(
+        owner=a.boolean("owner"), platform_budget_usd=a.integer("platformBudgetUsd", minimum=1), budget_emails=emails
+    )
     return StackSettings(
         project=project,
         stack=stack,
@@ -394,6 +416,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         edge=EdgeSettings(domain=edge_domain, hosted_zone_id=zone),
         images=images,
         dr=dr,
+        account=account,
         catalog_dir=catalog_rel,
         tenants=tenants,
     )

@@ -9,10 +9,15 @@ Environment = Literal["dev", "prod"]
 NatMode = Literal["single", "perAz"]
 
 
+Severity = Literal["critical", "warning"]
+
+
 @dataclass(frozen=True)
 class Contact:
     name: str
     email: str
+    severities: tuple[Severity, ...] = ("critical", "warning")  # which alerts reach this contact
+    webhook: str | None = None  # chat/pager endpoint (HTTPS) receiving the same alerts
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,16 @@ class DrSettings:
 
 
 @dataclass(frozen=True)
+class AccountSettings:
+    """Account-wide resources (audit trail, cost allocation tags, platform budget) exist once per
+    AWS account: the stack with `owner: true` creates them."""
+
+    owner: bool
+    platform_budget_usd: int
+    budget_emails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EdgeSettings:
     domain: str  # the platform's public domain; the entry certificate covers *.domain
     hosted_zone_id: str  # Route 53 zone of `domain`, for certificate validation records
@@ -115,6 +130,7 @@ class StackSettings:
     images: ServiceImages
     catalog_dir: str
     dr: DrSettings | None
+    account: AccountSettings
     tenants: tuple[Tenant, ...] = field(default=())  # the whole environment's catalog
 
     @property

@@ -38,14 +38,18 @@ class ClusterAddons(pulumi.ComponentResource):
         tags = platform_tags(args.settings, "cluster-addons")
 
         def role(
-            sa_name: str, service_account: str, managed: tuple[str, ...], policy: pulumi.Input[str] | None = None
+            sa_name: str,
+            service_account: str,
+            managed: tuple[str, ...],
+            policy: pulumi.Input[str] | None = None,
+            namespace: str = "kube-system",
         ) -> ServiceAccountRole:
             return ServiceAccountRole(
                 f"{name}-{sa_name}",
                 ServiceAccountRoleArgs(
                     oidc_provider_arn=args.oidc_provider_arn,
                     oidc_provider_url=args.oidc_provider_url,
-                    namespace="kube-system",
+                    namespace=namespace,
                     service_account=service_account,
                     tags=tags,
                     policy=policy,
@@ -94,11 +98,23 @@ class ClusterAddons(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
             )
 
+        insights_role = role(
+            "container-insights",
+            "cloudwatch-agent",
+            (
+                "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+                "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+            ),
+            namespace="amazon-cloudwatch",
+        )
         self.addons = {
             "vpc-cni": addon("vpc-cni", cni_role.arn, VPC_CNI_CONFIG),
             "kube-proxy": addon("kube-proxy"),
             "coredns": addon("coredns", after=args.node_groups),
             "aws-ebs-csi-driver": addon("aws-ebs-csi-driver", ebs_role.arn, after=args.node_groups),
+            "amazon-cloudwatch-observability": addon(
+                "amazon-cloudwatch-observability", insights_role.arn, after=args.node_groups
+            ),
         }
 
         self.storage_class = k8s.storage.v1.StorageClass(

@@ -23,6 +23,7 @@ class SecureBucketArgs:
     # Extra grants; "{bucket}" and "{account}" in Resource/Condition strings are filled in.
     policy_statements: Sequence[dict[str, Any]] = field(default_factory=tuple)
     account_id: pulumi.Input[str] = ""
+    object_lock_days: int | None = None  # WORM (compliance mode) for audit records
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -39,9 +40,21 @@ class SecureBucket(pulumi.ComponentResource):
         self.bucket = aws.s3.Bucket(
             name,
             bucket=args.bucket_name,
+            object_lock_enabled=True if args.object_lock_days else None,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
+        if args.object_lock_days:
+            aws.s3.BucketObjectLockConfiguration(
+                name,
+                bucket=self.bucket.id,
+                rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                    default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                        mode="COMPLIANCE", days=args.object_lock_days
+                    )
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.arn = self.bucket.arn
         self.name = self.bucket.bucket
         if args.kms_key_arn is not None:

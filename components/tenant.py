@@ -18,6 +18,7 @@ from components.tenant_identity import TenantIdentity, TenantIdentityArgs, opera
 from components.tenant_key import TenantKey, TenantKeyArgs
 from components.tenant_messaging import TenantMessaging, TenantMessagingArgs
 from components.tenant_namespace import TenantNamespace, TenantNamespaceArgs
+from components.tenant_observability import TenantObservability, TenantObservabilityArgs
 from components.tenant_permissions import TenantPermissions, TenantPermissionsArgs
 from components.tenant_services import TenantServices, TenantServicesArgs
 
@@ -203,6 +204,21 @@ class Tenant(pulumi.ComponentResource):
                 database_secret_arn=db_secret,
                 secrets_role_arn=self.identity.secrets_role.arn,
                 depends_on=[self.namespace, *args.platform_addons],
+            ),
+            child,
+        )
+        replica = self.database.replica if self.database else None
+        TenantObservability(
+            f"{name}-observability",
+            TenantObservabilityArgs(
+                settings=s,
+                tenant=t,
+                account_id=args.account_id,
+                kms_key_arn=self.key.arn,
+                database_identifier=db.identifier if db else None,
+                replica_identifier=replica.identifier if replica else None,
+                queue_names={svc: q.name for svc, q in self.messaging.queues.items()},
+                dead_letter_queue_names={svc: q.name for svc, q in self.messaging.dead_letter_queues.items()},
             ),
             child,
         )

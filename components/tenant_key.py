@@ -67,6 +67,24 @@ def data_key_policy(
             else []
         ),
         {
+            # The tenant's log group is encrypted with its own key.
+            "Sid": "CloudWatchLogsForTenantLogGroups",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:*"}},
+        },
+        {
+            # CloudWatch alarms publish to the tenant's encrypted alert topics.
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        },
+        {
             # SNS delivers the tenant's update topics into its encrypted queues.
             "Sid": "SnsDeliversToEncryptedQueues",
             "Effect": "Allow",

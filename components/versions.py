@@ -14,6 +14,8 @@ class Chart:
 
 
 ISTIO = "1.30.4"
+GRAFANA = "https://grafana.github.io/helm-charts"
+GRAFANA_COMMUNITY = "https://grafana-community.github.io/helm-charts"
 
 CHARTS: dict[str, Chart] = {
     # Chart versions follow the controller's since 3.0 (eks-charts#1312).
@@ -30,6 +32,14 @@ CHARTS: dict[str, Chart] = {
     "cluster-autoscaler": Chart("cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler"),  # app 1.35
     "external-secrets": Chart("external-secrets", "2.11.0", "https://charts.external-secrets.io"),
     "keda": Chart("keda", "2.20.2", "https://kedacore.github.io/charts"),
+    # LGTM. Loki, Tempo and Grafana moved to the grafana-community repository in 2026 (the
+    # grafana repository is frozen for them); Mimir and Alloy stay with Grafana Labs.
+    "loki": Chart("loki", "18.13.0", GRAFANA_COMMUNITY),
+    # Tempo 3 needs an external Kafka; the 2.x line runs without it.
+    "tempo": Chart("tempo-distributed", "2.26.1", GRAFANA_COMMUNITY),
+    "mimir": Chart("mimir-distributed", "6.2.0", GRAFANA),
+    "grafana": Chart("grafana", "12.11.2", GRAFANA_COMMUNITY),
+    "alloy": Chart("alloy", "1.12.1", GRAFANA),
 }
 
 # AWS-managed EKS add-ons for Kubernetes 1.35 (the cluster version in config).
@@ -38,6 +48,9 @@ EKS_ADDONS: dict[str, str] = {
     "kube-proxy": "v1.35.3-eksbuild.17",
     "coredns": "v1.13.2-eksbuild.11",
     "aws-ebs-csi-driver": "v1.63.1-eksbuild.1",
+    # Container Insights. 5.3 broke the agent's EKS resource detector (dropped a configmap read);
+    # 4.10.3 is the build AWS's own Application Signals demo pinned as the fix.
+    "amazon-cloudwatch-observability": "v4.10.3-eksbuild.1",
 }
 
 REDIS_ENGINE_VERSION = "7.1"

@@ -80,6 +80,8 @@ class PlanMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{suffix}" for suffix in "abcd"]
             return {"names": names, "zoneIds": [f"use-az{i}" for i in range(1, 5)], "id": self.region}
+        if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
+            return {"randomPassword": "offline-plan-not-a-secret", "id": "offline"}
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}
         return {}

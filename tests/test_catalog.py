@@ -170,6 +170,7 @@ STACK: dict[str, str] = {
     "p:vpcCidr": "10.30.0.0/16",
     "p:database": json.dumps({"engineVersion": "11.8"}),
     "p:edge": json.dumps({"domain": "insure.example.com", "hostedZoneId": "Z0PROD0000000000000001"}),
+    "p:account": json.dumps({"owner": True, "platformBudgetUsd": 60000, "budgetEmails": ["finops@insure.example.com"]}),
     "p:services": json.dumps(
         {
             "registry": "222222222222.dkr.ecr.us-east-1.amazonaws.com/insurance",
@@ -247,6 +248,13 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
             "not a Route 53 hosted zone id",
         ),
         ("p:edge", None, "p.edge", "required key is missing"),
+        (
+            "p:account",
+            json.dumps({"owner": "yes", "platformBudgetUsd": 1, "budgetEmails": ["a@b.co"]}),
+            "p.account.owner",
+            "true or false",
+        ),
+        ("p:dr", json.dumps({"peerRegion": "us-east-1", "peerStack": "x"}), "p.dr.peerRegion", "another AWS region"),
         (
             "p:services",
             json.dumps({**json.loads(STACK["p:services"]), "carrier": {"image": "carrier-service", "tag": "latest"}}),

@@ -678,11 +678,16 @@ def _edit_policy(resource: dict[str, Any], statement: int = 0, **change: Any) ->
     resource["inputs"]["policy"] = json.dumps(document)
 
 
+def _grafana_reads_two_tenants(plan: dict[str, Any]) -> None:
+    grafana = next(r for r in _each(plan, "kubernetes:helm.sh/v3:Release") if r["inputs"]["name"] == "grafana")
+    source = grafana["inputs"]["values"]["datasources"]["datasources.yaml"]["datasources"][3]
+    source["secureJsonData"]["httpHeaderValue1"] = "demo-basic|demo-premium"
+
+
 def _second_primary_db(plan: dict[str, Any]) -> None:
     db = copy.deepcopy(_first(plan, "aws:rds/instance:Instance", "demo-basic"))
     db["urn"] += "-2"
     db["name"] += "-2"
-    db["inputs"]["identifier"] += "-2"
     plan["resources"].append(db)
 
 
@@ -754,7 +759,9 @@ MUTATIONS: dict[str, Mutation] = {
         sslPolicy="ELBSecurityPolicy-2016-08"
     ),
     "waf-on-public-entry": lambda p: _drop(p, "aws:wafv2/webAclAssociation:WebAclAssociation", ""),
-    "s3-bucket-encrypted": lambda p: _first(p, "aws:s3/bucket:Bucket")["inputs"]["tags"].pop("purpose"),
+    "s3-bucket-encrypted": lambda p: _first(p, "aws:s3/bucket:Bucket", None, "entry-access-logs")["inputs"]["tags"].pop(
+        "purpose"
+    ),
     "s3-bucket-baseline": lambda p: _first(p, "aws:s3/bucketVersioning:BucketVersioning")["inputs"][
         "versioningConfiguration"
     ].update(status="Suspended"),
@@ -806,6 +813,14 @@ MUTATIONS: dict[str, Mutation] = {
         {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "tenant:demo-premium:operators"}
     ),
     "one-database-per-tenant": _second_primary_db,
+    "observability-tenant-isolation": _grafana_reads_two_tenants,
+    "tenant-alarm-coverage": lambda p: _drop(
+        p, "aws:cloudwatch/metricAlarm:MetricAlarm", "demo-basic-observability-db-cpu"
+    ),
+    "audit-trail": lambda p: _first(p, "aws:cloudtrail/trail:Trail")["inputs"].update(enableLogFileValidation=False),
+    "audit-records-write-once": lambda p: _drop(
+        p, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", ""
+    ),
     "dr-copies-inside-residency": lambda p: _first(p, "aws:backup/plan:Plan", "demo-basic")["inputs"]["rules"][
         0
     ].update(

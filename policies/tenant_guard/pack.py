@@ -10,6 +10,7 @@ from . import (
     identity,
     isolation,
     network,
+    observability,
     platform,
     residency,
     resilience,
@@ -35,6 +36,7 @@ RULES: tuple[Rule, ...] = (
     *workloads.RULES,
     *access.RULES,
     *isolation.RULES,
+    *observability.RULES,
 )
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 POLICIES: list[Policy] = [to_policy(rule) for rule in RULES]

@@ -1,5 +1,6 @@
 """Reading resource properties the way both engine paths deliver them."""
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -8,7 +9,8 @@ def get(props: Mapping[str, Any] | None, path: str, default: Any = None) -> Any:
     """`get(props, "vpcConfig.endpointPublicAccess")`; presence is tested through keys(), which
     never raises on preview unknowns."""
     current: Any = props
-    for part in path.split("."):
+    # "a.b\\.c" reads key "b.c" under "a" (Helm values have keys such as "datasources.yaml").
+    for part in (p.replace("\\.", ".") for p in re.split(r"(?<!\\)\.", path)):
         if not isinstance(current, Mapping) or part not in list(current.keys()):
             return default
         current = current[part]

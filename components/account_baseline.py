@@ -1,0 +1,193 @@
+"""Account-wide controls, created once per AWS account (the stack with `account.owner`): a
+multi-region CloudTrail with log-file validation into a KMS-encrypted, object-locked bucket and a
+CloudWatch log group, cost allocation tags for `tenant` and `tier`, and the platform budget."""
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from catalog import StackSettings
+from components.iam import account_root_statement, document, service_trust
+from components.secure_bucket import SecureBucket, SecureBucketArgs
+from components.tags import platform_tags
+
+# NYDFS 500.06: records to reconstruct material transactions 5 years, audit trails 3 years.
+AUDIT_RETENTION_DAYS = 1827
+AUDIT_LOG_GROUP_DAYS = 1827  # a CloudWatch Logs retention value (5 years)
+COST_TAGS = ("tenant", "tier", "environment")
+
+
+@dataclass
+class AccountBaselineArgs:
+    settings: StackSettings
+    account_id: pulumi.Input[str]
+
+
+class AccountBaseline(pulumi.ComponentResource):
+    trail: aws.cloudtrail.Trail
+
+    def __init__(self, name: str, args: AccountBaselineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:index:AccountBaseline", name, None, opts)
+        s = args.settings
+        tags = platform_tags(s, "audit")
+        child = pulumi.ResourceOptions(parent=self)
+        trail_name = f"{s.name_prefix}-audit"
+        account = pulumi.Output.from_input(args.account_id)
+
+        def trail_arn(account_id: str) -> str:
+            return f"arn:aws:cloudtrail:{s.region}:{account_id}:trail/{trail_name}"
+
+        key = aws.kms.Key(
+            f"{name}-audit",
+            description=f"CloudTrail audit log of the account ({s.stack})",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=account.apply(
+                lambda a: document(
+                    account_root_statement(a),
+                    {
+                        "Sid": "CloudTrailEncryptsThisTrail",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                        "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"],
+                        "Resource": "*",
+                        "Condition": {
+                            "StringEquals": {"aws:SourceArn": trail_arn(a)},
+                            "StringLike": {
+                                "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{a}:trail/*"
+                            },
+                        },
+                    },
+                    {
+                        "Sid": "CloudWatchLogsForTheTrailLogGroup",
+                        "Effect": "Allow",
+                        "Principal": {"Service": f"logs.{s.region}.amazonaws.com"},
+                        "Action": [
+                            "kms:Encrypt*",
+                            "kms:Decrypt*",
+                            "kms:ReEncrypt*",
+                            "kms:GenerateDataKey*",
+                            "kms:Describe*",
+                        ],
+                        "Resource": "*",
+                        "Condition": {
+                            "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{s.region}:{a}:*"}
+                        },
+                    },
+                )
+            ),
+            tags={**tags, "purpose": "audit"},
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        bucket = SecureBucket(
+            f"{name}-audit",
+            SecureBucketArgs(
+                bucket_name=f"{s.name_prefix}-{s.region}-audit-trail",
+                tags={**tags, "purpose": "audit-trail"},
+                retention_days=AUDIT_RETENTION_DAYS,
+                kms_key_arn=key.arn,
+                object_lock_days=AUDIT_RETENTION_DAYS,
+                account_id=args.account_id,
+                policy_statements=[
+                    {
+                        "Sid": "CloudTrailAclCheck",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                        "Action": "s3:GetBucketAcl",
+                        "Resource": ["{bucket}"],
+                        "Condition": {
+                            "StringEquals": {
+                                "aws:SourceArn": f"arn:aws:cloudtrail:{s.region}:{{account}}:trail/{trail_name}"
+                            }
+                        },
+                    },
+                    {
+                        "Sid": "CloudTrailWrite",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": ["{bucket}/AWSLogs/{account}/*"],
+                        "Condition": {
+                            "StringEquals": {
+                                "s3:x-amz-acl": "bucket-owner-full-control",
+                                "aws:SourceArn": f"arn:aws:cloudtrail:{s.region}:{{account}}:trail/{trail_name}",
+                            }
+                        },
+                    },
+                ],
+            ),
+            child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-audit",
+            name=f"/{s.project}/{s.stack}/cloudtrail",
+            retention_in_days=AUDIT_LOG_GROUP_DAYS,
+            kms_key_id=key.arn,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        role = aws.iam.Role(
+            f"{name}-trail-logs",
+            assume_role_policy=account.apply(lambda a: service_trust("cloudtrail.amazonaws.com", a)),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-trail-logs",
+            role=role.id,
+            policy=log_group.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                "Resource": [f"{arn}:*"],
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        self.trail = aws.cloudtrail.Trail(
+            f"{name}-audit",
+            name=trail_name,
+            s3_bucket_name=bucket.name,
+            kms_key_id=key.arn,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_log_file_validation=True,
+            enable_logging=True,
+            cloud_watch_logs_group_arn=log_group.arn.apply(lambda arn: f"{arn}:*"),
+            cloud_watch_logs_role_arn=role.arn,
+            tags=tags,
+            opts=child,
+        )
+        for tag in COST_TAGS:
+            aws.costexplorer.CostAllocationTag(f"{name}-cost-{tag}", tag_key=tag, status="Active", opts=child)
+        aws.budgets.Budget(
+            f"{name}-platform-budget",
+            name=f"{s.name_prefix}-platform",
+            budget_type="COST",
+            limit_amount=str(s.account.platform_budget_usd),
+            limit_unit="USD",
+            time_unit="MONTHLY",
+            cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=["user:owner$platform"])],
+            notifications=[
+                aws.budgets.BudgetNotificationArgs(
+                    comparison_operator="GREATER_THAN",
+                    threshold=threshold,
+                    threshold_type="PERCENTAGE",
+                    notification_type=kind,
+                    subscriber_email_addresses=list(s.account.budget_emails),
+                )
+                for threshold, kind in ((80, "ACTUAL"), (100, "FORECASTED"))
+            ],
+            tags=tags,
+            opts=child,
+        )
+        self.register_outputs({"trail": self.trail.arn})

@@ -1,0 +1,378 @@
+"""LGTM in its own namespace: Loki, Tempo and Mimir in multi-tenant mode on KMS-encrypted S3
+(one bucket per store, lifecycle from retention, IRSA roles scoped to their own buckets), Grafana
+with its admin secret from Secrets Manager and one set of data sources per tenant pinned to that
+tenant's id, and a Grafana Alloy collector that ships each tenant namespace's logs and metrics
+under the tenant's id (`X-Scope-OrgID`) and platform signals under `platform`."""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from catalog import StackSettings, Tenant
+from components.iam import document
+from components.k8s_helpers import SYSTEM_NODES, addon_namespace, release
+from components.secrets_delivery import platform_secret_prefix
+from components.secure_bucket import SecureBucket, SecureBucketArgs
+from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, statement
+from components.tags import platform_tags
+
+NAMESPACE = "observability"
+PLATFORM_TENANT = "platform"
+TENANT_HEADER = "X-Scope-OrgID"
+LOKI = "http://loki-gateway.observability.svc"
+MIMIR = "http://mimir-gateway.observability.svc/prometheus"
+TEMPO = "http://tempo-query-frontend.observability.svc:3100"
+# store -> (buckets, days objects are kept). Loki keeps the longest tenant log retention (7 years).
+STORES = {
+    "loki": (("chunks", "ruler"), 2922),
+    "tempo": (("traces",), 30),
+    "mimir": (("blocks", "ruler", "alertmanager"), 400),
+}
+
+
+@dataclass
+class ObservabilityArgs:
+    settings: StackSettings
+    tenants: Sequence[Tenant]  # served here: one data-source set and metrics pipeline each
+    account_id: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_provider_url: pulumi.Input[str]
+    depends_on: Sequence[pulumi.Resource] = ()  # External Secrets Operator (CRDs)
+
+
+def bucket_name(settings: StackSettings, store: str, purpose: str) -> str:
+    return f"{settings.regional_prefix}-{store}-{purpose}"
+
+
+def datasources(tenants: Sequence[str]) -> list[dict[str, object]]:
+    """One Loki, Mimir and Tempo data source per tenant (and for the platform), each pinned to
+    exactly one tenant id: a tenant's views can never query another tenant's signals."""
+    found: list[dict[str, object]] = []
+    for tenant in [PLATFORM_TENANT, *tenants]:
+        for kind, url, type_ in (("logs", LOKI, "loki"), ("metrics", MIMIR, "prometheus"), ("traces", TEMPO, "tempo")):
+            found.append(
+                {
+                    "name": f"{kind}-{tenant}",
+                    "uid": f"{kind}-{tenant}",
+                    "type": type_,
+                    "url": url,
+                    "access": "proxy",
+                    "editable": False,
+                    "jsonData": {"httpHeaderName1": TENANT_HEADER},
+                    "secureJsonData": {"httpHeaderValue1": tenant},
+                }
+            )
+    return found
+
+
+def alloy_config(tenants: Sequence[str]) -> str:
+    """Logs: the tenant is the pod's namespace when it is a tenant namespace, else `platform`.
+    Metrics: one scrape and remote-write pipeline per tenant, so a tenant's series carry only its id."""
+    pattern = "|".join(tenants) or "^$"
+    parts = [
+        'discovery.kubernetes "pods" { role = "pod" }',
+        'discovery.relabel "pods" {',
+        "  targets = discovery.kubernetes.pods.targets",
+        '  rule { source_labels = ["__meta_kubernetes_namespace"] target_label = "namespace" }',
+        '  rule { source_labels = ["__meta_kubernetes_pod_name"] target_label = "pod" }',
+        '  rule { source_labels = ["__meta_kubernetes_pod_container_name"] target_label = "container" }',
+        f'  rule {{ source_labels = ["__meta_kubernetes_namespace"] regex = "{pattern}" target_label = "tenant" }}',
+        f'  rule {{ source_labels = ["tenant"] regex = "^$" replacement = "{PLATFORM_TENANT}" target_label = "tenant" }}',
+        "}",
+        'loki.source.kubernetes "pods" {',
+        "  targets    = discovery.relabel.pods.output",
+        "  forward_to = [loki.process.tenant.receiver]",
+        "}",
+        'loki.process "tenant" {',
+        "  forward_to = [loki.write.default.receiver]",
+        '  stage.tenant { label = "tenant" }',
+        "}",
+        'loki.write "default" {',
+        f'  endpoint {{ url = "{LOKI}/loki/api/v1/push" tenant_id = "{PLATFORM_TENANT}" }}',
+        "}",
+    ]
+    for tenant in [PLATFORM_TENANT, *tenants]:
+        block = tenant.replace("-", "_")
+        keep = (
+            f'regex = "{tenant}" action = "keep"'
+            if tenant != PLATFORM_TENANT
+            else f'regex = "{pattern}" action = "drop"'
+        )
+        parts += [
+            f'discovery.relabel "metrics_{block}" {{',
+            "  targets = discovery.relabel.pods.output",
+            f'  rule {{ source_labels = ["namespace"] {keep} }}',
+            '  rule { source_labels = ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"] regex = "true" action = "keep" }',
+            "}",
+            f'prometheus.scrape "{block}" {{',
+            f"  targets    = discovery.relabel.metrics_{block}.output",
+            f"  forward_to = [prometheus.remote_write.{block}.receiver]",
+            "}",
+            f'prometheus.remote_write "{block}" {{',
+            f'  endpoint {{ url = "{MIMIR.removesuffix("/prometheus")}/api/v1/push" headers = {{ "{TENANT_HEADER}" = "{tenant}" }} }}',
+            "}",
+        ]
+    return "\n".join(parts) + "\n"
+
+
+class Observability(pulumi.ComponentResource):
+    buckets: dict[str, SecureBucket]
+
+    def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:index:Observability", name, None, opts)
+        s = args.settings
+        tags = platform_tags(s, "observability")
+        child = pulumi.ResourceOptions(parent=self)
+        tenant_ids = [t.id for t in args.tenants]
+        namespace = addon_namespace(f"{name}-ns", NAMESPACE, self)
+
+        self.buckets = {}
+        roles: dict[str, ServiceAccountRole] = {}
+        for store, (purposes, days) in STORES.items():
+            for purpose in purposes:
+                self.buckets[f"{store}-{purpose}"] = SecureBucket(
+                    f"{name}-{store}-{purpose}",
+                    SecureBucketArgs(
+                        bucket_name=bucket_name(s, store, purpose),
+                        tags={**tags, "purpose": f"{store}-{purpose}"},
+                        retention_days=days,
+                        kms_key_arn=args.kms_key_arn,
+                    ),
+                    child,
+                )
+            arns = [f"arn:aws:s3:::{bucket_name(s, store, p)}" for p in purposes]
+            roles[store] = ServiceAccountRole(
+                f"{name}-{store}",
+                ServiceAccountRoleArgs(
+                    oidc_provider_arn=args.oidc_provider_arn,
+                    oidc_provider_url=args.oidc_provider_url,
+                    namespace=NAMESPACE,
+                    service_account=store,
+                    tags=tags,
+                    policy=pulumi.Output.from_input(args.kms_key_arn).apply(
+                        lambda key, arns=arns: document(
+                            statement(["s3:ListBucket"], arns),
+                            statement(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{a}/*" for a in arns]),
+                            statement(
+                                ["kms:Decrypt", "kms:GenerateDataKey"],
+                                [key],
+                                StringEquals={"kms:ViaService": f"s3.{s.region}.amazonaws.com"},
+                            ),
+                        )
+                    ),
+                ),
+                child,
+            )
+
+        def irsa(store: str) -> dict[str, object]:
+            return {"create": True, "name": store, "annotations": {"eks.amazonaws.com/role-arn": roles[store].arn}}
+
+        loki_retention = {t.id: {"retention_period": f"{t.tier.log_retention_days * 24}h"} for t in args.tenants}
+        release(
+            f"{name}-loki",
+            "loki",
+            namespace,
+            {
+                "deploymentMode": "SimpleScalable",
+                "loki": {
+                    "auth_enabled": True,
+                    "schemaConfig": {
+                        "configs": [
+                            {
+                                "from": "2026-01-01",
+                                "store": "tsdb",
+                                "object_store": "s3",
+                                "schema": "v13",
+                                "index": {"prefix": "loki_index_", "period": "24h"},
+                            }
+                        ]
+                    },
+                    "storage": {
+                        "type": "s3",
+                        "bucketNames": {p: bucket_name(s, "loki", p) for p in STORES["loki"][0]},
+                        "s3": {"region": s.region},
+                    },
+                    "limits_config": {"retention_period": "2160h"},  # 90 days unless the tier says more
+                    "compactor": {"retention_enabled": True, "delete_request_store": "s3"},
+                    "runtimeConfig": {"overrides": loki_retention},
+                },
+                "serviceAccount": irsa("loki"),
+                "minio": {"enabled": False},
+            },
+            self,
+        )
+        release(
+            f"{name}-tempo",
+            "tempo",
+            namespace,
+            {
+                "multitenancyEnabled": True,
+                "storage": {
+                    "trace": {
+                        "backend": "s3",
+                        "s3": {
+                            "bucket": bucket_name(s, "tempo", "traces"),
+                            "endpoint": f"s3.{s.region}.amazonaws.com",
+                            "region": s.region,
+                        },
+                    }
+                },
+                "serviceAccount": irsa("tempo"),
+            },
+            self,
+        )
+        release(
+            f"{name}-mimir",
+            "mimir",
+            namespace,
+            {
+                "minio": {"enabled": False},
+                "kafka": {"enabled": False},  # the classic (non-Kafka) architecture
+                "serviceAccount": irsa("mimir"),
+                "mimir": {
+                    "structuredConfig": {
+                        "multitenancy_enabled": True,
+                        "ingest_storage": {"enabled": False},
+                        "common": {
+                            "storage": {
+                                "backend": "s3",
+                                "s3": {"endpoint": f"s3.{s.region}.amazonaws.com", "region": s.region},
+                            }
+                        },
+                        "blocks_storage": {"s3": {"bucket_name": bucket_name(s, "mimir", "blocks")}},
+                        "alertmanager_storage": {"s3": {"bucket_name": bucket_name(s, "mimir", "alertmanager")}},
+                        "ruler_storage": {"s3": {"bucket_name": bucket_name(s, "mimir", "ruler")}},
+                    }
+                },
+            },
+            self,
+        )
+
+        admin = aws.secretsmanager.Secret(
+            f"{name}-grafana-admin",
+            name=f"{platform_secret_prefix(s)}grafana-admin",
+            description="Grafana admin credentials (rotate in Secrets Manager; synced by External Secrets)",
+            kms_key_id=args.kms_key_arn,
+            recovery_window_in_days=30,
+            tags=tags,
+            opts=child,
+        )
+        password = aws.secretsmanager.get_random_password_output(
+            password_length=40, exclude_punctuation=True, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).random_password
+        aws.secretsmanager.SecretVersion(
+            f"{name}-grafana-admin",
+            secret_id=admin.id,
+            secret_string=pulumi.Output.secret(
+                password.apply(lambda p: json.dumps({"admin-user": "admin", "admin-password": p}))
+            ),
+            # Generated once; rotation happens in Secrets Manager, not on every deployment.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
+        )
+        store = k8s.apiextensions.CustomResource(
+            f"{name}-secret-store",
+            api_version="external-secrets.io/v1",
+            kind="SecretStore",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="platform-secrets", namespace=NAMESPACE),
+            spec={"provider": {"aws": {"service": "SecretsManager", "region": s.region}}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on]),
+        )
+        admin_secret = k8s.apiextensions.CustomResource(
+            f"{name}-grafana-admin-sync",
+            api_version="external-secrets.io/v1",
+            kind="ExternalSecret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana-admin", namespace=NAMESPACE),
+            spec=admin.name.apply(
+                lambda secret: {
+                    "refreshInterval": "1h",
+                    "secretStoreRef": {"kind": "SecretStore", "name": "platform-secrets"},
+                    "target": {"name": "grafana-admin", "creationPolicy": "Owner"},
+                    "dataFrom": [{"extract": {"key": secret}}],
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[store]),
+        )
+        release(
+            f"{name}-grafana",
+            "grafana",
+            namespace,
+            {
+                "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
+                "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": datasources(tenant_ids)}},
+                "sidecar": {
+                    "dashboards": {
+                        "enabled": True,
+                        "label": "grafana_dashboard",
+                        "folderAnnotation": "grafana_folder",
+                        "provider": {"foldersFromFilesStructure": True},
+                    }
+                },
+                "grafana.ini": {"auth.anonymous": {"enabled": False}, "users": {"allow_sign_up": False}},
+                **SYSTEM_NODES,
+            },
+            self,
+            depends_on=[admin_secret],
+        )
+        release(
+            f"{name}-alloy",
+            "alloy",
+            namespace,
+            {"controller": {"type": "daemonset"}, "alloy": {"configMap": {"content": alloy_config(tenant_ids)}}},
+            self,
+        )
+        for tenant in args.tenants:
+            self._dashboards(name, tenant)
+        self.register_outputs({"namespace": NAMESPACE, "tenants": tenant_ids})
+
+    def _dashboards(self, name: str, tenant: Tenant) -> None:
+        """The tenant's folder: its services (rate, errors, latency), queues and database."""
+
+        def panel(title: str, expr: str, uid: str) -> dict[str, object]:
+            return {
+                "type": "timeseries",
+                "title": title,
+                "datasource": {"type": "prometheus", "uid": uid},
+                "targets": [{"expr": expr}],
+            }
+
+        uid = f"metrics-{tenant.id}"
+        dashboard = {
+            "uid": f"{tenant.id}-overview",
+            "title": f"{tenant.display_name} — services, queues, database",
+            "tags": [tenant.id, tenant.tier.name],
+            "panels": [
+                panel(
+                    "Requests / s",
+                    'sum by (destination_workload) (rate(istio_requests_total{reporter="destination"}[5m]))',
+                    uid,
+                ),
+                panel(
+                    "Errors (5xx) / s",
+                    'sum by (destination_workload) (rate(istio_requests_total{response_code=~"5.."}[5m]))',
+                    uid,
+                ),
+                panel(
+                    "Latency p95 (ms)",
+                    "histogram_quantile(0.95, sum by (le, destination_workload) (rate(istio_request_duration_milliseconds_bucket[5m])))",
+                    uid,
+                ),
+                panel("Queue depth", "sum by (queueName) (keda_scaler_metrics_value)", uid),
+                panel("Database connections", "sum(aws_rds_database_connections_average)", uid),
+            ],
+        }
+        k8s.core.v1.ConfigMap(
+            f"{name}-dashboards-{tenant.id}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"dashboards-{tenant.id}",
+                namespace=NAMESPACE,
+                labels={"grafana_dashboard": "1", "tenant": tenant.id, "tier": tenant.tier.name},
+                annotations={"grafana_folder": tenant.id},
+            ),
+            data={f"{tenant.id}-overview.json": json.dumps(dashboard, sort_keys=True)},
+            opts=pulumi.ResourceOptions(parent=self),
+        )

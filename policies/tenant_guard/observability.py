@@ -1,0 +1,151 @@
+"""Observability and audit: every tenant's database is watched and its alerts reach someone, the
+account's audit trail is complete and tamper-evident, audit records are write-once."""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from .frameworks import fsbp, naic, nydfs
+from .props import as_list, get, tags_of
+from .rule import Res, Rule
+from .tenancy import StackIndex
+
+DB_ALARM_METRICS = ("CPUUtilization", "FreeStorageSpace", "DatabaseConnections")
+DEFAULT_AUDIT_LOCK_DAYS = 1096  # NYDFS 500.06: audit trails kept 3 years
+
+
+def alarm_coverage(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    index = StackIndex(resources)
+    watched: dict[str, set[str]] = defaultdict(set)
+    for r in resources:
+        if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm" and as_list(get(r.props, "alarmActions")):
+            identifier = get(r.props, "dimensions.DBInstanceIdentifier")
+            if identifier:
+                watched[str(identifier)].add(str(get(r.props, "metricName")))
+    for r in resources:
+        if r.type != "aws:rds/instance:Instance" or not index.tenant(r) or get(r.props, "replicateSourceDb"):
+            continue
+        missing = [m for m in DB_ALARM_METRICS if m not in watched.get(str(get(r.props, "identifier")), set())]
+        if missing:
+            yield (f"the tenant database has no alarm (with an action) on {', '.join(missing)}", r.urn)
+    subscribed = {
+        dep for r in resources if r.type == "aws:sns/topicSubscription:TopicSubscription" for dep in r.dependencies
+    }
+    alerting: dict[str, bool] = defaultdict(bool)
+    for r in resources:
+        if r.type == "aws:sns/topic:Topic" and tags_of(r.props).get("severity") == "critical":
+            tenant = index.tenant(r)
+            if tenant:
+                alerting[tenant] |= r.urn in subscribed
+    for r in resources:
+        if r.type == "kubernetes:core/v1:Namespace" and index.tenant(r) and not alerting.get(str(index.tenant(r))):
+            yield (f"tenant '{index.tenant(r)}' has no critical alert topic with a subscriber", r.urn)
+
+
+def audit_trail(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    if get(r.props, "isMultiRegionTrail") is not True:
+        yield "the trail records one region only: set isMultiRegionTrail"
+    if get(r.props, "enableLogFileValidation") is not True:
+        yield "log files can be altered undetected: set enableLogFileValidation"
+    if not get(r.props, "kmsKeyId"):
+        yield "trail logs are not encrypted with a customer-managed key (kmsKeyId)"
+    if get(r.props, "enableLogging") is False:
+        yield "logging is stopped"
+    if not get(r.props, "cloudWatchLogsGroupArn"):
+        yield "no CloudWatch Logs delivery for alerting on API activity"
+
+
+def audit_object_lock(resources: Sequence[Res], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    minimum = int(config.get("minAuditLockDays", DEFAULT_AUDIT_LOCK_DAYS))
+    locks = {
+        dep: r
+        for r in resources
+        if r.type == "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
+        for dep in r.dependencies
+    }
+    for r in resources:
+        if r.type not in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+            continue
+        if tags_of(r.props).get("purpose") != "audit-trail":
+            continue
+        lock = locks.get(r.urn)
+        mode = get(lock.props, "rule.defaultRetention.mode") if lock else None
+        days = get(lock.props, "rule.defaultRetention.days") if lock else None
+        if (
+            get(r.props, "objectLockEnabled") is not True
+            or mode != "COMPLIANCE"
+            or not isinstance(days, (int, float))
+            or days < minimum
+        ):
+            yield (f"audit records are not write-once for {minimum} days (object lock, compliance mode)", r.urn)
+
+
+RULES = (
+    Rule(
+        id="OBS-1",
+        name="tenant-alarm-coverage",
+        title="Every tenant is watched and alerted",
+        description="Each tenant database has CloudWatch alarms on CPU, free storage and connections with an alarm action, and each served tenant has a critical alert topic with at least one subscriber from its contacts.",
+        severity=Severity.MEDIUM,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.14"), naic("h")),
+        remediation="Create tenants through the Tenant component (TenantObservability) and keep at least one contact per tenant that receives critical alerts.",
+        stack_check=alarm_coverage,
+    ),
+    Rule(
+        id="LOG-CT-1",
+        name="audit-trail",
+        title="The audit trail is complete and tamper-evident",
+        description="The account's CloudTrail records every region, validates log files, encrypts them with a customer-managed key and delivers to CloudWatch Logs.",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.6"), naic("i"), fsbp("CloudTrail.1"), fsbp("CloudTrail.2"), fsbp("CloudTrail.4")),
+        remediation="Use the AccountBaseline component (one per account) for the trail.",
+        resource_types=("aws:cloudtrail/trail:Trail",),
+        check=audit_trail,
+    ),
+    Rule(
+        id="BAK-S3-2",
+        name="audit-records-write-once",
+        title="Audit records are write-once",
+        description="Buckets holding audit trails have S3 Object Lock in compliance mode for at least the audit retention, so no one can delete or alter them early.",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.6"), naic("i")),
+        remediation="Create audit buckets with SecureBucketArgs(object_lock_days=...) — object lock must be enabled at bucket creation.",
+        stack_check=audit_object_lock,
+        config_schema={"minAuditLockDays": {"type": "integer", "minimum": 1}},
+    ),
+)
+
+
+def grafana_isolation(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    if not str(get(r.props, "chart", "")).endswith("grafana"):
+        return
+    for source in as_list(get(r.props, "values.datasources.datasources\\.yaml.datasources")):
+        name = str(get(source, "name", ""))
+        header = get(source, "jsonData.httpHeaderName1")
+        value = str(get(source, "secureJsonData.httpHeaderValue1", ""))
+        if header != "X-Scope-OrgID":
+            yield f"data source '{name}' sends no tenant id (X-Scope-OrgID): it would read every tenant"
+        elif "|" in value or value == "" or not name.endswith(f"-{value}"):
+            yield f"data source '{name}' reads tenant id '{value}', not exactly the tenant it is named for"
+
+
+RULES = (
+    *RULES,
+    Rule(
+        id="OBS-2",
+        name="observability-tenant-isolation",
+        title="Tenant views read only their own tenant's signals",
+        description="Every Grafana data source sends exactly one tenant id (X-Scope-OrgID) — the tenant it is named for — so no tenant's dashboards can query another tenant's logs, metrics or traces.",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a")),
+        remediation="Generate data sources with components.observability.datasources (one tenant id per data source); never use multi-tenant ('a|b') queries.",
+        resource_types=("kubernetes:helm.sh/v3:Release",),
+        check=grafana_isolation,
+    ),
+)

@@ -1,0 +1,143 @@
+"""Observability and cost per tenant, asserted on the plans: LGTM multi-tenant on encrypted S3,
+tenant-pinned Grafana views and collector pipelines, CloudWatch alarms and alert routing from the
+catalog's contact preferences, the audit trail, and cost allocation."""
+
+import json
+from typing import Any
+
+import pytest
+
+from catalog.loader import load_catalog
+from components.observability import STORES, alloy_config, datasources
+from components.versions import CHARTS
+from planner.runner import ROOT
+from tests.conftest import STACKS, resources_of
+
+CATALOG = {t.id: t for t in load_catalog(ROOT / "tenants" / "prod")}
+
+
+def release(plan: dict[str, Any], name: str) -> dict[str, Any]:
+    (found,) = [r for r in resources_of(plan, "kubernetes:helm.sh/v3:Release") if r["inputs"]["name"] == name]
+    return found["inputs"]
+
+
+def served(plan: dict[str, Any]) -> list[str]:
+    return sorted(r["tenant"] for r in resources_of(plan, "kubernetes:core/v1:Namespace") if r["tenant"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_lgtm_runs_multi_tenant_on_encrypted_s3_with_scoped_roles(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    for chart in ("loki", "tempo", "mimir", "grafana", "alloy"):
+        r = release(plan, chart)
+        assert r["namespace"] == "observability" and r["version"] == CHARTS[chart].version
+    assert release(plan, "loki")["values"]["loki"]["auth_enabled"] is True
+    assert release(plan, "tempo")["values"]["multitenancyEnabled"] is True
+    assert release(plan, "mimir")["values"]["mimir"]["structuredConfig"]["multitenancy_enabled"] is True
+    buckets = {
+        r["inputs"]["tags"]["purpose"]: r
+        for r in resources_of(plan, "aws:s3/bucket:Bucket")
+        if r["name"].startswith("observability-")
+    }
+    assert set(buckets) == {f"{s}-{p}" for s, (ps, _) in STORES.items() for p in ps}
+    for store, (purposes, _days) in STORES.items():
+        role = next(
+            r for r in resources_of(plan, "aws:iam/rolePolicy:RolePolicy") if r["name"] == f"observability-{store}"
+        )
+        resources = {res for st in json.loads(role["inputs"]["policy"])["Statement"] for res in st["Resource"]}
+        assert {res.split(":::")[1].split("/")[0] for res in resources if res.startswith("arn:aws:s3:::")} == {
+            buckets[f"{store}-{p}"]["inputs"]["bucket"] for p in purposes
+        }
+    lifecycle = {
+        r["name"]: r["inputs"]["rules"][0]["expiration"]["days"]
+        for r in resources_of(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    }
+    assert (
+        lifecycle["observability-loki-chunks"]
+        == STORES["loki"][1]
+        >= max(t.tier.log_retention_days for t in CATALOG.values())
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_tenant_sees_only_its_own_signals(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    tenants = served(plan)
+    grafana = release(plan, "grafana")
+    sources = grafana["values"]["datasources"]["datasources.yaml"]["datasources"]
+    assert sources == datasources(tenants)
+    for source in sources:
+        tenant = source["secureJsonData"]["httpHeaderValue1"]
+        assert source["name"].endswith(f"-{tenant}") and "|" not in tenant
+    assert grafana["values"]["admin"]["existingSecret"] == "grafana-admin"
+    config = release(plan, "alloy")["values"]["alloy"]["configMap"]["content"]
+    assert config == alloy_config(tenants) and 'stage.tenant { label = "tenant" }' in config
+    for tenant in tenants:
+        assert f'headers = {{ "X-Scope-OrgID" = "{tenant}" }}' in config
+        assert f'regex = "{tenant}" action = "keep"' in config
+    folders = {
+        r["inputs"]["metadata"]["annotations"]["grafana_folder"]
+        for r in resources_of(plan, "kubernetes:core/v1:ConfigMap")
+        if r["inputs"]["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    }
+    assert folders == set(tenants)
+
+
+def test_grafana_admin_secret_lives_in_secrets_manager(plans: dict[str, Any]) -> None:
+    plan = plans["prod-us-east-1"]
+    (secret,) = [r for r in resources_of(plan, "aws:secretsmanager/secret:Secret") if "grafana" in r["name"]]
+    assert secret["inputs"]["name"] == "insurance-platform/prod-us-east-1/platform/grafana-admin"
+    (version,) = resources_of(plan, "aws:secretsmanager/secretVersion:SecretVersion")
+    assert version["inputs"]["secretString"] == "[secret]" and version["options"]["ignoreChanges"] == ["secretString"]
+    sync = next(
+        r
+        for r in resources_of(plan, "kubernetes:external-secrets.io/v1:ExternalSecret")
+        if r["inputs"]["metadata"]["name"] == "grafana-admin"
+    )
+    assert sync["inputs"]["spec"]["dataFrom"][0]["extract"]["key"] == secret["inputs"]["name"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_container_insights_addon_with_its_own_role(plans: dict[str, Any], stack: str) -> None:
+    addons = {r["inputs"]["addonName"]: r["inputs"] for r in resources_of(plans[stack], "aws:eks/addon:Addon")}
+    assert addons["amazon-cloudwatch-observability"]["serviceAccountRoleArn"]
+
+
+@pytest.mark.parametrize("stack", ["prod-us-east-1", "prod-us-west-2"])
+def test_every_tenant_has_log_group_alarms_and_alert_routing(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    region = plan["region"]
+    alarms = {r["inputs"]["name"]: r["inputs"] for r in resources_of(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    subscriptions = resources_of(plan, "aws:sns/topicSubscription:TopicSubscription")
+    for tenant in served(plan):
+        config = CATALOG[tenant]
+        (group,) = [r for r in resources_of(plan, "aws:cloudwatch/logGroup:LogGroup") if r["tenant"] == tenant]
+        assert group["inputs"]["retentionInDays"] == config.tier.log_retention_days and group["inputs"]["kmsKeyId"]
+        home = config.home_region == region
+        for metric in ("db-cpu", "db-free-storage", "db-connections"):
+            assert (f"{tenant}-{metric}" in alarms) == home
+        assert (f"{tenant}-replica-lag" in alarms) == (home and config.tier.database.read_replica)
+        for service in ("carrier", "policy"):
+            assert alarms[f"{tenant}-{service}-dead-letters"]["alarmActions"]
+        mine = [s for s in subscriptions if s["tenant"] == tenant]
+        expected = sum((1 + (1 if c.webhook else 0)) for c in config.contacts for _ in c.severities)
+        assert len(mine) == expected
+    harbor = [s["inputs"] for s in subscriptions if s["tenant"] == "harbor-mutual"]
+    assert {"protocol": "https", "endpoint": "https://hooks.harbormutual.example.com/platform-alerts"}.items() <= next(
+        s for s in harbor if s["protocol"] == "https"
+    ).items()
+
+
+def test_audit_trail_and_cost_allocation_exist_once_per_account(plans: dict[str, Any]) -> None:
+    owners = [s for s in STACKS if resources_of(plans[s], "aws:cloudtrail/trail:Trail")]
+    assert sorted(owners) == ["dev", "prod-us-east-1"]  # one per AWS account
+    plan = plans["prod-us-east-1"]
+    (trail,) = resources_of(plan, "aws:cloudtrail/trail:Trail")
+    i = trail["inputs"]
+    assert i["isMultiRegionTrail"] and i["enableLogFileValidation"] and i["kmsKeyId"] and i["cloudWatchLogsGroupArn"]
+    (lock,) = resources_of(plan, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock["inputs"]["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 1827}
+    tags = {r["inputs"]["tagKey"] for r in resources_of(plan, "aws:costexplorer/costAllocationTag:CostAllocationTag")}
+    assert tags == {"tenant", "tier", "environment"}
+    budgets = {r["inputs"]["name"] for r in resources_of(plan, "aws:budgets/budget:Budget")}
+    assert "ip-prod-platform" in budgets and "ip-prod-tenant-harbor-mutual" in budgets
