@@ -26,6 +26,7 @@ from components.secrets_delivery import SecretsDelivery, SecretsDeliveryArgs
 from components.service_mesh import ServiceMesh, ServiceMeshArgs
 from components.tenant import Tenant, TenantArgs
 from components.tenant_recovery import TenantRecovery, TenantRecoveryArgs
+from components.velero import Velero, VeleroArgs
 
 try:
     settings = load_settings(config_value, pulumi.get_project(), pulumi.get_stack(), Path(__file__).parent)
@@ -134,6 +135,18 @@ Observability(
         account_id=account_id,
         kms_key_arn=keys.platform_data.arn,
         depends_on=[secrets],
+        **oidc,
+    ),
+    on_cluster,
+)
+
+Velero(
+    "velero",
+    VeleroArgs(
+        settings=settings,
+        tenants=settings.served_tenants,
+        account_id=account_id,
+        kms_key_arn=keys.platform_data.arn,
         **oidc,
     ),
     on_cluster,

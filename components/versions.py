@@ -40,7 +40,12 @@ CHARTS: dict[str, Chart] = {
     "mimir": Chart("mimir-distributed", "6.2.0", GRAFANA),
     "grafana": Chart("grafana", "12.11.2", GRAFANA_COMMUNITY),
     "alloy": Chart("alloy", "1.12.1", GRAFANA),
+    # Velero 1.17 (chart 11.x); the chart version is the least certain pin here: confirm with
+    # `helm search repo vmware-tanzu/velero --versions` before the first deployment.
+    "velero": Chart("velero", "11.1.0", "https://vmware-tanzu.github.io/helm-charts"),
 }
+
+VELERO_AWS_PLUGIN = "velero/velero-plugin-for-aws:v1.13.0"
 
 # AWS-managed EKS add-ons for Kubernetes 1.35 (the cluster version in config).
 EKS_ADDONS: dict[str, str] = {

@@ -74,7 +74,9 @@ def test_home_region_copies_to_the_peer_only_where_residency_allows(plans: dict[
             assert copy["lifecycle"]["deleteAfter"] == tenant.tier.database.backup_retention_days
         else:
             assert copies == [] and backup_plan["inputs"]["tags"]["copies-to"] == "none"
-    replicated = {r["tenant"] for r in resources_of(plan, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")}
+    replicated = {
+        r["tenant"] for r in resources_of(plan, "aws:s3/bucketReplicationConfig:BucketReplicationConfig") if r["tenant"]
+    }
     assert replicated == {t for t, c in CATALOG.items() if c.home_region == region and PEER[region] in c.residency}
 
 
@@ -174,3 +176,36 @@ def test_bootstrap_without_peer_skips_dr_wiring_and_says_so(project_copy: Path) 
     assert plan["outputs"]["disasterRecovery"]["skipped"] == [
         "copies of home tenants to us-west-2: peer stack not deployed yet (dr.peerReady)"
     ]
+
+
+@pytest.mark.parametrize("stack", PROD)
+def test_velero_schedules_each_tenant_namespace_alone(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    schedules = {
+        r["inputs"]["metadata"]["labels"]["tenant"]: r["inputs"]["spec"]
+        for r in resources_of(plan, "kubernetes:velero.io/v1:Schedule")
+    }
+    served = {r["tenant"] for r in resources_of(plan, "kubernetes:core/v1:Namespace") if r["tenant"]}
+    assert set(schedules) == served
+    for tenant, spec in schedules.items():
+        assert spec["template"]["includedNamespaces"] == [tenant]
+        assert spec["template"]["ttl"] == f"{CATALOG[tenant].tier.database.backup_retention_days * 24}h0m0s"
+
+
+@pytest.mark.parametrize("stack", PROD)
+def test_velero_backups_replicate_only_inside_residency(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    region = plan["region"]
+    (config,) = [
+        r
+        for r in resources_of(plan, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+        if r["name"] == "velero-backups"
+    ]
+    replicated = {rule["id"].removesuffix(f"-to-{PEER[region]}") for rule in config["inputs"]["rules"]}
+    served = {r["tenant"] for r in resources_of(plan, "kubernetes:core/v1:Namespace") if r["tenant"]}
+    assert replicated == {t for t in served if PEER[region] in CATALOG[t].residency}
+    for rule in config["inputs"]["rules"]:
+        assert rule["filter"]["prefix"] == f"backups/{rule['id'].removesuffix(f'-to-{PEER[region]}')}-namespace"
+        assert rule["destination"]["bucket"] == f"arn:aws:s3:::ip-prod-{PEER[region]}-velero"
+    if region == "us-east-1":
+        assert "keystone-title" in served and "keystone-title" not in replicated

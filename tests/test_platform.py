@@ -100,6 +100,7 @@ def test_every_addon_role_trusts_only_its_own_service_account(plans: dict[str, A
         "system:serviceaccount:observability:loki",
         "system:serviceaccount:observability:tempo",
         "system:serviceaccount:observability:mimir",
+        "system:serviceaccount:velero:velero",
     }
     assert len(subjects) == len(roles), "one role per service account"
     for role, subject in roles:
