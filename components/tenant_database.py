@@ -28,6 +28,34 @@ class TenantDatabaseArgs:
     monitoring_role_arn: pulumi.Input[str]
 
 
+def database_security_group(
+    name: str,
+    parent: pulumi.Resource,
+    vpc_id: pulumi.Input[str],
+    client_security_group_id: pulumi.Input[str],
+    what: str,
+    tags: dict[str, str],
+) -> aws.ec2.SecurityGroup:
+    """A tenant database's security group: the EKS cluster on 3306, nothing else, no egress."""
+    return aws.ec2.SecurityGroup(
+        name,
+        vpc_id=vpc_id,
+        description=f"{what}: only the EKS cluster may connect",
+        ingress=[
+            aws.ec2.SecurityGroupIngressArgs(
+                description="MariaDB from the cluster's nodes and pods",
+                protocol="tcp",
+                from_port=MARIADB_PORT,
+                to_port=MARIADB_PORT,
+                security_groups=[client_security_group_id],
+            )
+        ],
+        egress=[],
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 class TenantDatabase(pulumi.ComponentResource):
     instance: aws.rds.Instance
     replica: aws.rds.Instance | None
@@ -40,22 +68,13 @@ class TenantDatabase(pulumi.ComponentResource):
         tags = tenant_tags(s, tenant)
         identifier = f"{s.name_prefix}-{tenant.id}"
 
-        self.security_group = aws.ec2.SecurityGroup(
+        self.security_group = database_security_group(
             name,
-            vpc_id=args.vpc_id,
-            description=f"MariaDB of tenant {tenant.id}: only the EKS cluster may connect",
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    description="MariaDB from the cluster's nodes and pods",
-                    protocol="tcp",
-                    from_port=MARIADB_PORT,
-                    to_port=MARIADB_PORT,
-                    security_groups=[args.client_security_group_id],
-                )
-            ],
-            egress=[],
-            tags={**tags, "Name": f"{identifier}-db"},
-            opts=pulumi.ResourceOptions(parent=self),
+            self,
+            args.vpc_id,
+            args.client_security_group_id,
+            f"MariaDB of tenant {tenant.id}",
+            {**tags, "Name": f"{identifier}-db"},
         )
 
         self.instance = aws.rds.Instance(

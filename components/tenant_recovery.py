@@ -14,7 +14,7 @@ from components.iam import document
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from components.tags import tenant_tags
 from components.tenant_backup import dr_bucket, dr_key_alias
-from components.tenant_database import CA_CERTIFICATE, LOG_EXPORTS, MARIADB_PORT, MONITORING_SECONDS
+from components.tenant_database import CA_CERTIFICATE, LOG_EXPORTS, MONITORING_SECONDS, database_security_group
 from components.tenant_key import ADMIN_ACTIONS, DATA_SERVICES, USE_ACTIONS
 
 
@@ -132,22 +132,13 @@ class TenantRecovery(pulumi.ComponentResource):
             retention_period=spec.backup_retention_days,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
-        security_group = aws.ec2.SecurityGroup(
+        security_group = database_security_group(
             f"{name}-db",
-            vpc_id=args.vpc_id,
-            description=f"DR database of tenant {t.id}: only the EKS cluster may connect",
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    description="MariaDB from the cluster's nodes and pods",
-                    protocol="tcp",
-                    from_port=MARIADB_PORT,
-                    to_port=MARIADB_PORT,
-                    security_groups=[args.client_security_group_id],
-                )
-            ],
-            egress=[],
-            tags={**tags, "Name": f"{primary_identifier(s, t)}-dr-db"},
-            opts=child,
+            self,
+            args.vpc_id,
+            args.client_security_group_id,
+            f"DR database of tenant {t.id}",
+            {**tags, "Name": f"{primary_identifier(s, t)}-dr-db"},
         )
         common: dict[str, Any] = dict(
             instance_class=spec.instance_class,
