@@ -70,6 +70,98 @@ def datasources(tenants: Sequence[str]) -> list[dict[str, object]]:
     return found
 
 
+ERROR_RATIO = 0.05  # more than 5 % of a tenant's requests failing
+LATENCY_P95_MS = 1500
+
+
+def _rule(tenant: str, uid: str, title: str, expr: str, threshold: float, severity: str) -> dict[str, object]:
+    return {
+        "uid": f"{tenant}-{uid}"[:40],
+        "title": title,
+        "condition": "C",
+        "for": "5m",
+        "labels": {"tenant": tenant, "severity": severity},
+        "annotations": {"summary": f"{title} ({tenant})"},
+        "data": [
+            {
+                "refId": "A",
+                "relativeTimeRange": {"from": 600, "to": 0},
+                "datasourceUid": f"metrics-{tenant}",  # only this tenant's series
+                "model": {"refId": "A", "expr": expr, "instant": True},
+            },
+            {
+                "refId": "C",
+                "datasourceUid": "__expr__",
+                "model": {
+                    "refId": "C",
+                    "type": "threshold",
+                    "expression": "A",
+                    "conditions": [{"evaluator": {"type": "gt", "params": [threshold]}}],
+                },
+            },
+        ],
+    }
+
+
+def grafana_alerting(tenants: Sequence[Tenant]) -> dict[str, object]:
+    """Per-tenant service alerts (5xx ratio, p95 latency) on the tenant's own metrics, routed by
+    tenant and severity to that tenant's catalog contacts (email, and webhook where given)."""
+    groups, points, routes = [], [], []
+    for t in tenants:
+        groups.append(
+            {
+                "orgId": 1,
+                "name": f"tenant-{t.id}",
+                "folder": t.id,
+                "interval": "1m",
+                "rules": [
+                    _rule(
+                        t.id, "5xx", "Service error ratio above 5 %",
+                        'sum(rate(istio_requests_total{reporter="destination",response_code=~"5.."}[5m])) / '
+                        'sum(rate(istio_requests_total{reporter="destination"}[5m]))',
+                        ERROR_RATIO, "critical",
+                    ),
+                    _rule(
+                        t.id, "latency", "Service p95 latency above 1.5 s",
+                        'histogram_quantile(0.95, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination"}[5m])))',
+                        LATENCY_P95_MS, "warning",
+                    ),
+                ],
+            }
+        )  # fmt: skip
+        for severity in ("critical", "warning"):
+            contacts = [c for c in t.contacts if severity in c.severities]
+            receivers: list[dict[str, object]] = (
+                [
+                    {
+                        "uid": f"{t.id}-{severity}-email"[:40],
+                        "type": "email",
+                        "settings": {"addresses": ";".join(c.email for c in contacts)},
+                    }
+                ]
+                if contacts
+                else []
+            )
+            receivers += [
+                {"uid": f"{t.id}-{severity}-hook-{i}"[:40], "type": "webhook", "settings": {"url": c.webhook}}
+                for i, c in enumerate(contacts)
+                if c.webhook
+            ]
+            if not receivers:
+                continue
+            name = f"tenant-{t.id}-{severity}"
+            points.append({"orgId": 1, "name": name, "receivers": receivers})
+            routes.append({"receiver": name, "object_matchers": [["tenant", "=", t.id], ["severity", "=", severity]]})
+    return {
+        "rules.yaml": {"apiVersion": 1, "groups": groups},
+        "contactpoints.yaml": {"apiVersion": 1, "contactPoints": points},
+        "policies.yaml": {
+            "apiVersion": 1,
+            "policies": [{"orgId": 1, "receiver": "grafana-default-email", "routes": routes}],
+        },
+    }
+
+
 def alloy_config(tenants: Sequence[str]) -> str:
     """Logs: the tenant is the pod's namespace when it is a tenant namespace, else `platform`.
     Metrics: one scrape and remote-write pipeline per tenant, so a tenant's series carry only its id."""
@@ -304,6 +396,7 @@ class Observability(pulumi.ComponentResource):
             {
                 "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
                 "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": datasources(tenant_ids)}},
+                "alerting": grafana_alerting(args.tenants),
                 "sidecar": {
                     "dashboards": {
                         "enabled": True,

@@ -141,3 +141,29 @@ def test_audit_trail_and_cost_allocation_exist_once_per_account(plans: dict[str,
     assert tags == {"tenant", "tier", "environment"}
     budgets = {r["inputs"]["name"] for r in resources_of(plan, "aws:budgets/budget:Budget")}
     assert "ip-prod-platform" in budgets and "ip-prod-tenant-harbor-mutual" in budgets
+
+
+@pytest.mark.parametrize("stack", ["prod-us-east-1", "prod-us-west-2"])
+def test_service_alerts_per_tenant_route_to_its_contacts(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    alerting = release(plan, "grafana")["values"]["alerting"]
+    groups = {g["name"]: g for g in alerting["rules.yaml"]["groups"]}
+    points = {p["name"]: p["receivers"] for p in alerting["contactpoints.yaml"]["contactPoints"]}
+    routes = alerting["policies.yaml"]["policies"][0]["routes"]
+    for tenant in served(plan):
+        group = groups[f"tenant-{tenant}"]
+        assert group["folder"] == tenant
+        assert {r["labels"]["severity"] for r in group["rules"]} == {"critical", "warning"}
+        for rule in group["rules"]:
+            assert {q["datasourceUid"] for q in rule["data"]} == {f"metrics-{tenant}", "__expr__"}
+        for severity in ("critical", "warning"):
+            contacts = [c for c in CATALOG[tenant].contacts if severity in c.severities]
+            receivers = points[f"tenant-{tenant}-{severity}"]
+            emails = next(r for r in receivers if r["type"] == "email")["settings"]["addresses"].split(";")
+            assert sorted(emails) == sorted(c.email for c in contacts)
+            hooks = [r["settings"]["url"] for r in receivers if r["type"] == "webhook"]
+            assert hooks == [c.webhook for c in contacts if c.webhook]
+            assert {
+                "receiver": f"tenant-{tenant}-{severity}",
+                "object_matchers": [["tenant", "=", tenant], ["severity", "=", severity]],
+            } in routes

@@ -678,6 +678,12 @@ def _edit_policy(resource: dict[str, Any], statement: int = 0, **change: Any) ->
     resource["inputs"]["policy"] = json.dumps(document)
 
 
+def _alert_reads_another_tenant(plan: dict[str, Any]) -> None:
+    grafana = next(r for r in _each(plan, "kubernetes:helm.sh/v3:Release") if r["inputs"]["name"] == "grafana")
+    group = grafana["inputs"]["values"]["alerting"]["rules.yaml"]["groups"][0]
+    group["rules"][0]["data"][0]["datasourceUid"] = "metrics-demo-premium"
+
+
 def _grafana_reads_two_tenants(plan: dict[str, Any]) -> None:
     grafana = next(r for r in _each(plan, "kubernetes:helm.sh/v3:Release") if r["inputs"]["name"] == "grafana")
     source = grafana["inputs"]["values"]["datasources"]["datasources.yaml"]["datasources"][3]
@@ -977,3 +983,10 @@ def test_no_false_violation_when_any_input_is_unknown_at_preview(
         with contextlib.suppress(UnknownValueError):
             policy_object.validate(_args(type_, props), report)
         assert found == [], f"{policy}: unknown {key} reported {found}"
+
+
+def test_tenant_alert_rules_may_query_only_their_own_tenant(plans: dict[str, dict[str, Any]]) -> None:
+    broken = copy.deepcopy(plans["dev"])
+    _alert_reads_another_tenant(broken)
+    (violation,) = evaluate(broken, DEV_CONFIG)
+    assert violation["ruleId"] == "OBS-2" and "metrics-demo-premium" in violation["message"]

@@ -132,6 +132,13 @@ def grafana_isolation(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
             yield f"data source '{name}' sends no tenant id (X-Scope-OrgID): it would read every tenant"
         elif "|" in value or value == "" or not name.endswith(f"-{value}"):
             yield f"data source '{name}' reads tenant id '{value}', not exactly the tenant it is named for"
+    for group in as_list(get(r.props, "values.alerting.rules\\.yaml.groups")):
+        tenant = str(get(group, "name", "")).removeprefix("tenant-")
+        for rule in as_list(get(group, "rules")):
+            for query in as_list(get(rule, "data")):
+                uid = str(get(query, "datasourceUid", ""))
+                if uid != "__expr__" and not uid.endswith(f"-{tenant}"):
+                    yield f"alert rule '{get(rule, 'uid')}' of tenant '{tenant}' queries data source '{uid}'"
 
 
 RULES = (
@@ -140,7 +147,7 @@ RULES = (
         id="OBS-2",
         name="observability-tenant-isolation",
         title="Tenant views read only their own tenant's signals",
-        description="Every Grafana data source sends exactly one tenant id (X-Scope-OrgID) — the tenant it is named for — so no tenant's dashboards can query another tenant's logs, metrics or traces.",
+        description="Every Grafana data source sends exactly one tenant id (X-Scope-OrgID) — the tenant it is named for — and every tenant alert rule queries only its own tenant's data sources, so no tenant's views or alerts read another tenant's signals.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.7"), naic("a")),
