@@ -9,7 +9,7 @@ import pulumi
 from catalog import StackSettings
 from components.iam import document
 from components.k8s_helpers import SYSTEM_NODES, addon_namespace, release
-from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, statement
+from components.service_account_role import ClusterOidc, ServiceAccountRole, statement
 from components.tags import platform_tags
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -69,19 +69,10 @@ class Autoscaling(pulumi.ComponentResource):
         s = args.settings
         tags = platform_tags(s, "autoscaling")
 
+        oidc = ClusterOidc(args.oidc_provider_arn, args.oidc_provider_url)
+
         def irsa(role_name: str, namespace: str, service_account: str, policy: pulumi.Input[str]) -> ServiceAccountRole:
-            return ServiceAccountRole(
-                f"{name}-{role_name}",
-                ServiceAccountRoleArgs(
-                    oidc_provider_arn=args.oidc_provider_arn,
-                    oidc_provider_url=args.oidc_provider_url,
-                    namespace=namespace,
-                    service_account=service_account,
-                    tags=tags,
-                    policy=policy,
-                ),
-                pulumi.ResourceOptions(parent=self),
-            )
+            return oidc.role(f"{name}-{role_name}", self, namespace, service_account, tags, policy)
 
         metrics_ns = addon_namespace(f"{name}-metrics-server", "metrics-server", self)
         release(f"{name}-metrics-server", "metrics-server", metrics_ns, {"replicas": 2, **SYSTEM_NODES}, self)

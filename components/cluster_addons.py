@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from catalog import StackSettings
 from components.iam import document
-from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, statement
+from components.service_account_role import ClusterOidc, ServiceAccountRole, statement
 from components.tags import platform_tags
 from components.versions import EKS_ADDONS
 
@@ -44,19 +44,8 @@ class ClusterAddons(pulumi.ComponentResource):
             policy: pulumi.Input[str] | None = None,
             namespace: str = "kube-system",
         ) -> ServiceAccountRole:
-            return ServiceAccountRole(
-                f"{name}-{sa_name}",
-                ServiceAccountRoleArgs(
-                    oidc_provider_arn=args.oidc_provider_arn,
-                    oidc_provider_url=args.oidc_provider_url,
-                    namespace=namespace,
-                    service_account=service_account,
-                    tags=tags,
-                    policy=policy,
-                    managed_policy_arns=managed,
-                ),
-                pulumi.ResourceOptions(parent=self),
-            )
+            oidc = ClusterOidc(args.oidc_provider_arn, args.oidc_provider_url)
+            return oidc.role(f"{name}-{sa_name}", self, namespace, service_account, tags, policy, managed)
 
         cni_role = role("vpc-cni", "aws-node", ("arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",))
         ebs_role = role(

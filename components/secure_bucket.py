@@ -26,6 +26,26 @@ class SecureBucketArgs:
     object_lock_days: int | None = None  # WORM (compliance mode) for audit records
 
 
+def replication_policy(source: str, destination: str, source_key: str, replica_key: str) -> str:
+    """What an S3 replication role needs: read versions of `source`, write replicas into
+    `destination`, decrypt with the source key and encrypt with the replica key — nothing else."""
+    return document(
+        {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": [source]},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+            "Resource": [f"{source}/*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+            "Resource": [f"{destination}/*"],
+        },
+        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [source_key]},
+        {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": [replica_key]},
+    )
+
+
 class SecureBucket(pulumi.ComponentResource):
     bucket: aws.s3.Bucket
     arn: pulumi.Output[str]

@@ -81,3 +81,35 @@ def statement(actions: Sequence[str], resources: Sequence[str] | str, **conditio
     if condition:
         result["Condition"] = condition
     return result
+
+
+@dataclass(frozen=True)
+class ClusterOidc:
+    """The cluster's OIDC provider, which every IRSA role trusts."""
+
+    provider_arn: pulumi.Input[str]
+    provider_url: pulumi.Input[str]
+
+    def role(
+        self,
+        name: str,
+        parent: pulumi.Resource,
+        namespace: str,
+        service_account: str,
+        tags: dict[str, str],
+        policy: pulumi.Input[str] | None = None,
+        managed_policy_arns: Sequence[str] = (),
+    ) -> ServiceAccountRole:
+        return ServiceAccountRole(
+            name,
+            ServiceAccountRoleArgs(
+                oidc_provider_arn=self.provider_arn,
+                oidc_provider_url=self.provider_url,
+                namespace=namespace,
+                service_account=service_account,
+                tags=tags,
+                policy=policy,
+                managed_policy_arns=managed_policy_arns,
+            ),
+            pulumi.ResourceOptions(parent=parent),
+        )

@@ -2,7 +2,6 @@
 its database and document bucket, with copies to the peer region's vault, and replication of its
 documents to the peer region — both only where the tenant's residency allows the peer region."""
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -11,6 +10,7 @@ import pulumi_aws as aws
 from catalog import StackSettings, Tenant
 from components.backup_vault import vault_arn
 from components.iam import service_trust
+from components.secure_bucket import replication_policy
 from components.tags import tenant_tags
 
 
@@ -105,42 +105,9 @@ class TenantBackup(pulumi.ComponentResource):
 
         def policy(values: list[str]) -> str:
             source, account, source_key = values
-            replica_key = (
-                f"arn:aws:kms:{peer}:{account}:{dr_key_alias(s, t).format(stack=s.dr.peer_stack if s.dr else '')}"
-            )
-            return json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                            "Resource": [source],
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": [
-                                "s3:GetObjectVersionForReplication",
-                                "s3:GetObjectVersionAcl",
-                                "s3:GetObjectVersionTagging",
-                            ],
-                            "Resource": [f"{source}/*"],
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-                            "Resource": [f"{destination}/*"],
-                        },
-                        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [source_key]},
-                        {
-                            "Effect": "Allow",
-                            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
-                            "Resource": [replica_key],
-                        },
-                    ],
-                },
-                sort_keys=True,
-            )
+            peer_stack = s.dr.peer_stack if s.dr else ""
+            replica_key = f"arn:aws:kms:{peer}:{account}:{dr_key_alias(s, t).format(stack=peer_stack)}"
+            return replication_policy(source, destination, source_key, replica_key)
 
         aws.iam.RolePolicy(
             f"{name}-replication",

@@ -2,7 +2,6 @@
 tier) so one tenant can be restored alone, into a KMS-encrypted bucket whose replication to the
 peer region copies only the backups of tenants whose residency allows that region."""
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,7 +12,7 @@ import pulumi_kubernetes as k8s
 from catalog import StackSettings, Tenant
 from components.iam import document, service_trust
 from components.k8s_helpers import SYSTEM_NODES, addon_namespace, release
-from components.secure_bucket import SecureBucket, SecureBucketArgs
+from components.secure_bucket import SecureBucket, SecureBucketArgs, replication_policy
 from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, statement
 from components.tags import platform_tags
 from components.versions import VELERO_AWS_PLUGIN
@@ -174,39 +173,7 @@ class Velero(pulumi.ComponentResource):
             f"{name}-replication",
             role=role.id,
             policy=pulumi.Output.all(bucket.arn, args.account_id, args.kms_key_arn).apply(
-                lambda v: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                                "Resource": [v[0]],
-                            },
-                            {
-                                "Effect": "Allow",
-                                "Action": [
-                                    "s3:GetObjectVersionForReplication",
-                                    "s3:GetObjectVersionAcl",
-                                    "s3:GetObjectVersionTagging",
-                                ],
-                                "Resource": [f"{v[0]}/*"],
-                            },
-                            {
-                                "Effect": "Allow",
-                                "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-                                "Resource": [f"{destination}/*"],
-                            },
-                            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [v[2]]},
-                            {
-                                "Effect": "Allow",
-                                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
-                                "Resource": [f"arn:aws:kms:{peer}:{v[1]}:{peer_key}"],
-                            },
-                        ],
-                    },
-                    sort_keys=True,
-                )
+                lambda v: replication_policy(v[0], destination, v[2], f"arn:aws:kms:{peer}:{v[1]}:{peer_key}")
             ),
             opts=child,
         )

@@ -17,11 +17,6 @@ def get(props: Mapping[str, Any] | None, path: str, default: Any = None) -> Any:
     return current
 
 
-def has(props: Mapping[str, Any] | None, path: str) -> bool:
-    sentinel = object()
-    return get(props, path, sentinel) is not sentinel
-
-
 def as_list(value: Any) -> list[Any]:
     """A list input as a list; the engine's proxies are sequences but not `list` instances."""
     if value is None:
