@@ -16,6 +16,7 @@ from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.database_foundation import DatabaseFoundation, DatabaseFoundationArgs
 from components.endpoints import VpcEndpoints, VpcEndpointsArgs
+from components.global_edge import GlobalEdge, GlobalEdgeArgs
 from components.ingress_routing import IngressRouting, IngressRoutingArgs
 from components.keys import PlatformKeys, PlatformKeysArgs
 from components.network import Network, NetworkArgs
@@ -227,6 +228,12 @@ tenants = {
     for tenant in settings.served_tenants
 }
 
+# ---- the environment's global edge (CloudFront front-ends), on the edge.globalOwner stack only
+edge = None
+if settings.global_edge:
+    keys_here = {**{i: r.key.arn for i, r in recovery.items()}, **{i: t.key.arn for i, t in tenants.items()}}
+    edge = GlobalEdge("global-edge", GlobalEdgeArgs(settings=settings, tenant_keys=keys_here), on_aws)
+
 pulumi.export("region", settings.region)
 pulumi.export("environment", settings.environment)
 pulumi.export("vpcId", network.vpc.id)
@@ -252,6 +259,18 @@ pulumi.export(
         ),
     },
 )
+if edge is not None:
+    pulumi.export(
+        "frontEnds",
+        {
+            tenant_id: (
+                {"domain": f.certificate.domain_name, "cloudfront": f.distribution.domain_name}
+                if f.distribution is not None
+                else {"domain": f.certificate.domain_name, "addToTenantDns": f.pending_records}
+            )
+            for tenant_id, f in edge.front_ends.items()
+        },
+    )
 pulumi.export(
     "tenants",
     {

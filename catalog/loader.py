@@ -20,6 +20,7 @@ from catalog.model import (
     DatabaseSettings,
     DrSettings,
     EdgeSettings,
+    GlobalEdgeSettings,
     Image,
     NodePool,
     ServiceImages,
@@ -58,7 +59,7 @@ RESERVED_NAMESPACES = frozenset(
 TENANT_KEYS_REQUIRED = (
     "id", "displayName", "tier", "homeRegion", "regions", "residency", "domain", "contacts",
 )  # fmt: skip
-TENANT_KEYS_OPTIONAL = ("overrides",)
+TENANT_KEYS_OPTIONAL = ("overrides", "domainVerified")
 
 
 class _Fields:
@@ -219,6 +220,7 @@ def parse_tenant(file: str, text: str, file_stem: str | None = None) -> Tenant:
         contacts=contacts,
         overrides=overrides,
         source=file,
+        domain_verified=f.boolean("domainVerified") if "domainVerified" in data else False,
     )
 
 
@@ -318,8 +320,10 @@ ConfigGetter = Callable[[str], str | None]
 
 STACK_KEYS = (
     "environment", "vpcCidr", "natGateways", "cluster", "database", "edge", "services", "dr", "account", "tenantCatalog",
+    "globalEdge",
 )  # fmt: skip
-OBJECT_KEYS = ("cluster", "database", "edge", "services", "dr", "account")
+OBJECT_KEYS = ("cluster", "database", "edge", "services", "dr", "account", "globalEdge")
+GLOBAL_EDGE_REGION = "us-east-1"  # CloudFront takes certificates and CLOUDFRONT web ACLs from here only
 
 
 def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> StackSettings:
@@ -351,7 +355,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
     f = _Fields(file, raw, project)
     f.only(
         ("environment", "vpcCidr", "cluster", "database", "edge", "services", "account"),
-        ("natGateways", "tenantCatalog", "dr"),
+        ("natGateways", "tenantCatalog", "dr", "globalEdge"),
     )
 
     environment = f.string("environment")
@@ -380,13 +384,10 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         raise d.fail("engineVersion", f"'{engine_version}' is not a MariaDB version such as 11.8")
 
     e = f.mapping("edge")
-    e.only(("domain", "hostedZoneId"))
-    edge_domain = e.string("domain").lower()
-    if not _is_dns_name(edge_domain):
-        raise e.fail("domain", f"'{edge_domain}' is not a valid DNS name")
-    zone = e.string("hostedZoneId")
-    if not _HOSTED_ZONE.match(zone):
-        raise e.fail("hostedZoneId", f"'{zone}' is not a Route 53 hosted zone id")
+    e.only(("domain", "hostedZoneId", "globalOwner"))
+    edge_domain = _dns_name(e, "domain")
+    zone = _zone_id(e, "hostedZoneId", e.string("hostedZoneId"))
+    global_owner = e.string("globalOwner")
 
     images = _images(f.mapping("services"))
 
@@ -404,6 +405,29 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
     account = AccountSettings(
         owner=a.boolean("owner"), platform_budget_usd=a.integer("platformBudgetUsd", minimum=1), budget_emails=emails
     )
+    api_hosts = {f"{t.id}.{edge_domain}": t for t in tenants}
+    for tenant in tenants:
+        clash = api_hosts.get(tenant.domain)
+        if clash is not None:
+            raise ConfigError(
+                tenant.source,
+                "domain",
+                f"'{tenant.domain}' is the API host name of tenant '{clash.id}' (latency-routed); "
+                "the front-end needs a name of its own",
+            )
+    global_edge = None
+    if global_owner == stack:
+        if region != GLOBAL_EDGE_REGION:
+            raise e.fail(
+                "globalOwner",
+                f"the global edge owner must run in {GLOBAL_EDGE_REGION} (CloudFront certificates and web ACLs live "
+                f"there), not {region}",
+            )
+        if "globalEdge" not in raw:
+            raise f.fail("globalEdge", f"required on the global edge owner ({stack})")
+        global_edge = _global_edge(f.mapping("globalEdge"), region, edge_domain, tenants)
+    elif "globalEdge" in raw:
+        raise f.fail("globalEdge", f"only the global edge owner ({global_owner}) configures the global edge")
     return StackSettings(
         project=project,
         stack=stack,
@@ -413,13 +437,51 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         nat_gateways=nat,  # type: ignore[arg-type]  # checked above
         cluster=cluster,
         database=DatabaseSettings(engine_version=engine_version),
-        edge=EdgeSettings(domain=edge_domain, hosted_zone_id=zone),
+        edge=EdgeSettings(domain=edge_domain, hosted_zone_id=zone, global_owner=global_owner),
         images=images,
         dr=dr,
         account=account,
         catalog_dir=catalog_rel,
         tenants=tenants,
+        global_edge=global_edge,
     )
+
+
+def _dns_name(f: _Fields, key: str, value: str | None = None) -> str:
+    name = (value if value is not None else f.string(key)).lower()
+    if not _is_dns_name(name):
+        raise f.fail(key, f"'{name}' is not a valid DNS name")
+    return name
+
+
+def _zone_id(f: _Fields, key: str, value: object) -> str:
+    if not isinstance(value, str) or not _HOSTED_ZONE.match(value):
+        raise f.fail(key, f"'{value}' is not a Route 53 hosted zone id")
+    return value
+
+
+def _global_edge(g: _Fields, region: str, edge_domain: str, tenants: tuple[Tenant, ...]) -> GlobalEdgeSettings:
+    """The owner's view of the environment's edge: the zones it may write front-end records to and
+    each serving region's platform domain (its origin is origin-<region>.<domain>)."""
+    g.only(("zones", "origins"))
+    z, o = g.mapping("zones"), g.mapping("origins")
+    zones = tuple(
+        (_dns_name(z, str(domain), str(domain)), _zone_id(z, str(domain), zone)) for domain, zone in z.data.items()
+    )
+    origins: list[tuple[str, str]] = []
+    for origin_region, domain in o.data.items():
+        if not is_aws_region(origin_region):
+            raise o.fail(str(origin_region), f"'{origin_region}' is not an AWS region")
+        if not isinstance(domain, str):
+            raise o.fail(str(origin_region), "must be the region's platform domain")
+        origins.append((origin_region, _dns_name(o, origin_region, domain)))
+    if dict(origins).get(region, edge_domain) != edge_domain:
+        raise o.fail(region, f"must be this stack's own edge.domain ({edge_domain})")
+    for tenant in tenants:
+        for served in tenant.regions:
+            if served not in dict(origins):
+                raise o.fail(served, f"missing: tenant '{tenant.id}' is served there ({tenant.source})")
+    return GlobalEdgeSettings(zones=zones, origin_domains=tuple(origins))
 
 
 def _cluster(c: _Fields) -> ClusterSettings:

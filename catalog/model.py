@@ -32,6 +32,7 @@ class Tenant:
     contacts: tuple[Contact, ...]
     overrides: Overrides
     source: str  # catalog file, for messages
+    domain_verified: bool = False  # a tenant-owned domain carries the edge certificate's validation record
 
     @property
     def namespace(self) -> str:
@@ -39,6 +40,11 @@ class Tenant:
 
     def served_in(self, region: str) -> bool:
         return region in self.regions
+
+    @property
+    def regions_home_first(self) -> tuple[str, ...]:
+        """Serving regions, the home region (where the primary data is) first: failover order."""
+        return (self.home_region, *(r for r in self.regions if r != self.home_region))
 
 
 @dataclass(frozen=True)
@@ -96,10 +102,38 @@ class AccountSettings:
     budget_emails: tuple[str, ...]
 
 
+def origin_host(region: str, domain: str) -> str:
+    """A regional entry's name for CloudFront, written by that region's stack; its entry
+    certificate (*.domain) covers it."""
+    return f"origin-{region}.{domain}"
+
+
 @dataclass(frozen=True)
 class EdgeSettings:
     domain: str  # the platform's public domain; the entry certificate covers *.domain
     hosted_zone_id: str  # Route 53 zone of `domain`, for certificate validation records
+    global_owner: str  # the stack of this environment that owns the global edge (CloudFront)
+
+    def origin_host(self, region: str) -> str:
+        return origin_host(region, self.domain)
+
+
+@dataclass(frozen=True)
+class GlobalEdgeSettings:
+    """Global resources of the environment (CloudFront front-ends, their certificates and WAF),
+    configured only on the owner stack, which must run in us-east-1 where CloudFront's
+    certificates and web ACLs live."""
+
+    zones: tuple[tuple[str, str], ...]  # (domain, hosted zone id) the platform manages
+    origin_domains: tuple[tuple[str, str], ...]  # (region, that region's platform domain)
+
+    def origin_host(self, region: str) -> str:
+        return origin_host(region, dict(self.origin_domains)[region])
+
+    def zone_for(self, name: str) -> str | None:
+        """The managed hosted zone holding `name` (the most specific one), if any."""
+        matches = [(d, z) for d, z in self.zones if name == d or name.endswith(f".{d}")]
+        return max(matches, key=lambda m: len(m[0]))[1] if matches else None
 
 
 @dataclass(frozen=True)
@@ -132,6 +166,7 @@ class StackSettings:
     dr: DrSettings | None
     account: AccountSettings
     tenants: tuple[Tenant, ...] = field(default=())  # the whole environment's catalog
+    global_edge: GlobalEdgeSettings | None = None  # only on the edge.globalOwner stack
 
     @property
     def served_tenants(self) -> tuple[Tenant, ...]:

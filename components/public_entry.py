@@ -10,17 +10,11 @@ import pulumi_aws as aws
 from catalog import StackSettings
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from components.tags import platform_tags
+from components.waf import edge_web_acl, waf_log_group
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # TLS 1.3 + 1.2 with forward-secret AEAD ciphers
 ROUTER_PORT = 80  # NGINX's plain listener inside the VPC; Istio mTLS from NGINX onwards
 HEALTH_PATH = "/nginx-health"
-MANAGED_RULE_GROUPS = (
-    "AWSManagedRulesAmazonIpReputationList",
-    "AWSManagedRulesCommonRuleSet",
-    "AWSManagedRulesKnownBadInputsRuleSet",
-    "AWSManagedRulesSQLiRuleSet",
-)
-RATE_LIMIT_PER_5_MIN = 2000
 PUBLIC_ENTRY_TAG = {"exposure": "public-entry"}
 
 
@@ -156,6 +150,21 @@ class PublicEntry(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The name CloudFront front-ends use as this region's origin (GlobalEdge); each stack
+        # writes only its own, so a region that is down simply stops answering.
+        aws.route53.Record(
+            f"{name}-origin",
+            zone_id=s.edge.hosted_zone_id,
+            name=s.edge.origin_host(s.region),
+            type="A",
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=self.load_balancer.dns_name, zone_id=self.load_balancer.zone_id, evaluate_target_health=True
+                )
+            ],
+            opts=child,
+        )
+
         aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=self.load_balancer.arn,
@@ -190,64 +199,10 @@ class PublicEntry(pulumi.ComponentResource):
 
     def _waf(self, name: str, s: StackSettings, args: PublicEntryArgs, tags: dict[str, str]) -> None:
         child = pulumi.ResourceOptions(parent=self)
-
-        def visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgs:
-            return aws.wafv2.WebAclVisibilityConfigArgs(
-                cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
-            )
-
-        rules = [
-            aws.wafv2.WebAclRuleArgs(
-                name=group,
-                priority=priority,
-                override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
-                    none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
-                ),
-                statement=aws.wafv2.WebAclRuleStatementArgs(
-                    managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
-                        vendor_name="AWS", name=group
-                    )
-                ),
-                visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(
-                    cloudwatch_metrics_enabled=True, metric_name=group, sampled_requests_enabled=True
-                ),
-            )
-            for priority, group in enumerate(MANAGED_RULE_GROUPS)
-        ]
-        rules.append(
-            aws.wafv2.WebAclRuleArgs(
-                name="rate-limit-per-ip",
-                priority=len(MANAGED_RULE_GROUPS),
-                action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
-                statement=aws.wafv2.WebAclRuleStatementArgs(
-                    rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
-                        limit=RATE_LIMIT_PER_5_MIN, aggregate_key_type="IP"
-                    )
-                ),
-                visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(
-                    cloudwatch_metrics_enabled=True, metric_name="rate-limit-per-ip", sampled_requests_enabled=True
-                ),
-            )
-        )
-        acl = aws.wafv2.WebAcl(
-            name,
-            name=f"{s.name_prefix}-{s.region}-entry",
-            scope="REGIONAL",
-            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
-            rules=rules,
-            visibility_config=visibility("entry"),
-            tags=tags,
-            opts=child,
-        )
+        physical = f"{s.name_prefix}-{s.region}-entry"
+        acl = edge_web_acl(name, physical, "REGIONAL", "entry", tags, child)
         aws.wafv2.WebAclAssociation(name, resource_arn=self.load_balancer.arn, web_acl_arn=acl.arn, opts=child)
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-waf",
-            name=f"aws-waf-logs-{s.name_prefix}-{s.region}-entry",  # WAF requires this prefix
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
+        log_group = waf_log_group(f"{name}-waf", physical, args.log_retention_days, args.logs_key_arn, tags, self)
         aws.wafv2.WebAclLoggingConfiguration(
             name, resource_arn=acl.arn, log_destination_configs=[log_group.arn], opts=child
         )

@@ -66,15 +66,7 @@ def data_key_policy(
             if workloads
             else []
         ),
-        {
-            # The tenant's log group is encrypted with its own key.
-            "Sid": "CloudWatchLogsForTenantLogGroups",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:*"}},
-        },
+        logs_statement(region, account),
         {
             # CloudWatch alarms publish to the tenant's encrypted alert topics.
             "Sid": "CloudWatchAlarmsPublish",
@@ -95,6 +87,18 @@ def data_key_policy(
         },
     ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def logs_statement(region: str, account: str) -> dict[str, object]:
+    """The tenant's log groups (application, edge) are encrypted with its own key."""
+    return {
+        "Sid": "CloudWatchLogsForTenantLogGroups",
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:*"}},
+    }
 
 
 def pii_key_policy(admins: Sequence[str], applications: Sequence[str]) -> str:

@@ -13,8 +13,8 @@ def _hours(minutes: int) -> str:
 
 
 def mechanisms(plans: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """tenant -> {tier, home, mechanisms: [(mechanism, region)]} from the plans."""
-    found: dict[str, dict[str, Any]] = defaultdict(lambda: {"mechanisms": set()})
+    """tenant -> {tier, home, mechanisms: [(mechanism, region)], traffic: [...]} from the plans."""
+    found: dict[str, dict[str, Any]] = defaultdict(lambda: {"mechanisms": set(), "traffic": set()})
     for plan in plans:
         region = plan["region"]
         for r in plan["resources"]:
@@ -50,7 +50,16 @@ def mechanisms(plans: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
                     m.add(("document replication", key.split(":")[3] if key.count(":") > 3 else "?"))
             elif r["type"] == "aws:s3/bucket:Bucket" and str(i.get("bucket", "")).endswith("-data-dr"):
                 m.add(("document replica bucket", region))
-    return {t: {**v, "mechanisms": sorted(v["mechanisms"], key=lambda x: (x[1], x[0]))} for t, v in found.items()}
+            elif r["type"] == "aws:route53/record:Record" and i.get("latencyRoutingPolicies"):
+                entry["traffic"].add(f"API latency record + health check in {region}")
+            elif r["type"] == "aws:cloudfront/distribution:Distribution":
+                order = " → ".join(o["originId"] for o in i.get("origins", []))
+                failover = "with origin failover" if i.get("originGroups") else "single region"
+                entry["traffic"].add(f"front-end CloudFront {order} ({failover})")
+    return {
+        t: {**v, "mechanisms": sorted(v["mechanisms"], key=lambda x: (x[1], x[0])), "traffic": sorted(v["traffic"])}
+        for t, v in found.items()
+    }
 
 
 def render_report(plans: Sequence[Mapping[str, Any]], residency: Mapping[str, Sequence[str]]) -> str:
@@ -59,8 +68,8 @@ def render_report(plans: Sequence[Mapping[str, Any]], residency: Mapping[str, Se
         "",
         f"From the offline plans of {', '.join(p['stack'] for p in plans)}.",
         "",
-        "| tenant | tier | RPO / RTO | home | residency | mechanisms (where) |",
-        "|---|---|---|---|---|---|",
+        "| tenant | tier | RPO / RTO | home | residency | mechanisms (where) | traffic |",
+        "|---|---|---|---|---|---|---|",
     ]
     for tenant, entry in sorted(mechanisms(plans).items()):
         tier = TIERS.get(entry.get("tier") or "")
@@ -70,6 +79,7 @@ def render_report(plans: Sequence[Mapping[str, Any]], residency: Mapping[str, Se
         copies = {r for _, r in entry["mechanisms"]} - {entry.get("home")}
         note = "" if copies else " **no cross-region copy (single-region residency)**"
         lines.append(
-            f"| {tenant} | {entry.get('tier')} | {target} | {entry.get('home', '?')} | {', '.join(sorted(regions))} | {where}{note} |"
+            f"| {tenant} | {entry.get('tier')} | {target} | {entry.get('home', '?')} | {', '.join(sorted(regions))} "
+            f"| {where}{note} | {'; '.join(entry['traffic'])} |"
         )
     return "\n".join(lines) + "\n"

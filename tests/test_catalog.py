@@ -58,6 +58,7 @@ def test_valid_tenant_parses_into_typed_object() -> None:
         ({"residency": ["us-east-1"]}, "regions", "served region 'us-west-2' is outside the tenant's residency"),
         ({"regions": ["us-east-1", "mars-north-1"]}, "regions", "'mars-north-1' is not an AWS region"),
         ({"regions": []}, "regions", "must not be empty"),
+        ({"domainVerified": "yes"}, "domainVerified", "true or false"),
         ({"regions": ["us-east-1", "us-east-1"]}, "regions", "duplicate"),
         ({"displayName": None}, "displayName", "required key is missing"),
         ({"contacts": None}, "contacts", "required key is missing"),
@@ -169,7 +170,15 @@ STACK: dict[str, str] = {
     "p:environment": "prod",
     "p:vpcCidr": "10.30.0.0/16",
     "p:database": json.dumps({"engineVersion": "11.8"}),
-    "p:edge": json.dumps({"domain": "insure.example.com", "hostedZoneId": "Z0PROD0000000000000001"}),
+    "p:edge": json.dumps(
+        {"domain": "insure.example.com", "hostedZoneId": "Z0PROD0000000000000001", "globalOwner": "prod-us-east-1"}
+    ),
+    "p:globalEdge": json.dumps(
+        {
+            "zones": {"insure.example.com": "Z0PROD0000000000000001"},
+            "origins": {"us-east-1": "insure.example.com", "us-west-2": "insure.example.com"},
+        }
+    ),
     "p:account": json.dumps({"owner": True, "platformBudgetUsd": 60000, "budgetEmails": ["finops@insure.example.com"]}),
     "p:services": json.dumps(
         {
@@ -237,17 +246,48 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
         ("p:cluster", json.dumps({**json.loads(STACK["p:cluster"]), "nodes": 3}), "p.cluster.nodes", "unknown key"),
         (
             "p:edge",
-            json.dumps({"domain": "insure..example.com", "hostedZoneId": "Z01"}),
+            json.dumps({"domain": "insure..example.com", "hostedZoneId": "Z01", "globalOwner": "prod-us-east-1"}),
             "p.edge.domain",
             "not a valid DNS name",
         ),
         (
             "p:edge",
-            json.dumps({"domain": "insure.example.com", "hostedZoneId": "zone-1"}),
+            json.dumps({"domain": "insure.example.com", "hostedZoneId": "zone-1", "globalOwner": "prod-us-east-1"}),
             "p.edge.hostedZoneId",
             "not a Route 53 hosted zone id",
         ),
         ("p:edge", None, "p.edge", "required key is missing"),
+        (
+            "p:edge",
+            json.dumps({"domain": "insure.example.com", "hostedZoneId": "Z0PROD0000000000000001"}),
+            "p.edge.globalOwner",
+            "required key is missing",
+        ),
+        ("p:globalEdge", None, "p.globalEdge", "required on the global edge owner"),
+        (
+            "p:globalEdge",
+            json.dumps({"zones": {}, "origins": {"us-east-1": "insure.example.com"}}),
+            "p.globalEdge.origins.us-west-2",
+            "tenant 'acme-mutual' is served there",
+        ),
+        (
+            "p:globalEdge",
+            json.dumps({"zones": {}, "origins": {"us-east-1": "other.example.com", "us-west-2": "insure.example.com"}}),
+            "p.globalEdge.origins.us-east-1",
+            "this stack's own edge.domain",
+        ),
+        (
+            "p:globalEdge",
+            json.dumps({"zones": {"insure.example.com": "zone-1"}, "origins": {}}),
+            "p.globalEdge.zones.insure.example.com",
+            "not a Route 53 hosted zone id",
+        ),
+        (
+            "p:globalEdge",
+            json.dumps({"zones": {}, "origins": {"us-east-99": "insure.example.com"}}),
+            "p.globalEdge.origins.us-east-99",
+            "not an AWS region",
+        ),
         (
             "p:account",
             json.dumps({"owner": "yes", "platformBudgetUsd": 1, "budgetEmails": ["a@b.co"]}),
@@ -286,6 +326,47 @@ def test_stack_config_mistakes(tmp_path: Path, key: str, value: str | None, fiel
     error = settings_error(tmp_path, **{key: value})
     assert error.field == field
     assert fragment in error.problem
+
+
+def test_global_edge_belongs_to_the_named_owner_in_us_east_1(tmp_path: Path) -> None:
+    owner_elsewhere = json.dumps({**json.loads(STACK["p:edge"]), "globalOwner": "prod-us-west-2"})
+    error = settings_error(tmp_path, **{"p:edge": owner_elsewhere})
+    assert error.field == "p.globalEdge" and "only the global edge owner (prod-us-west-2)" in error.problem
+
+    write(tmp_path / "tenants" / "prod", "acme-mutual.yaml", tenant())
+    west = {**STACK, "aws:region": "us-west-2", "p:globalEdge": None}
+    west["p:edge"] = json.dumps({**json.loads(STACK["p:edge"]), "globalOwner": "prod-us-west-2"})
+    with pytest.raises(ConfigError) as caught:
+        load_settings(lambda key: west.get(key), "p", "prod-us-west-2", tmp_path)
+    assert caught.value.field == "p.edge.globalOwner" and "must run in us-east-1" in caught.value.problem
+
+    west["p:edge"] = owner_elsewhere.replace("prod-us-west-2", "prod-us-east-1")
+    s = load_settings(lambda key: west.get(key), "p", "prod-us-west-2", tmp_path)
+    assert s.global_edge is None and s.edge.origin_host("us-west-2") == "origin-us-west-2.insure.example.com"
+
+
+def test_front_end_domain_may_not_take_an_api_host_name(tmp_path: Path) -> None:
+    write(tmp_path / "tenants" / "prod", "acme-mutual.yaml", tenant(domain="acme-mutual.insure.example.com"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(lambda key: STACK.get(key), "p", "prod-us-east-1", tmp_path)
+    assert caught.value.file.endswith("acme-mutual.yaml") and caught.value.field == "domain"
+    assert "API host name of tenant 'acme-mutual'" in caught.value.problem
+
+
+def test_managed_zone_lookup_prefers_the_most_specific_zone(tmp_path: Path) -> None:
+    write(tmp_path / "tenants" / "prod", "acme-mutual.yaml", tenant())
+    edge = json.dumps(
+        {
+            "zones": {"example.com": "Z0APEX", "insure.example.com": "Z0PROD"},
+            "origins": {"us-east-1": "insure.example.com", "us-west-2": "insure.example.com"},
+        }
+    )
+    s = load_settings(lambda key: {**STACK, "p:globalEdge": edge}.get(key), "p", "prod-us-east-1", tmp_path)
+    assert s.global_edge is not None
+    assert s.global_edge.zone_for("acme.insure.example.com") == "Z0PROD"
+    assert s.global_edge.zone_for("www.example.com") == "Z0APEX"
+    assert s.global_edge.zone_for("portal.acme.example.org") is None
+    assert s.global_edge.origin_host("us-west-2") == "origin-us-west-2.insure.example.com"
 
 
 def test_node_pool_sizes_must_be_ordered(tmp_path: Path) -> None:

@@ -118,6 +118,11 @@ def test_dr_report_states_mechanisms_per_tenant(prod_plans: list[dict[str, Any]]
             assert ("cross-region read replica" in kinds) == (config.tier.name == "premium")
         else:
             assert regions == {config.home_region}
+        traffic = entry["traffic"]
+        assert {f"API latency record + health check in {r}" for r in config.regions} <= set(traffic)
+        front_end = [t for t in traffic if t.startswith("front-end")]
+        if front_end and len(config.regions) > 1:
+            assert front_end == [f"front-end CloudFront {' → '.join(config.regions_home_first)} (with origin failover)"]
     report = render_report(prod_plans, {t: c.residency for t, c in CATALOG.items()})
     assert "| keystone-title | basic | 24 h / 24 h | us-east-1 |" in report
     assert "**no cross-region copy (single-region residency)**" in report

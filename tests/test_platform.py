@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from components.endpoints import GATEWAY_SERVICES, INTERFACE_SERVICES
-from components.public_entry import MANAGED_RULE_GROUPS, TLS_POLICY
+from components.public_entry import TLS_POLICY
 from components.versions import CHARTS, EKS_ADDONS
+from components.waf import MANAGED_RULE_GROUPS
 from tests.conftest import STACKS, resources_of
 
 
@@ -222,7 +223,7 @@ def test_public_entry_is_the_only_internet_facing_load_balancer(plans: dict[str,
     assert listeners[443]["certificateArn"].startswith("arn:aws:acm:")
     (redirect,) = listeners[80]["defaultActions"]
     assert redirect["type"] == "redirect" and redirect["redirect"]["protocol"] == "HTTPS"
-    (acl,) = resources_of(plan, "aws:wafv2/webAcl:WebAcl")
+    (acl,) = [r for r in resources_of(plan, "aws:wafv2/webAcl:WebAcl") if r["inputs"]["scope"] == "REGIONAL"]
     groups = [
         r["statement"]["managedRuleGroupStatement"]["name"]
         for r in acl["inputs"]["rules"]

@@ -494,6 +494,110 @@ RESOURCE_CASES += [
 ]
 
 
+CF_ORIGIN = {"originProtocolPolicy": "https-only", "originSslProtocols": ["TLSv1.2"]}
+CF_OK: dict[str, Any] = {
+    "defaultCacheBehavior": {
+        "viewerProtocolPolicy": "redirect-to-https",
+        "cachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+        "targetOriginId": "failover",
+    },
+    "orderedCacheBehaviors": [
+        {"pathPattern": "/assets/*", "viewerProtocolPolicy": "redirect-to-https", "targetOriginId": "failover"}
+    ],
+    "viewerCertificate": {
+        "acmCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+        "minimumProtocolVersion": "TLSv1.2_2021",
+        "sslSupportMethod": "sni-only",
+    },
+    "webAclId": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/edge/abc",
+    "origins": [
+        {"originId": r, "domainName": f"origin-{r}.insure.example.com", "customOriginConfig": CF_ORIGIN}
+        for r in ("us-east-1", "us-west-2")
+    ],
+    "originGroups": [
+        {
+            "originId": "failover",
+            "members": [{"originId": "us-east-1"}, {"originId": "us-west-2"}],
+            "failoverCriteria": {"statusCodes": [500, 502, 503, 504]},
+        }
+    ],
+    "tags": {"tenant": "acme", "residency": "us-east-1+us-west-2"},
+}
+CF = "aws:cloudfront/distribution:Distribution"
+
+
+def _cf_origins(**change: Any) -> list[dict[str, Any]]:
+    return [{**CF_OK["origins"][0], **change}, CF_OK["origins"][1]]
+
+
+RESOURCE_CASES += [
+    (
+        "front-end-hardening",
+        CF,
+        CF_OK,
+        {"defaultCacheBehavior": {**CF_OK["defaultCacheBehavior"], "viewerProtocolPolicy": "allow-all"}},
+        "plain HTTP",
+    ),
+    ("front-end-hardening", CF, CF_OK, {"viewerCertificate": {"cloudfrontDefaultCertificate": True}}, "no ACM"),
+    (
+        "front-end-hardening",
+        CF,
+        CF_OK,
+        {"viewerCertificate": {**CF_OK["viewerCertificate"], "minimumProtocolVersion": "TLSv1"}},
+        "less than TLS 1.2",
+    ),
+    ("front-end-hardening", CF, CF_OK, {"webAclId": None}, "no AWS WAF"),
+    (
+        "front-end-hardening",
+        CF,
+        CF_OK,
+        {"origins": _cf_origins(customOriginConfig={**CF_ORIGIN, "originProtocolPolicy": "match-viewer"})},
+        "without TLS",
+    ),
+    (
+        "front-end-hardening",
+        CF,
+        CF_OK,
+        {"origins": _cf_origins(customOriginConfig={**CF_ORIGIN, "originSslProtocols": ["TLSv1", "TLSv1.2"]})},
+        "below 1.2",
+    ),
+    (
+        "front-end-hardening",
+        CF,
+        CF_OK,
+        {
+            "defaultCacheBehavior": {
+                **CF_OK["defaultCacheBehavior"],
+                "cachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+            }
+        },
+        "caches tenant pages",
+    ),
+    ("front-end-failover", CF, CF_OK, {"originGroups": []}, "cannot fail over"),
+    (
+        "front-end-failover",
+        CF,
+        CF_OK,
+        {"originGroups": [{**CF_OK["originGroups"][0], "failoverCriteria": {"statusCodes": [500]}}]},
+        "needs two regions",
+    ),
+    (
+        "front-end-origins-inside-residency",
+        CF,
+        CF_OK,
+        {"tags": {"tenant": "acme", "residency": "us-east-1"}},
+        "outside the tenant's residency",
+    ),
+    (
+        "front-end-origins-inside-residency",
+        CF,
+        CF_OK,
+        {"origins": _cf_origins(domainName="shop.example.org")},
+        "not a regional platform entry",
+    ),
+]
+
+
 @pytest.mark.parametrize(("policy", "type_", "compliant", "change", "fragment"), RESOURCE_CASES)
 def test_resource_rule_passes_compliant_and_catches_violation(
     policy: str, type_: str, compliant: dict[str, Any], change: dict[str, Any], fragment: str
@@ -711,6 +815,12 @@ def _other_tenant_dependency(plan: dict[str, Any]) -> None:
     )
 
 
+def _second_origin_without_failover(plan: dict[str, Any]) -> None:
+    """demo-premium may live in us-west-2 too: a second origin there, but no origin group."""
+    origins = _first(plan, CF, "demo-premium")["inputs"]["origins"]
+    origins.append({**origins[0], "originId": "us-west-2", "domainName": "origin-us-west-2.dev.insure.example.com"})
+
+
 MUTATIONS: dict[str, Mutation] = {
     "rds-encrypted-with-customer-key": lambda p: _first(p, "aws:rds/instance:Instance")["inputs"].update(
         storageEncrypted=False
@@ -839,6 +949,13 @@ MUTATIONS: dict[str, Mutation] = {
     ),
     "tenant-data-uses-own-key": _platform_key_for_queue,
     "no-cross-tenant-references": _other_tenant_dependency,
+    "front-end-hardening": lambda p: _first(p, CF)["inputs"]["viewerCertificate"].update(
+        minimumProtocolVersion="TLSv1"
+    ),
+    "front-end-failover": _second_origin_without_failover,
+    "front-end-origins-inside-residency": lambda p: _first(p, CF, "demo-basic")["inputs"]["origins"][0].update(
+        domainName="origin-us-west-2.dev.insure.example.com"
+    ),
 }
 
 

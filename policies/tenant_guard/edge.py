@@ -13,6 +13,11 @@ from .rule import Res, Rule
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
 WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS managed cache policy
+DEFAULT_VIEWER_TLS = ("TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025")
+HTTPS_VIEWER = ("redirect-to-https", "https-only")
+FAILOVER_CODES = {500, 502, 503, 504}
 DEFAULT_TLS_POLICIES = (
     "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
     "ELBSecurityPolicy-TLS13-1-2-2021-06",
@@ -60,6 +65,49 @@ def waf_on_public_entry(resources: Sequence[Res], _: Mapping[str, Any]) -> Itera
             yield ("the internet-facing load balancer has no AWS WAF web ACL", r.urn)
 
 
+def front_end_hardening(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
+    behaviors = [get(r.props, "defaultCacheBehavior"), *as_list(get(r.props, "orderedCacheBehaviors"))]
+    if any(get(b, "viewerProtocolPolicy") not in HTTPS_VIEWER for b in behaviors):
+        yield "a cache behavior serves plain HTTP: use redirect-to-https"
+    certificate = get(r.props, "viewerCertificate")
+    if get(certificate, "cloudfrontDefaultCertificate") is True or not get(certificate, "acmCertificateArn"):
+        yield "the front-end has no ACM certificate of its own (the default *.cloudfront.net one allows TLS 1.0)"
+    elif get(certificate, "minimumProtocolVersion") not in config.get("allowedViewerTls", list(DEFAULT_VIEWER_TLS)):
+        yield "viewers may connect with less than TLS 1.2 (minimumProtocolVersion)"
+    if not get(r.props, "webAclId"):
+        yield "the distribution has no AWS WAF web ACL"
+    for origin in as_list(get(r.props, "origins")):
+        custom = get(origin, "customOriginConfig")
+        if custom is None:
+            continue
+        if get(custom, "originProtocolPolicy") != "https-only":
+            yield f"origin {get(origin, 'originId')} is reached without TLS: originProtocolPolicy https-only"
+        elif any(p != "TLSv1.2" for p in as_list(get(custom, "originSslProtocols"))):
+            yield f"origin {get(origin, 'originId')} accepts TLS below 1.2"
+    if get(r.props, "defaultCacheBehavior.cachePolicyId") != CACHING_DISABLED:
+        yield "the default behavior caches tenant pages at edges (personal data): use CachingDisabled; cache only static paths"
+
+
+def front_end_failover(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    origins = {get(o, "originId") for o in as_list(get(r.props, "origins"))}
+    if len(origins) < 2:
+        return
+    groups = {get(g, "originId"): g for g in as_list(get(r.props, "originGroups"))}
+    behaviors = [get(r.props, "defaultCacheBehavior"), *as_list(get(r.props, "orderedCacheBehaviors"))]
+    single = [get(b, "pathPattern") or "default" for b in behaviors if get(b, "targetOriginId") not in groups]
+    if single:
+        yield f"behaviors ({', '.join(single)}) target one region: they cannot fail over"
+    for group_id in sorted({get(b, "targetOriginId") for b in behaviors} & set(groups)):
+        group = groups[group_id]
+        members = {get(m, "originId") for m in as_list(get(group, "members"))}
+        codes = set(as_list(get(group, "failoverCriteria.statusCodes")))
+        if len(members) < 2 or not codes >= FAILOVER_CODES:
+            yield (
+                f"origin group {group_id} needs two regions and failover on "
+                f"{', '.join(map(str, sorted(FAILOVER_CODES)))}"
+            )
+
+
 RULES = (
     Rule(
         id="NET-LB-1",
@@ -96,5 +144,39 @@ RULES = (
         frameworks=(nydfs("500.5"), naic("h"), fsbp("ELB.16")),
         remediation="Associate the entry web ACL (PublicEntry) with the load balancer.",
         stack_check=waf_on_public_entry,
+    ),
+    Rule(
+        id="EDGE-CF-1",
+        name="front-end-hardening",
+        title="Tenant front-ends: TLS 1.2+ both ways, WAF, no cached pages",
+        description="Every CloudFront distribution redirects HTTP to HTTPS, presents its own ACM certificate with TLS 1.2+ to viewers, reaches origins over HTTPS with TLS 1.2 only, has an AWS WAF web ACL, and does not cache its default (page) behavior, because tenant pages carry personal data.",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(
+            nydfs("500.15"),
+            nydfs("500.5"),
+            naic("d"),
+            fsbp("CloudFront.3"),
+            fsbp("CloudFront.6"),
+            fsbp("CloudFront.7"),
+            fsbp("CloudFront.9"),
+            fsbp("CloudFront.10"),
+        ),
+        remediation="Build front-ends with TenantFrontEnd (components/global_edge.py): it sets the certificate, TLSv1.2_2021, https-only origins, the tenant's CLOUDFRONT web ACL and CachingDisabled on the default behavior.",
+        resource_types=(DISTRIBUTION,),
+        check=front_end_hardening,
+        config_schema={"allowedViewerTls": {"type": "array", "items": {"type": "string"}}},
+    ),
+    Rule(
+        id="EDGE-CF-2",
+        name="front-end-failover",
+        title="Front-ends of multi-region tenants fail over between regions",
+        description="A CloudFront distribution with origins in more than one region sends every behavior to an origin group of two regions that fails over on 500, 502, 503 and 504, so a regional outage does not take the tenant's front-end down.",
+        severity=Severity.MEDIUM,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.16"), naic("j"), fsbp("CloudFront.4")),
+        remediation="Let TenantFrontEnd build the 'failover' origin group (home region first) and target it from every behavior.",
+        resource_types=(DISTRIBUTION,),
+        check=front_end_failover,
     ),
 )

@@ -1,6 +1,7 @@
 """Data residency: a tenant's data lives only in the regions its residency allows, and every AWS
 resource names its region through an explicit provider."""
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,16 @@ from .tenancy import StackIndex
 
 # Services whose resources are global (no region to check).
 GLOBAL_PREFIXES = ("aws:iam/", "aws:route53/", "aws:cloudfront/", "aws:organizations/", "aws:budgets/")
+# Configuration of the global edge that CloudFront takes from us-east-1 only and that holds no
+# tenant data (a certificate names a domain; a web ACL holds rules). Its logs are data: checked.
+EDGE_CONFIGURATION = ("aws:acm/certificate:Certificate", "aws:acm/certificateValidation:CertificateValidation")
+
+
+def _global_edge_configuration(r: Res) -> bool:
+    return r.type in EDGE_CONFIGURATION or (
+        r.type == "aws:wafv2/webAcl:WebAcl" and get(r.props, "scope") == "CLOUDFRONT"
+    )
+
 
 RESIDENCY_SCHEMA = {
     "residency": {
@@ -73,7 +84,7 @@ def data_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Itera
                 anchors.get(tenant),
             )
     for r in resources:
-        if not r.type.startswith("aws:") or r.type.startswith(GLOBAL_PREFIXES):
+        if not r.type.startswith("aws:") or r.type.startswith(GLOBAL_PREFIXES) or _global_edge_configuration(r):
             continue
         tenant = index.tenant(r)
         if tenant is None:
@@ -171,6 +182,23 @@ def copy_destinations(r: Res) -> list[tuple[str, str]]:
     return found
 
 
+_ORIGIN_HOST = re.compile(r"^origin-([a-z]{2}-[a-z]+-\d)\.")
+
+
+def front_end_origins_inside_residency(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    tag = tags_of(r.props).get("residency")
+    if not isinstance(tag, str) or not tag:
+        return  # not a tenant front-end
+    allowed = set(tag.split("+"))
+    for origin in as_list(get(r.props, "origins")):
+        host = str(get(origin, "domainName") or "")
+        match = _ORIGIN_HOST.match(host)
+        if match is None:
+            yield f"origin {host} is not a regional platform entry (origin-<region>.<domain>): its region is unknown"
+        elif match.group(1) not in allowed:
+            yield f"origin {host} is in {match.group(1)}, outside the tenant's residency ({', '.join(sorted(allowed))})"
+
+
 def copies_inside_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     registry: Mapping[str, Any] = config.get("residency") or {}
     index = StackIndex(resources)
@@ -201,5 +229,17 @@ RULES = (
         remediation="Copy only to the peer region when it is in the tenant's residency (StackSettings.copies_to_peer); a single-region tenant gets no cross-region copy.",
         stack_check=copies_inside_residency,
         config_schema=RESIDENCY_SCHEMA,
+    ),
+    Rule(
+        id="RES-4",
+        name="front-end-origins-inside-residency",
+        title="Tenant front-ends reach only regions inside residency",
+        description="Every origin of a tenant's CloudFront front-end is a regional platform entry (origin-<region>.<domain>) in a region the tenant's residency allows, so requests and responses carrying its data are served only from there.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(residency_law(), nydfs("500.11"), glba("3")),
+        remediation="Serve the tenant only from regions in its residency (catalog 'regions'); TenantFrontEnd derives origins from them.",
+        resource_types=("aws:cloudfront/distribution:Distribution",),
+        check=front_end_origins_inside_residency,
     ),
 )
