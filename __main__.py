@@ -90,6 +90,8 @@ ClusterAddons(
         settings=settings,
         cluster_name=cluster.name,
         volume_key_arn=keys.node_volumes.arn,
+        logs_key_arn=keys.logs.arn,
+        log_retention_days=platform_log_retention,
         node_groups=list(cluster.node_groups.values()),
         **oidc,
     ),

@@ -1,8 +1,8 @@
 """LGTM in its own namespace: Loki, Tempo and Mimir in multi-tenant mode on KMS-encrypted S3
 (one bucket per store, lifecycle from retention, IRSA roles scoped to their own buckets), Grafana
 with its admin secret from Secrets Manager and one set of data sources per tenant pinned to that
-tenant's id, and a Grafana Alloy collector that ships each tenant namespace's logs and metrics
-under the tenant's id (`X-Scope-OrgID`) and platform signals under `platform`."""
+tenant's id, and a Grafana Alloy collector that ships each tenant namespace's logs, metrics and
+traces under the tenant's id (`X-Scope-OrgID`) and platform signals under `platform`."""
 
 import json
 from collections.abc import Sequence
@@ -26,6 +26,9 @@ TENANT_HEADER = "X-Scope-OrgID"
 LOKI = "http://loki-gateway.observability.svc"
 MIMIR = "http://mimir-gateway.observability.svc/prometheus"
 TEMPO = "http://tempo-query-frontend.observability.svc:3100"
+TEMPO_OTLP = "tempo-distributor.observability.svc:4317"
+OTLP_GRPC_PORT = 4317
+COLLECTOR_OTLP = f"http://alloy.{NAMESPACE}.svc:{OTLP_GRPC_PORT}"  # where workloads send traces
 # store -> (buckets, days objects are kept). Loki keeps the longest tenant log retention (7 years).
 STORES = {
     "loki": (("chunks", "ruler"), 2922),
@@ -162,54 +165,153 @@ def grafana_alerting(tenants: Sequence[Tenant]) -> dict[str, object]:
     }
 
 
+def block(header: str, *items: str | list[str]) -> list[str]:
+    """One Alloy block, one attribute or nested block per line (the syntax ends statements at
+    newlines); `items` are attributes ("key = value") or nested blocks from `block`."""
+    lines = [f"{header} {{"]
+    for item in items:
+        lines += [f"  {line}" for line in ([item] if isinstance(item, str) else item)]
+    return [*lines, "}"]
+
+
+def _q(text: str) -> str:
+    return json.dumps(text)  # an Alloy string literal (same escapes as JSON)
+
+
 def alloy_config(tenants: Sequence[str]) -> str:
     """Logs: the tenant is the pod's namespace when it is a tenant namespace, else `platform`.
-    Metrics: one scrape and remote-write pipeline per tenant, so a tenant's series carry only its id."""
+    Metrics: one scrape and remote-write pipeline per tenant, so a tenant's series carry only its id.
+    Traces: see `trace_pipeline`."""
     pattern = "|".join(tenants) or "^$"
+
+    def rule(**attrs: str) -> list[str]:
+        return block("rule", *(f"{k} = {v}" for k, v in attrs.items()))
+
     parts = [
-        'discovery.kubernetes "pods" { role = "pod" }',
-        'discovery.relabel "pods" {',
-        "  targets = discovery.kubernetes.pods.targets",
-        '  rule { source_labels = ["__meta_kubernetes_namespace"] target_label = "namespace" }',
-        '  rule { source_labels = ["__meta_kubernetes_pod_name"] target_label = "pod" }',
-        '  rule { source_labels = ["__meta_kubernetes_pod_container_name"] target_label = "container" }',
-        f'  rule {{ source_labels = ["__meta_kubernetes_namespace"] regex = "{pattern}" target_label = "tenant" }}',
-        f'  rule {{ source_labels = ["tenant"] regex = "^$" replacement = "{PLATFORM_TENANT}" target_label = "tenant" }}',
-        "}",
-        'loki.source.kubernetes "pods" {',
-        "  targets    = discovery.relabel.pods.output",
-        "  forward_to = [loki.process.tenant.receiver]",
-        "}",
-        'loki.process "tenant" {',
-        "  forward_to = [loki.write.default.receiver]",
-        '  stage.tenant { label = "tenant" }',
-        "}",
-        'loki.write "default" {',
-        f'  endpoint {{ url = "{LOKI}/loki/api/v1/push" tenant_id = "{PLATFORM_TENANT}" }}',
-        "}",
+        *block('discovery.kubernetes "pods"', 'role = "pod"'),
+        *block(
+            'discovery.relabel "pods"',
+            "targets = discovery.kubernetes.pods.targets",
+            rule(source_labels='["__meta_kubernetes_namespace"]', target_label='"namespace"'),
+            rule(source_labels='["__meta_kubernetes_pod_name"]', target_label='"pod"'),
+            rule(source_labels='["__meta_kubernetes_pod_container_name"]', target_label='"container"'),
+            # A capture group: the default replacement is $1, the matched namespace.
+            rule(source_labels='["__meta_kubernetes_namespace"]', regex=_q(f"({pattern})"), target_label='"tenant"'),
+            rule(source_labels='["tenant"]', regex='"^$"', replacement=_q(PLATFORM_TENANT), target_label='"tenant"'),
+        ),
+        *block(
+            'loki.source.kubernetes "pods"',
+            "targets    = discovery.relabel.pods.output",
+            "forward_to = [loki.process.tenant.receiver]",
+        ),
+        *block(
+            'loki.process "tenant"',
+            "forward_to = [loki.write.default.receiver]",
+            block("stage.tenant", 'label = "tenant"'),
+        ),
+        *block(
+            'loki.write "default"',
+            block("endpoint", f"url = {_q(LOKI + '/loki/api/v1/push')}", f"tenant_id = {_q(PLATFORM_TENANT)}"),
+        ),
     ]
     for tenant in [PLATFORM_TENANT, *tenants]:
-        block = tenant.replace("-", "_")
+        name = _block(tenant)
         keep = (
-            f'regex = "{tenant}" action = "keep"'
+            rule(source_labels='["namespace"]', regex=_q(tenant), action='"keep"')
             if tenant != PLATFORM_TENANT
-            else f'regex = "{pattern}" action = "drop"'
+            else rule(source_labels='["namespace"]', regex=_q(pattern), action='"drop"')
         )
         parts += [
-            f'discovery.relabel "metrics_{block}" {{',
-            "  targets = discovery.relabel.pods.output",
-            f'  rule {{ source_labels = ["namespace"] {keep} }}',
-            '  rule { source_labels = ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"] regex = "true" action = "keep" }',
-            "}",
-            f'prometheus.scrape "{block}" {{',
-            f"  targets    = discovery.relabel.metrics_{block}.output",
-            f"  forward_to = [prometheus.remote_write.{block}.receiver]",
-            "}",
-            f'prometheus.remote_write "{block}" {{',
-            f'  endpoint {{ url = "{MIMIR.removesuffix("/prometheus")}/api/v1/push" headers = {{ "{TENANT_HEADER}" = "{tenant}" }} }}',
-            "}",
+            *block(
+                f'discovery.relabel "metrics_{name}"',
+                "targets = discovery.relabel.pods.output",
+                keep,
+                rule(
+                    source_labels='["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]',
+                    regex='"true"',
+                    action='"keep"',
+                ),
+            ),
+            *block(
+                f'prometheus.scrape "{name}"',
+                f"targets    = discovery.relabel.metrics_{name}.output",
+                f"forward_to = [prometheus.remote_write.{name}.receiver]",
+            ),
+            *block(
+                f'prometheus.remote_write "{name}"',
+                block(
+                    "endpoint",
+                    f"url     = {_q(MIMIR.removesuffix('/prometheus') + '/api/v1/push')}",
+                    f"headers = {{ {_q(TENANT_HEADER)} = {_q(tenant)} }}",
+                ),
+            ),
         ]
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts + trace_pipeline(tenants)) + "\n"
+
+
+def trace_pipeline(tenants: Sequence[str]) -> list[str]:
+    """Traces: the tenant is the namespace of the pod that sent the span, looked up by its
+    connection (k8sattributes), never what the span claims: a namespace attribute the sender set
+    is deleted first. One filter and exporter per tenant, so a span reaches Tempo only under its
+    own namespace's id; everything else goes under `platform`."""
+    pattern = "|".join(tenants) or "^$"
+    exporters = [PLATFORM_TENANT, *tenants]
+    namespace = 'resource.attributes["k8s.namespace.name"]'
+    strip = 'delete_key(attributes, "k8s.namespace.name")'
+    parts = [
+        *block(
+            'otelcol.receiver.otlp "workloads"',
+            block("grpc", f'endpoint = "0.0.0.0:{OTLP_GRPC_PORT}"'),
+            block("output", "traces = [otelcol.processor.transform.untrusted.input]"),
+        ),
+        *block(
+            'otelcol.processor.transform "untrusted"',
+            'error_mode = "ignore"',
+            block(
+                "trace_statements",
+                'context    = "resource"',
+                f"statements = [{_q(strip)}]",
+            ),
+            block("output", "traces = [otelcol.processor.k8sattributes.source.input]"),
+        ),
+        *block(
+            'otelcol.processor.k8sattributes "source"',
+            block("extract", 'metadata = ["k8s.namespace.name", "k8s.pod.name", "k8s.deployment.name"]'),
+            block(
+                "output",
+                "traces = [" + ", ".join(f"otelcol.processor.filter.traces_{_block(t)}.input" for t in exporters) + "]",
+            ),
+        ),
+    ]
+    for tenant in exporters:
+        name = _block(tenant)
+        drop = (
+            f"{namespace} != {_q(tenant)}"
+            if tenant != PLATFORM_TENANT
+            else f"IsMatch({namespace}, {_q(f'^({pattern})$')})"
+        )
+        parts += [
+            *block(
+                f'otelcol.processor.filter "traces_{name}"',
+                'error_mode = "ignore"',
+                block("traces", f"span = [{_q(drop)}]"),
+                block("output", f"traces = [otelcol.exporter.otlp.traces_{name}.input]"),
+            ),
+            *block(
+                f'otelcol.exporter.otlp "traces_{name}"',
+                block(
+                    "client",
+                    f"endpoint = {_q(TEMPO_OTLP)}",
+                    f"headers  = {{ {_q(TENANT_HEADER)} = {_q(tenant)} }}",
+                    block("tls", "insecure = true"),  # in-cluster; Tempo is not exposed
+                ),
+            ),
+        ]
+    return parts
+
+
+def _block(tenant: str) -> str:
+    return tenant.replace("-", "_")
 
 
 class Observability(pulumi.ComponentResource):
@@ -304,6 +406,7 @@ class Observability(pulumi.ComponentResource):
             namespace,
             {
                 "multitenancyEnabled": True,
+                "traces": {"otlp": {"grpc": {"enabled": True}}},  # the distributor's OTLP receiver for Alloy
                 "storage": {
                     "trace": {
                         "backend": "s3",
@@ -415,7 +518,15 @@ class Observability(pulumi.ComponentResource):
             f"{name}-alloy",
             "alloy",
             namespace,
-            {"controller": {"type": "daemonset"}, "alloy": {"configMap": {"content": alloy_config(tenant_ids)}}},
+            {
+                "controller": {"type": "daemonset"},
+                "alloy": {
+                    "configMap": {"content": alloy_config(tenant_ids)},
+                    "extraPorts": [
+                        {"name": "otlp-grpc", "port": OTLP_GRPC_PORT, "targetPort": OTLP_GRPC_PORT, "protocol": "TCP"}
+                    ],
+                },
+            },
             self,
         )
         for tenant in args.tenants:

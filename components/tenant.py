@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from catalog import StackSettings
 from catalog import Tenant as TenantConfig
+from components.observability import COLLECTOR_OTLP
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from components.tags import tenant_tags
 from components.tenant_backup import TenantBackup, TenantBackupArgs
@@ -155,7 +156,13 @@ class Tenant(pulumi.ComponentResource):
             )
 
         db = self.database.instance if self.database else args.promoted_database
-        db_secret = db.master_user_secrets.apply(lambda ss: (ss[0].secret_arn or "") if ss else "") if db else None
+        db_secret = (
+            self.database.master_secret_arn
+            if self.database
+            else db.master_user_secrets.apply(lambda ss: (ss[0].secret_arn or "") if ss else "")
+            if db
+            else None
+        )
         TenantPermissions(
             f"{name}-permissions",
             TenantPermissionsArgs(
@@ -186,6 +193,10 @@ class Tenant(pulumi.ComponentResource):
             "DATABASE_HOST": db.address if db else "",  # empty: the home-region primary (see DR)
             "DATABASE_PORT": "3306",
             "DATABASE_TLS": "required",
+            # Traces go to the collector, which files them under this namespace's tenant id.
+            "OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR_OTLP,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_RESOURCE_ATTRIBUTES": f"tenant.id={t.id},deployment.environment={s.environment}",
         }
         for svc in self.messaging.queues:
             runtime[f"{svc.upper()}_JOBS_QUEUE_URL"] = self.messaging.queues[svc].url

@@ -1,7 +1,9 @@
 """A tenant's dedicated MariaDB: encrypted with the tenant key, private, TLS only, managed
 credentials, tier-driven HA and backups, and protected against loss."""
 
+import json
 from dataclasses import dataclass
+from datetime import datetime
 
 import pulumi
 import pulumi_aws as aws
@@ -13,6 +15,63 @@ MARIADB_PORT = 3306
 LOG_EXPORTS = ["audit", "error", "slowquery"]
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 MONITORING_SECONDS = 60
+MASTER_USER = "platform_admin"
+
+
+def replication_source(tenant: Tenant) -> bool:
+    """Whether the tier gives the database replicas (same-region or cross-region)."""
+    spec = tenant.tier.database
+    return spec.read_replica or "read-replica" in spec.cross_region
+
+
+class MasterCredentials(pulumi.ComponentResource):
+    """The master credential of a replicated database in a Secrets Manager secret the platform owns
+    (tenant key, protected). RDS refuses read replicas of a source whose password it manages
+    (every engine but SQL Server, RDS User Guide, Secrets Manager limitations), so a replication
+    source gets its password write-only from this secret: generated once inside AWS, never in
+    code or config. Rotating in Secrets Manager gives the secret a new current version; the next
+    deployment writes it to RDS, because the version's creation time is the password version."""
+
+    secret: aws.secretsmanager.Secret
+    password: pulumi.Output[str]
+    version: pulumi.Output[int]
+
+    def __init__(
+        self,
+        name: str,
+        identifier: str,
+        kms_key_arn: pulumi.Input[str],
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        super().__init__("platform:index:MasterCredentials", name, None, opts)
+        self.secret = aws.secretsmanager.Secret(
+            name,
+            name=f"{identifier}/master",
+            description=f"Master credential of {identifier} (a replication source)",
+            kms_key_id=kms_key_arn,
+            recovery_window_in_days=30,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        generated = aws.secretsmanager.get_random_password_output(
+            password_length=40, exclude_punctuation=True, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).random_password
+        initial = aws.secretsmanager.SecretVersion(
+            name,
+            secret_id=self.secret.id,
+            secret_string=pulumi.Output.secret(
+                generated.apply(lambda p: json.dumps({"username": MASTER_USER, "password": p}))
+            ),
+            # Generated once; later values come from rotation in Secrets Manager.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
+        )
+        current = aws.secretsmanager.get_secret_version_output(
+            secret_id=initial.secret_id, opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[initial])
+        )
+        self.password = pulumi.Output.secret(current.secret_string.apply(lambda text: json.loads(text)["password"]))
+        self.version = current.created_date.apply(lambda date: int(datetime.fromisoformat(date).timestamp()))
+        self.register_outputs({"secretArn": self.secret.arn})
 
 
 @dataclass
@@ -77,6 +136,11 @@ class TenantDatabase(pulumi.ComponentResource):
             {**tags, "Name": f"{identifier}-db"},
         )
 
+        credentials = (
+            MasterCredentials(f"{name}-master", identifier, args.kms_key_arn, tags, pulumi.ResourceOptions(parent=self))
+            if replication_source(tenant)
+            else None
+        )
         self.instance = aws.rds.Instance(
             name,
             identifier=identifier,
@@ -97,9 +161,11 @@ class TenantDatabase(pulumi.ComponentResource):
             parameter_group_name=args.parameter_group_name,
             option_group_name=args.option_group_name,
             ca_cert_identifier=CA_CERTIFICATE,
-            username="platform_admin",
-            manage_master_user_password=True,
-            master_user_secret_kms_key_id=args.kms_key_arn,
+            username=MASTER_USER,
+            manage_master_user_password=None if credentials else True,
+            master_user_secret_kms_key_id=None if credentials else args.kms_key_arn,
+            password_wo=credentials.password if credentials else None,
+            password_wo_version=credentials.version if credentials else None,
             iam_database_authentication_enabled=True,
             backup_retention_period=spec.backup_retention_days,
             backup_window="03:00-04:00",
@@ -115,8 +181,13 @@ class TenantDatabase(pulumi.ComponentResource):
             enabled_cloudwatch_logs_exports=LOG_EXPORTS,
             monitoring_interval=MONITORING_SECONDS,
             monitoring_role_arn=args.monitoring_role_arn,
-            tags=tags,
+            tags={**tags, "replication-source": "true"} if credentials else tags,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        self.master_secret_arn: pulumi.Output[str] = (
+            credentials.secret.arn
+            if credentials
+            else self.instance.master_user_secrets.apply(lambda ss: (ss[0].secret_arn or "") if ss else "")
         )
         # Premium reads (reports, analytics) go to a same-region replica, off the primary.
         self.replica = None
@@ -152,8 +223,6 @@ class TenantDatabase(pulumi.ComponentResource):
             {
                 "identifier": identifier,
                 "endpoint": self.instance.endpoint,
-                "masterUserSecretArn": self.instance.master_user_secrets.apply(
-                    lambda secrets: secrets[0].secret_arn if secrets else None
-                ),
+                "masterUserSecretArn": self.master_secret_arn,
             }
         )

@@ -17,6 +17,8 @@ APP_PORT = 8080
 ROUTER_NAMESPACE = "nginx-ingress"  # components.ingress_routing
 ROUTER_PRINCIPAL = f"cluster.local/ns/{ROUTER_NAMESPACE}/sa/nginx-ingress"
 MESH_NAMESPACE = "istio-system"
+TELEMETRY_NAMESPACE = "observability"  # components.observability: Alloy's OTLP receiver
+TELEMETRY_PORT = 4317
 # Egress the tenant's services need inside the VPC: their database, Redis, AWS interface endpoints.
 VPC_EGRESS_PORTS = (3306, 6379, 443)
 OPERATOR_RULES = [
@@ -179,6 +181,16 @@ class TenantNamespace(pulumi.ComponentResource):
                     np.NetworkPolicyEgressRuleArgs(
                         to=[np.NetworkPolicyPeerArgs(namespace_selector=namespace(MESH_NAMESPACE))],
                         ports=[tcp(15012), tcp(15017)],
+                    )
+                ],
+            ),
+            "allow-telemetry-egress": np.NetworkPolicySpecArgs(
+                pod_selector=everything,
+                policy_types=["Egress"],
+                egress=[
+                    np.NetworkPolicyEgressRuleArgs(
+                        to=[np.NetworkPolicyPeerArgs(namespace_selector=namespace(TELEMETRY_NAMESPACE))],
+                        ports=[tcp(TELEMETRY_PORT)],
                     )
                 ],
             ),

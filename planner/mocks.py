@@ -82,6 +82,15 @@ class PlanMocks(pulumi.runtime.Mocks):
             return {"names": names, "zoneIds": [f"use-az{i}" for i in range(1, 5)], "id": self.region}
         if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
             return {"randomPassword": "offline-plan-not-a-secret", "id": "offline"}
+        if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            secret = json.dumps({"username": "offline", "password": "offline-plan-not-a-secret"})
+            return {
+                "secretId": args.args.get("secretId"),
+                "secretString": secret,
+                "createdDate": "2026-01-01T00:00:00Z",
+                "versionId": "offline",
+                "id": "offline",
+            }
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}
         return {}

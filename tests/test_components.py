@@ -215,11 +215,22 @@ def test_tenant_database_follows_its_tier(dev: StackSettings, tier: str) -> None
     assert i["maxAllocatedStorage"] == spec.max_allocated_storage_gb
     assert i["storageEncrypted"] is True
     assert i["kmsKeyId"].startswith("arn:aws:kms:") and i["kmsKeyId"] == i["performanceInsightsKmsKeyId"]
-    assert i["masterUserSecretKmsKeyId"] == i["kmsKeyId"]
     assert key.urn in db.options["dependsOn"], "the database is encrypted with the tenant's own key"
     assert i["publiclyAccessible"] is False
     assert i["dbSubnetGroupName"] == "db-subnets" and i["parameterGroupName"] == "db-params"
-    assert i["manageMasterUserPassword"] is True and "password" not in i
+    assert "password" not in i
+    if spec.read_replica or "read-replica" in spec.cross_region:
+        # RDS refuses replicas of a source whose password it manages: a platform-owned secret
+        # (tenant key, protected) feeds a write-only, versioned password instead.
+        assert "manageMasterUserPassword" not in i and i["passwordWo"] == "[secret]"
+        assert isinstance(i["passwordWoVersion"], int) and i["tags"]["replication-source"] == "true"
+        (secret,) = of_type(regs, "aws:secretsmanager/secret:Secret")
+        assert secret.inputs["kmsKeyId"] == i["kmsKeyId"] and secret.options["protect"] is True
+        (version,) = of_type(regs, "aws:secretsmanager/secretVersion:SecretVersion")
+        assert version.options["ignoreChanges"] == ["secretString"]  # generated once, rotated in AWS
+    else:
+        assert i["manageMasterUserPassword"] is True and i["masterUserSecretKmsKeyId"] == i["kmsKeyId"]
+        assert "passwordWo" not in i and "replication-source" not in i["tags"]
     assert i["deletionProtection"] is True and i["skipFinalSnapshot"] is False
     assert i["finalSnapshotIdentifier"].endswith("-final")
     assert i["copyTagsToSnapshot"] is True
@@ -278,6 +289,9 @@ def test_tenant_namespace_is_fenced_by_tier(dev: StackSettings, tier: str) -> No
     assert "ingress" not in deny and "egress" not in deny
     dns = policies["allow-dns-egress"]
     assert {p["port"] for p in dns["egress"][0]["ports"]} == {53}
+    (telemetry,) = policies["allow-telemetry-egress"]["egress"]
+    assert telemetry["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]
+    assert [p["port"] for p in telemetry["ports"]] == [4317]
     for r in regs:
         if r.type.startswith("kubernetes:") and r.type != "kubernetes:core/v1:Namespace" and r.custom:
             assert r.inputs["metadata"]["namespace"] == ns.inputs["metadata"]["name"]

@@ -71,10 +71,9 @@ def test_each_tenant_sees_only_its_own_signals(plans: dict[str, Any], stack: str
         assert source["name"].endswith(f"-{tenant}") and "|" not in tenant
     assert grafana["values"]["admin"]["existingSecret"] == "grafana-admin"
     config = release(plan, "alloy")["values"]["alloy"]["configMap"]["content"]
-    assert config == alloy_config(tenants) and 'stage.tenant { label = "tenant" }' in config
+    assert config == alloy_config(tenants) and 'stage.tenant {\n    label = "tenant"' in config
     for tenant in tenants:
         assert f'headers = {{ "X-Scope-OrgID" = "{tenant}" }}' in config
-        assert f'regex = "{tenant}" action = "keep"' in config
     folders = {
         r["inputs"]["metadata"]["annotations"]["grafana_folder"]
         for r in resources_of(plan, "kubernetes:core/v1:ConfigMap")
@@ -87,7 +86,9 @@ def test_grafana_admin_secret_lives_in_secrets_manager(plans: dict[str, Any]) ->
     plan = plans["prod-us-east-1"]
     (secret,) = [r for r in resources_of(plan, "aws:secretsmanager/secret:Secret") if "grafana" in r["name"]]
     assert secret["inputs"]["name"] == "insurance-platform/prod-us-east-1/platform/grafana-admin"
-    (version,) = resources_of(plan, "aws:secretsmanager/secretVersion:SecretVersion")
+    (version,) = [
+        r for r in resources_of(plan, "aws:secretsmanager/secretVersion:SecretVersion") if "grafana" in r["name"]
+    ]
     assert version["inputs"]["secretString"] == "[secret]" and version["options"]["ignoreChanges"] == ["secretString"]
     sync = next(
         r
@@ -171,3 +172,79 @@ def test_service_alerts_per_tenant_route_to_its_contacts(plans: dict[str, Any], 
                 "receiver": f"tenant-{tenant}-{severity}",
                 "object_matchers": [["tenant", "=", tenant], ["severity", "=", severity]],
             } in routes
+
+
+def _blocks(config: str) -> dict[str, str]:
+    """Top-level Alloy blocks by header (`kind "label"`), each with its body."""
+    found: dict[str, str] = {}
+    header, body = "", []
+    for line in config.splitlines():
+        if not line.startswith(" ") and line.endswith("{"):
+            header, body = line[:-1].strip(), []
+        elif line == "}":
+            found[header] = "\n".join(body)
+        else:
+            body.append(line)
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_traces_are_filed_under_the_namespace_that_sent_them(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    tenants = served(plan)
+    alloy = release(plan, "alloy")["values"]["alloy"]
+    assert {"name": "otlp-grpc", "port": 4317, "targetPort": 4317, "protocol": "TCP"} in alloy["extraPorts"]
+    assert release(plan, "tempo")["values"]["traces"]["otlp"]["grpc"]["enabled"] is True
+    blocks = _blocks(alloy["configMap"]["content"])
+    # What the sender claims is discarded before the namespace is looked up from its connection.
+    assert 'delete_key(attributes, \\"k8s.namespace.name\\")' in blocks['otelcol.processor.transform "untrusted"']
+    assert "k8sattributes.source.input" in blocks['otelcol.processor.transform "untrusted"']
+    assert "pod_association" not in blocks['otelcol.processor.k8sattributes "source"']  # by connection only
+    for tenant in tenants:
+        name = tenant.replace("-", "_")
+        span_filter = blocks[f'otelcol.processor.filter "traces_{name}"']
+        assert f'!= \\"{tenant}\\"' in span_filter and f"otelcol.exporter.otlp.traces_{name}.input" in span_filter
+        exporter = blocks[f'otelcol.exporter.otlp "traces_{name}"']
+        assert f'"X-Scope-OrgID" = "{tenant}"' in exporter and "tempo-distributor" in exporter
+    platform = blocks['otelcol.processor.filter "traces_platform"']
+    assert all(tenant in platform for tenant in tenants)  # tenant spans never land under `platform`
+    runtime = [
+        r["inputs"]["data"]
+        for r in resources_of(plan, "kubernetes:core/v1:ConfigMap")
+        if r["inputs"]["metadata"]["name"] == "tenant-runtime"
+    ]
+    assert len(runtime) == len(tenants)
+    assert all(d["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://alloy.observability.svc:4317" for d in runtime)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tenant_container_logs_land_in_the_tenants_own_log_group(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    tenants = served(plan)
+    (addon,) = [
+        r["inputs"]
+        for r in resources_of(plan, "aws:eks/addon:Addon")
+        if r["inputs"]["addonName"] == "amazon-cloudwatch-observability"
+    ]
+    config = json.loads(addon["configurationValues"])["containerLogs"]["fluentBit"]["config"]["extraFiles"][
+        "application-log.conf"
+    ]
+    rule = next(line for line in config.splitlines() if line.strip().startswith("Rule"))
+    assert f"^({'|'.join(tenants)})$" in rule and rule.rstrip().endswith("false")  # moved, not copied
+    outputs = [section for section in config.split("[OUTPUT]")[1:]]
+    groups = {
+        r["tenant"]: r["inputs"]["name"]
+        for r in resources_of(plan, "aws:cloudwatch/logGroup:LogGroup")
+        if r["name"].endswith("-observability-logs")
+    }
+    assert set(groups) == set(tenants)
+    for tenant in tenants:
+        (section,) = [o for o in outputs if f"Match               tenant.{tenant}\n" in o]
+        assert f"log_group_name      {groups[tenant]}\n" in section and "auto_create_group   false" in section
+    (shared,) = [o for o in outputs if "Match               application.*" in o]
+    assert "/aws/containerinsights/${CLUSTER_NAME}/application" in shared
+    insights = [r for r in resources_of(plan, "aws:cloudwatch/logGroup:LogGroup") if "-insights-" in r["name"]]
+    assert len(insights) == 4
+    for group in insights:
+        assert group["inputs"]["kmsKeyId"] and group["inputs"]["retentionInDays"] >= 90
+        assert group["options"]["protect"] is True

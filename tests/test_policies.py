@@ -160,6 +160,32 @@ RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         "not managed by Secrets Manager",
     ),
     (
+        "rds-managed-master-password",
+        "aws:rds/instance:Instance",
+        {
+            **RDS_OK,
+            "manageMasterUserPassword": None,
+            "passwordWo": "x",
+            "passwordWoVersion": 1,
+            "tags": {"replication-source": "true"},
+        },
+        {"tags": {"tenant": "acme"}},
+        "not managed by Secrets Manager",
+    ),
+    (
+        "rds-managed-master-password",
+        "aws:rds/instance:Instance",
+        {
+            **RDS_OK,
+            "manageMasterUserPassword": None,
+            "passwordWo": "x",
+            "passwordWoVersion": 1,
+            "tags": {"replication-source": "true"},
+        },
+        {"passwordWoVersion": None},
+        "cannot be rotated",
+    ),
+    (
         "rds-deletion-safety",
         "aws:rds/instance:Instance",
         RDS_OK,

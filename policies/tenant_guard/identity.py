@@ -7,7 +7,7 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .encryption import EKS_CLUSTER, EKS_COMPONENT, RDS
 from .frameworks import cis_eks, fsbp, glba, naic, nydfs
-from .props import get
+from .props import get, tags_of
 from .rule import Res, Rule
 
 
@@ -16,7 +16,14 @@ def rds_managed_password(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
         return  # replicas take their credentials from the source
     if get(r.props, "password"):
         yield "a master password is set in code or config: use manageMasterUserPassword so Secrets Manager owns and rotates it"
-    if get(r.props, "manageMasterUserPassword") is not True:
+    elif get(r.props, "manageMasterUserPassword") is True:
+        return
+    elif get(r.props, "passwordWo") and tags_of(r.props).get("replication-source") == "true":
+        # RDS refuses replicas of a source whose password it manages: the password comes
+        # write-only from a platform-owned secret (MasterCredentials), versioned for rotation.
+        if get(r.props, "passwordWoVersion") is None:
+            yield "a write-only master password without passwordWoVersion cannot be rotated"
+    else:
         yield "the master password is not managed by Secrets Manager: set manageMasterUserPassword to true"
 
 
@@ -31,7 +38,7 @@ RULES = (
         id="IAM-RDS-1",
         name="rds-managed-master-password",
         title="Database master credentials are managed, never literal",
-        description="No database master password appears in code, config or state; Secrets Manager generates, encrypts (tenant key) and rotates it.",
+        description="No database master password appears in code, config or state; Secrets Manager generates, encrypts (tenant key) and rotates it. A replication source (RDS refuses managed passwords there) takes it write-only from a platform-owned secret, versioned for rotation.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.7"), naic("a"), glba("1"), fsbp("RDS.10")),

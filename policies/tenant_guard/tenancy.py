@@ -40,6 +40,7 @@ UNTAGGABLE = frozenset(
         "aws:backup/selection:Selection",
         "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
         "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
+        "aws:secretsmanager/secretVersion:SecretVersion",
     }
 )
 
