@@ -23,6 +23,7 @@ from catalog.model import (
     GlobalEdgeSettings,
     Image,
     NodePool,
+    OperatorSso,
     ServiceImages,
     StackSettings,
     Tenant,
@@ -320,9 +321,9 @@ ConfigGetter = Callable[[str], str | None]
 
 STACK_KEYS = (
     "environment", "vpcCidr", "natGateways", "cluster", "database", "edge", "services", "dr", "account", "tenantCatalog",
-    "globalEdge",
+    "globalEdge", "operatorSso",
 )  # fmt: skip
-OBJECT_KEYS = ("cluster", "database", "edge", "services", "dr", "account", "globalEdge")
+OBJECT_KEYS = ("cluster", "database", "edge", "services", "dr", "account", "globalEdge", "operatorSso")
 GLOBAL_EDGE_REGION = "us-east-1"  # CloudFront takes certificates and CLOUDFRONT web ACLs from here only
 
 
@@ -354,7 +355,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
             raw[key] = value
     f = _Fields(file, raw, project)
     f.only(
-        ("environment", "vpcCidr", "cluster", "database", "edge", "services", "account"),
+        ("environment", "vpcCidr", "cluster", "database", "edge", "services", "account", "operatorSso"),
         ("natGateways", "tenantCatalog", "dr", "globalEdge"),
     )
 
@@ -444,6 +445,24 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         catalog_dir=catalog_rel,
         tenants=tenants,
         global_edge=global_edge,
+        operator_sso=_operator_sso(f.mapping("operatorSso")),
+    )
+
+
+def _operator_sso(o: _Fields) -> OperatorSso:
+    o.only(("authUrl", "tokenUrl", "apiUrl", "clientId"), ("groupsClaim",))
+    urls = {}
+    for key in ("authUrl", "tokenUrl", "apiUrl"):
+        url = o.string(key)
+        if not re.match(r"^https://[a-z0-9.-]+(:\d+)?(/\S*)?$", url):
+            raise o.fail(key, f"'{url}' must be an https:// URL of the identity provider")
+        urls[key] = url
+    return OperatorSso(
+        auth_url=urls["authUrl"],
+        token_url=urls["tokenUrl"],
+        api_url=urls["apiUrl"],
+        client_id=o.string("clientId"),
+        groups_claim=o.string("groupsClaim", "groups"),
     )
 
 

@@ -137,6 +137,23 @@ class GlobalEdgeSettings:
 
 
 @dataclass(frozen=True)
+class OperatorSso:
+    """The OIDC identity provider tenant operators sign in with (the platform's partner/workforce
+    IdP). Its groups claim carries `<tenant>-operators`; the client secret lives in Secrets Manager
+    under the stack's platform prefix (`grafana-oauth`), never in config."""
+
+    auth_url: str
+    token_url: str
+    api_url: str
+    client_id: str
+    groups_claim: str = "groups"
+
+    @staticmethod
+    def group(tenant_id: str) -> str:
+        return f"{tenant_id}-operators"
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     engine_version: str
 
@@ -165,6 +182,7 @@ class StackSettings:
     catalog_dir: str
     dr: DrSettings | None
     account: AccountSettings
+    operator_sso: OperatorSso  # how tenant operators sign in to their views
     tenants: tuple[Tenant, ...] = field(default=())  # the whole environment's catalog
     global_edge: GlobalEdgeSettings | None = None  # only on the edge.globalOwner stack
 

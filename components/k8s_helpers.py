@@ -44,11 +44,12 @@ def release(
     values: Mapping[str, Any],
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
+    release_name: str | None = None,  # default: the chart key
 ) -> k8s.helm.v3.Release:
     chart = CHARTS[chart_key]
     return k8s.helm.v3.Release(
         name,
-        name=chart_key,
+        name=release_name or chart_key,
         chart=chart.chart,
         version=chart.version,
         repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo) if chart.repo else None,

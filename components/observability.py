@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from catalog import StackSettings, Tenant
 from components.iam import document
+from components.ingress_routing import INGRESS_CLASS
 from components.k8s_helpers import SYSTEM_NODES, addon_namespace, release
 from components.secrets_delivery import platform_secret_prefix
 from components.secure_bucket import SecureBucket, SecureBucketArgs
@@ -45,6 +46,8 @@ class ObservabilityArgs:
     kms_key_arn: pulumi.Input[str]
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
+    entry_dns_name: pulumi.Input[str]  # the regional public entry: tenant views are reached through it
+    entry_zone_id: pulumi.Input[str]
     depends_on: Sequence[pulumi.Resource] = ()  # External Secrets Operator (CRDs)
 
 
@@ -52,11 +55,16 @@ def bucket_name(settings: StackSettings, store: str, purpose: str) -> str:
     return f"{settings.regional_prefix}-{store}-{purpose}"
 
 
-def datasources(tenants: Sequence[str]) -> list[dict[str, object]]:
+def views_host(settings: StackSettings, tenant: Tenant) -> str:
+    """A tenant's Grafana in this region (its signals are regional); under the entry's *.domain."""
+    return f"views-{settings.region}-{tenant.id}.{settings.edge.domain}"
+
+
+def datasources(tenants: Sequence[str], platform: bool = True) -> list[dict[str, object]]:
     """One Loki, Mimir and Tempo data source per tenant (and for the platform), each pinned to
     exactly one tenant id: a tenant's views can never query another tenant's signals."""
     found: list[dict[str, object]] = []
-    for tenant in [PLATFORM_TENANT, *tenants]:
+    for tenant in [*([PLATFORM_TENANT] if platform else []), *tenants]:
         for kind, url, type_ in (("logs", LOKI, "loki"), ("metrics", MIMIR, "prometheus"), ("traces", TEMPO, "tempo")):
             found.append(
                 {
@@ -529,9 +537,134 @@ class Observability(pulumi.ComponentResource):
             },
             self,
         )
+        oauth = self._operator_sso_secret(name, s, args, store, tags)
         for tenant in args.tenants:
             self._dashboards(name, tenant)
-        self.register_outputs({"namespace": NAMESPACE, "tenants": tenant_ids})
+            self._tenant_views(name, s, args, tenant, namespace, [admin_secret, oauth])
+        self.register_outputs(
+            {"namespace": NAMESPACE, "tenants": tenant_ids, "views": [views_host(s, t) for t in args.tenants]}
+        )
+
+    def _operator_sso_secret(
+        self,
+        name: str,
+        s: StackSettings,
+        args: ObservabilityArgs,
+        store: pulumi.Resource,
+        tags: dict[str, str],
+    ) -> k8s.apiextensions.CustomResource:
+        """The tenant-views OAuth client secret: the platform creates the (empty) secret, the IdP's
+        administrators put the client secret in it, External Secrets delivers it to Grafana."""
+        secret = aws.secretsmanager.Secret(
+            f"{name}-grafana-oauth",
+            name=f"{platform_secret_prefix(s)}grafana-oauth",
+            description=f"Client secret of OIDC client '{s.operator_sso.client_id}' (tenant views); set by the IdP admins",
+            kms_key_id=args.kms_key_arn,
+            recovery_window_in_days=30,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return k8s.apiextensions.CustomResource(
+            f"{name}-grafana-oauth-sync",
+            api_version="external-secrets.io/v1",
+            kind="ExternalSecret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana-oauth", namespace=NAMESPACE),
+            spec=secret.name.apply(
+                lambda key: {
+                    "refreshInterval": "1h",
+                    "secretStoreRef": {"kind": "SecretStore", "name": "platform-secrets"},
+                    "target": {"name": "grafana-oauth", "creationPolicy": "Owner"},
+                    "data": [{"secretKey": "client-secret", "remoteRef": {"key": key}}],
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[store]),
+        )
+
+    def _tenant_views(
+        self,
+        name: str,
+        s: StackSettings,
+        args: ObservabilityArgs,
+        tenant: Tenant,
+        namespace: k8s.core.v1.Namespace,
+        secrets: Sequence[pulumi.Resource],
+    ) -> None:
+        """The tenant's own Grafana: only its data sources, dashboards and alerts exist there, and
+        only members of its operators group get in (OIDC, no local logins). One instance per
+        tenant because OSS Grafana scopes data sources to an organization, not a folder: folder
+        permissions alone would still let any viewer query any data source in Explore."""
+        sso, host = s.operator_sso, views_host(s, tenant)
+        release(
+            f"{name}-grafana-{tenant.id}",
+            "grafana",
+            namespace,
+            {
+                "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
+                "datasources": {
+                    "datasources.yaml": {"apiVersion": 1, "datasources": datasources([tenant.id], platform=False)}
+                },
+                "alerting": grafana_alerting([tenant]),
+                "sidecar": {
+                    "dashboards": {
+                        "enabled": True,
+                        "label": "grafana_dashboard",
+                        "labelValue": tenant.id,  # only this tenant's dashboard ConfigMaps
+                        "folderAnnotation": "grafana_folder",
+                        "provider": {"foldersFromFilesStructure": True},
+                    }
+                },
+                "envValueFrom": {
+                    "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": {
+                        "secretKeyRef": {"name": "grafana-oauth", "key": "client-secret"}
+                    }
+                },
+                "grafana.ini": {
+                    "server": {"root_url": f"https://{host}/"},
+                    "auth": {"disable_login_form": True, "oauth_auto_login": True},
+                    "auth.basic": {"enabled": False},
+                    "auth.anonymous": {"enabled": False},
+                    "users": {"allow_sign_up": False, "auto_assign_org_role": "Viewer"},
+                    "auth.generic_oauth": {
+                        "enabled": True,
+                        "name": f"{tenant.display_name} operators",
+                        "client_id": sso.client_id,
+                        "scopes": "openid email profile groups",
+                        "auth_url": sso.auth_url,
+                        "token_url": sso.token_url,
+                        "api_url": sso.api_url,
+                        "use_pkce": True,
+                        "allow_sign_up": True,  # first sign-in of a group member creates the user
+                        "groups_attribute_path": sso.groups_claim,
+                        "allowed_groups": sso.group(tenant.id),
+                        "role_attribute_path": "'Viewer'",
+                        "role_attribute_strict": True,
+                    },
+                },
+                "ingress": {
+                    "enabled": True,
+                    "ingressClassName": INGRESS_CLASS,
+                    "hosts": [host],
+                    "path": "/",
+                    "pathType": "Prefix",
+                },
+                **SYSTEM_NODES,
+            },
+            self,
+            depends_on=list(secrets),
+            release_name=f"grafana-{tenant.id}",
+        )
+        aws.route53.Record(
+            f"{name}-views-{tenant.id}",
+            zone_id=s.edge.hosted_zone_id,
+            name=host,
+            type="A",
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=args.entry_dns_name, zone_id=args.entry_zone_id, evaluate_target_health=True
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _dashboards(self, name: str, tenant: Tenant) -> None:
         """The tenant's folder: its services (rate, errors, latency), queues and database."""
@@ -574,7 +707,7 @@ class Observability(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=f"dashboards-{tenant.id}",
                 namespace=NAMESPACE,
-                labels={"grafana_dashboard": "1", "tenant": tenant.id, "tier": tenant.tier.name},
+                labels={"grafana_dashboard": tenant.id, "tenant": tenant.id, "tier": tenant.tier.name},
                 annotations={"grafana_folder": tenant.id},
             ),
             data={f"{tenant.id}-overview.json": json.dumps(dashboard, sort_keys=True)},

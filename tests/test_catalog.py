@@ -179,6 +179,14 @@ STACK: dict[str, str] = {
             "origins": {"us-east-1": "insure.example.com", "us-west-2": "insure.example.com"},
         }
     ),
+    "p:operatorSso": json.dumps(
+        {
+            "authUrl": "https://login.insure.example.com/oauth2/v1/authorize",
+            "tokenUrl": "https://login.insure.example.com/oauth2/v1/token",
+            "apiUrl": "https://login.insure.example.com/oauth2/v1/userinfo",
+            "clientId": "tenant-views",
+        }
+    ),
     "p:account": json.dumps({"owner": True, "platformBudgetUsd": 60000, "budgetEmails": ["finops@insure.example.com"]}),
     "p:services": json.dumps(
         {
@@ -264,6 +272,13 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
             "required key is missing",
         ),
         ("p:globalEdge", None, "p.globalEdge", "required on the global edge owner"),
+        ("p:operatorSso", None, "p.operatorSso", "required key is missing"),
+        (
+            "p:operatorSso",
+            json.dumps({**json.loads(STACK["p:operatorSso"]), "tokenUrl": "http://login.insure.example.com/token"}),
+            "p.operatorSso.tokenUrl",
+            "must be an https:// URL",
+        ),
         (
             "p:globalEdge",
             json.dumps({"zones": {}, "origins": {"us-east-1": "insure.example.com"}}),

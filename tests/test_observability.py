@@ -77,15 +77,49 @@ def test_each_tenant_sees_only_its_own_signals(plans: dict[str, Any], stack: str
     folders = {
         r["inputs"]["metadata"]["annotations"]["grafana_folder"]
         for r in resources_of(plan, "kubernetes:core/v1:ConfigMap")
-        if r["inputs"]["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+        if "grafana_dashboard" in r["inputs"]["metadata"].get("labels", {})
     }
     assert folders == set(tenants)
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_tenant_has_its_own_views_behind_its_operators_group(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    tenants = served(plan)
+    platform = release(plan, "grafana")
+    assert not platform["values"].get("ingress", {}).get("enabled")  # all-tenant instance: not exposed
+    records = {r["inputs"]["name"]: r["inputs"] for r in resources_of(plan, "aws:route53/record:Record")}
+    dashboards = {
+        r["inputs"]["metadata"]["labels"]["grafana_dashboard"]: r["inputs"]["metadata"]["annotations"]["grafana_folder"]
+        for r in resources_of(plan, "kubernetes:core/v1:ConfigMap")
+        if "grafana_dashboard" in r["inputs"]["metadata"].get("labels", {})
+    }
+    for tenant in tenants:
+        views = release(plan, f"grafana-{tenant}")["values"]
+        assert views["datasources"]["datasources.yaml"]["datasources"] == datasources([tenant], platform=False)
+        assert views["sidecar"]["dashboards"]["labelValue"] == tenant and dashboards[tenant] == tenant
+        assert {g["name"] for g in views["alerting"]["rules.yaml"]["groups"]} == {f"tenant-{tenant}"}
+        ini = views["grafana.ini"]
+        oauth = ini["auth.generic_oauth"]
+        assert oauth["allowed_groups"] == f"{tenant}-operators" and oauth["role_attribute_strict"] is True
+        assert oauth["auth_url"].startswith("https://") and "client_secret" not in oauth  # from Secrets Manager
+        assert ini["auth"]["disable_login_form"] is True and ini["auth.anonymous"]["enabled"] is False
+        secret_ref = views["envValueFrom"]["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"]["secretKeyRef"]
+        assert secret_ref == {"name": "grafana-oauth", "key": "client-secret"}
+        (host,) = views["ingress"]["hosts"]
+        assert host == f"views-{plan['region']}-{tenant}.{host.split('.', 1)[1]}" and host in records
+        assert ini["server"]["root_url"] == f"https://{host}/"
+
+
 def test_grafana_admin_secret_lives_in_secrets_manager(plans: dict[str, Any]) -> None:
     plan = plans["prod-us-east-1"]
-    (secret,) = [r for r in resources_of(plan, "aws:secretsmanager/secret:Secret") if "grafana" in r["name"]]
+    (secret,) = [r for r in resources_of(plan, "aws:secretsmanager/secret:Secret") if "grafana-admin" in r["name"]]
     assert secret["inputs"]["name"] == "insurance-platform/prod-us-east-1/platform/grafana-admin"
+    (oauth,) = [r for r in resources_of(plan, "aws:secretsmanager/secret:Secret") if "grafana-oauth" in r["name"]]
+    assert oauth["inputs"]["name"] == "insurance-platform/prod-us-east-1/platform/grafana-oauth"
+    assert oauth["inputs"]["kmsKeyId"] and not [
+        r for r in resources_of(plan, "aws:secretsmanager/secretVersion:SecretVersion") if "grafana-oauth" in r["name"]
+    ]  # the IdP's administrators set the value; it never passes through code or state
     (version,) = [
         r for r in resources_of(plan, "aws:secretsmanager/secretVersion:SecretVersion") if "grafana" in r["name"]
     ]

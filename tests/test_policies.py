@@ -624,6 +624,62 @@ RESOURCE_CASES += [
 ]
 
 
+def _views(tenant: str = "acme", **ini: Any) -> dict[str, Any]:
+    grafana_ini = {
+        "auth": {"disable_login_form": True},
+        "auth.basic": {"enabled": False},
+        "auth.anonymous": {"enabled": False},
+        "auth.generic_oauth": {"enabled": True, "allowed_groups": f"{tenant}-operators", "role_attribute_strict": True},
+        **ini,
+    }
+    source = {"name": f"logs-{tenant}", "secureJsonData": {"httpHeaderValue1": tenant}}
+    return {
+        "datasources": {"datasources.yaml": {"datasources": [source]}},
+        "sidecar": {"dashboards": {"labelValue": tenant}},
+        "grafana.ini": grafana_ini,
+    }
+
+
+HELM = "kubernetes:helm.sh/v3:Release"
+VIEWS_OK = {"chart": "grafana", "name": "grafana-acme", "values": _views()}
+RESOURCE_CASES += [
+    (
+        "tenant-views-access",
+        HELM,
+        VIEWS_OK,
+        {
+            "values": _views(
+                **{"auth.generic_oauth": {"enabled": True, "allowed_groups": "staff", "role_attribute_strict": True}}
+            )
+        },
+        "exactly the group 'acme-operators'",
+    ),
+    ("tenant-views-access", HELM, VIEWS_OK, {"values": _views(**{"auth.anonymous": {"enabled": True}})}, "anonymous"),
+    ("tenant-views-access", HELM, VIEWS_OK, {"values": _views(auth={})}, "local logins"),
+    (
+        "tenant-views-access",
+        HELM,
+        VIEWS_OK,
+        {"values": {**_views(), "sidecar": {"dashboards": {"labelValue": ""}}}},
+        "other tenants' dashboards",
+    ),
+    (
+        "tenant-views-access",
+        HELM,
+        VIEWS_OK,
+        {"values": {**_views(), "datasources": _views("umbrella")["datasources"]}},
+        "of tenant id 'umbrella'",
+    ),
+    (
+        "tenant-views-access",
+        HELM,
+        {"chart": "grafana", "name": "grafana", "values": {"ingress": {"enabled": False}}},
+        {"values": {"ingress": {"enabled": True}}},
+        "all-tenant Grafana is exposed",
+    ),
+]
+
+
 @pytest.mark.parametrize(("policy", "type_", "compliant", "change", "fragment"), RESOURCE_CASES)
 def test_resource_rule_passes_compliant_and_catches_violation(
     policy: str, type_: str, compliant: dict[str, Any], change: dict[str, Any], fragment: str
@@ -841,6 +897,11 @@ def _other_tenant_dependency(plan: dict[str, Any]) -> None:
     )
 
 
+def _views_admit_everyone(plan: dict[str, Any]) -> None:
+    views = next(r for r in _each(plan, HELM) if r["inputs"]["name"] == "grafana-demo-basic")
+    views["inputs"]["values"]["grafana.ini"]["auth.generic_oauth"]["allowed_groups"] = "staff"
+
+
 def _second_origin_without_failover(plan: dict[str, Any]) -> None:
     """demo-premium may live in us-west-2 too: a second origin there, but no origin group."""
     origins = _first(plan, CF, "demo-premium")["inputs"]["origins"]
@@ -979,6 +1040,7 @@ MUTATIONS: dict[str, Mutation] = {
         minimumProtocolVersion="TLSv1"
     ),
     "front-end-failover": _second_origin_without_failover,
+    "tenant-views-access": _views_admit_everyone,
     "front-end-origins-inside-residency": lambda p: _first(p, CF, "demo-basic")["inputs"]["origins"][0].update(
         domainName="origin-us-west-2.dev.insure.example.com"
     ),

@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from .frameworks import fsbp, naic, nydfs
+from .frameworks import fsbp, glba, naic, nydfs
 from .props import as_list, get, tags_of
 from .rule import Res, Rule
 from .tenancy import StackIndex
@@ -141,6 +141,39 @@ def grafana_isolation(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
                     yield f"alert rule '{get(rule, 'uid')}' of tenant '{tenant}' queries data source '{uid}'"
 
 
+def tenant_views_access(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    if not str(get(r.props, "chart", "")).endswith("grafana"):
+        return
+    release = str(get(r.props, "name", ""))
+    if not release.startswith("grafana-"):
+        # The platform's all-tenant instance: platform administrators only, through the cluster.
+        if get(r.props, "values.ingress.enabled") is True:
+            yield "the all-tenant Grafana is exposed through an ingress: only tenant instances may be"
+        return
+    tenant = release.removeprefix("grafana-")
+    ini = "values.grafana\\.ini"
+    for source in as_list(get(r.props, "values.datasources.datasources\\.yaml.datasources")):
+        value = str(get(source, "secureJsonData.httpHeaderValue1", ""))
+        if value != tenant:
+            yield f"data source '{get(source, 'name')}' of tenant id '{value}' is in {tenant}'s Grafana"
+    if get(r.props, "values.sidecar.dashboards.labelValue") != tenant:
+        yield f"the dashboard sidecar loads other tenants' dashboards: set labelValue to '{tenant}'"
+    if get(r.props, f"{ini}.auth\\.anonymous.enabled") is not False:
+        yield "anonymous access is not disabled"
+    if (
+        get(r.props, f"{ini}.auth.disable_login_form") is not True
+        or get(r.props, f"{ini}.auth\\.basic.enabled") is not False
+    ):
+        yield "local logins are possible: only the operators' single sign-on may admit users"
+    oauth = f"{ini}.auth\\.generic_oauth"
+    if (
+        get(r.props, f"{oauth}.enabled") is not True
+        or get(r.props, f"{oauth}.allowed_groups") != f"{tenant}-operators"
+        or get(r.props, f"{oauth}.role_attribute_strict") is not True
+    ):
+        yield f"single sign-on does not admit exactly the group '{tenant}-operators'"
+
+
 RULES = (
     *RULES,
     Rule(
@@ -154,5 +187,17 @@ RULES = (
         remediation="Generate data sources with components.observability.datasources (one tenant id per data source); never use multi-tenant ('a|b') queries.",
         resource_types=("kubernetes:helm.sh/v3:Release",),
         check=grafana_isolation,
+    ),
+    Rule(
+        id="OBS-3",
+        name="tenant-views-access",
+        title="Only a tenant's operators reach its views",
+        description="Each tenant's Grafana holds only that tenant's data sources and dashboards, has no anonymous or local logins, and admits through single sign-on exactly the group '<tenant>-operators'; the all-tenant platform Grafana is never exposed through an ingress.",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), nydfs("500.12"), naic("a"), glba("1")),
+        remediation="Build tenant views with Observability._tenant_views (one Grafana per tenant, OIDC allowed_groups = <tenant>-operators); keep the platform Grafana without ingress.",
+        resource_types=("kubernetes:helm.sh/v3:Release",),
+        check=tenant_views_access,
     ),
 )
