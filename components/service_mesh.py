@@ -46,6 +46,7 @@ class ServiceMesh(pulumi.ComponentResource):
                     "enableAutoMtls": True,
                     "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
                     "accessLogFile": "/dev/stdout",
+                    "accessLogEncoding": "JSON",  # tenant service metrics are read from these (TenantObservability)
                 },
                 "global": {"proxy": {"holdApplicationUntilProxyStarts": True}},
             },

@@ -1,6 +1,7 @@
 """A tenant's CloudWatch side: its application log group (tenant key, tier retention), alert topics
 per severity (tenant key) subscribed from its catalog contacts' preferences, and alarms on its
-database (CPU, free storage, connections, replica lag) and its queues (dead letters, age)."""
+database (CPU, free storage, connections, replica lag), its queues (dead letters, age) and its
+services (5xx ratio, p95 latency, from the mesh's access logs in its log group)."""
 
 import json
 from dataclasses import dataclass
@@ -16,6 +17,19 @@ FREE_STORAGE_BYTES = 10 * 1024**3
 MAX_CONNECTIONS = 400
 REPLICA_LAG_SECONDS = 300
 OLDEST_MESSAGE_SECONDS = 900
+SERVICE_ERROR_PERCENT = 5
+SERVICE_P95_MS = 1500
+# Istio's JSON access log of each inbound request, as Fluent Bit merges it (log_processed).
+_INBOUND = '$.kubernetes.container_name = "istio-proxy" && $.log_processed.upstream_cluster = "inbound*"'
+SERVICE_METRICS = {  # metric -> (filter pattern, value)
+    "Requests": (f"{{ {_INBOUND} }}", "1"),
+    "Errors5xx": (f"{{ {_INBOUND} && $.log_processed.response_code >= 500 }}", "1"),
+    "LatencyMs": (f"{{ {_INBOUND} }}", "$.log_processed.duration"),
+}
+
+
+def metrics_namespace(settings: StackSettings, tenant: Tenant) -> str:
+    return f"{settings.project}/tenants/{tenant.id}"
 
 
 def log_group_name(settings: StackSettings, tenant: Tenant) -> str:
@@ -144,6 +158,7 @@ class TenantObservability(pulumi.ComponentResource):
                 "warning",
                 tags,
             )
+        self._service_alarms(name, s, t, tags)
         for service, queue in args.dead_letter_queue_names.items():
             self._alarm(
                 name, f"{service}-dead-letters", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
@@ -155,6 +170,73 @@ class TenantObservability(pulumi.ComponentResource):
                 {"QueueName": queue}, "GreaterThanThreshold", OLDEST_MESSAGE_SECONDS, "warning", tags, statistic="Maximum",
             )  # fmt: skip
         self.register_outputs({"alertTopics": {k: v.arn for k, v in self.topics.items()}})
+
+    def _service_alarms(self, name: str, s: StackSettings, t: Tenant, tags: dict[str, str]) -> None:
+        """Metric filters on the tenant's own log group turn its services' inbound requests (mesh
+        access logs) into request, 5xx and latency metrics of the tenant alone."""
+        namespace = metrics_namespace(s, t)
+        for metric, (pattern, value) in SERVICE_METRICS.items():
+            aws.cloudwatch.LogMetricFilter(
+                f"{name}-{metric.lower()}",
+                name=f"{t.id}-{metric}",
+                log_group_name=self.log_group.name,
+                pattern=pattern,
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    name=metric,
+                    namespace=namespace,
+                    value=value,
+                    unit="Milliseconds" if metric == "LatencyMs" else "Count",
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        def series(metric: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id=metric.lower(),
+                return_data=False,
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace=namespace, metric_name=metric, period=300, stat="Sum"
+                ),
+            )
+
+        critical, warning = self.topics["critical"], self.topics["warning"]
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-service-5xx",
+            name=f"{t.id}-service-5xx",
+            alarm_description=f"critical: more than {SERVICE_ERROR_PERCENT} % of tenant {t.id}'s requests fail (5xx)",
+            metric_queries=[
+                series("Requests"),
+                series("Errors5xx"),
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="ratio", expression="100 * FILL(errors5xx, 0) / requests", label="5xx %", return_data=True
+                ),
+            ],
+            evaluation_periods=2,
+            comparison_operator="GreaterThanThreshold",
+            threshold=SERVICE_ERROR_PERCENT,
+            treat_missing_data="notBreaching",
+            alarm_actions=[critical.arn],
+            ok_actions=[critical.arn],
+            tags={**tags, "severity": "critical", "signal": "service-5xx"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-service-latency",
+            name=f"{t.id}-service-latency",
+            alarm_description=f"warning: p95 latency of tenant {t.id}'s requests above {SERVICE_P95_MS} ms",
+            namespace=namespace,
+            metric_name="LatencyMs",
+            extended_statistic="p95",
+            period=300,
+            evaluation_periods=2,
+            comparison_operator="GreaterThanThreshold",
+            threshold=SERVICE_P95_MS,
+            treat_missing_data="notBreaching",
+            alarm_actions=[warning.arn],
+            ok_actions=[warning.arn],
+            tags={**tags, "severity": "warning", "signal": "service-latency"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _alarm(
         self,

@@ -144,6 +144,7 @@ def test_every_tenant_has_log_group_alarms_and_alert_routing(plans: dict[str, An
     region = plan["region"]
     alarms = {r["inputs"]["name"]: r["inputs"] for r in resources_of(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     subscriptions = resources_of(plan, "aws:sns/topicSubscription:TopicSubscription")
+    metric_filters = resources_of(plan, "aws:cloudwatch/logMetricFilter:LogMetricFilter")
     for tenant in served(plan):
         config = CATALOG[tenant]
         (group,) = [
@@ -158,6 +159,17 @@ def test_every_tenant_has_log_group_alarms_and_alert_routing(plans: dict[str, An
         assert (f"{tenant}-replica-lag" in alarms) == (home and config.tier.database.read_replica)
         for service in ("carrier", "policy"):
             assert alarms[f"{tenant}-{service}-dead-letters"]["alarmActions"]
+        # Service alarms read metrics that filters on the tenant's own log group produce.
+        filters = {f["inputs"]["name"]: f["inputs"] for f in metric_filters if f["tenant"] == tenant}
+        assert set(filters) == {f"{tenant}-Requests", f"{tenant}-Errors5xx", f"{tenant}-LatencyMs"}
+        assert all(f["logGroupName"] == group["inputs"]["name"] for f in filters.values())
+        assert all('"istio-proxy"' in f["pattern"] and '"inbound*"' in f["pattern"] for f in filters.values())
+        errors = alarms[f"{tenant}-service-5xx"]
+        (ratio,) = [q for q in errors["metricQueries"] if q.get("returnData")]
+        assert ratio["expression"] == "100 * FILL(errors5xx, 0) / requests" and errors["threshold"] == 5
+        latency = alarms[f"{tenant}-service-latency"]
+        assert latency["extendedStatistic"] == "p95" and latency["threshold"] == 1500
+        assert errors["tags"]["severity"] == "critical" and latency["tags"]["severity"] == "warning"
         mine = [s for s in subscriptions if s["tenant"] == tenant]
         expected = sum((1 + (1 if c.webhook else 0)) for c in config.contacts for _ in c.severities)
         assert len(mine) == expected

@@ -624,13 +624,13 @@ RESOURCE_CASES += [
 ]
 
 
-def _views(tenant: str = "acme", **ini: Any) -> dict[str, Any]:
+def _views(tenant: str = "acme", ini: dict[str, Any] | None = None) -> dict[str, Any]:
     grafana_ini = {
         "auth": {"disable_login_form": True},
         "auth.basic": {"enabled": False},
         "auth.anonymous": {"enabled": False},
         "auth.generic_oauth": {"enabled": True, "allowed_groups": f"{tenant}-operators", "role_attribute_strict": True},
-        **ini,
+        **(ini or {}),
     }
     source = {"name": f"logs-{tenant}", "secureJsonData": {"httpHeaderValue1": tenant}}
     return {
@@ -649,13 +649,13 @@ RESOURCE_CASES += [
         VIEWS_OK,
         {
             "values": _views(
-                **{"auth.generic_oauth": {"enabled": True, "allowed_groups": "staff", "role_attribute_strict": True}}
+                ini={"auth.generic_oauth": {"enabled": True, "allowed_groups": "staff", "role_attribute_strict": True}}
             )
         },
         "exactly the group 'acme-operators'",
     ),
-    ("tenant-views-access", HELM, VIEWS_OK, {"values": _views(**{"auth.anonymous": {"enabled": True}})}, "anonymous"),
-    ("tenant-views-access", HELM, VIEWS_OK, {"values": _views(auth={})}, "local logins"),
+    ("tenant-views-access", HELM, VIEWS_OK, {"values": _views(ini={"auth.anonymous": {"enabled": True}})}, "anonymous"),
+    ("tenant-views-access", HELM, VIEWS_OK, {"values": _views(ini={"auth": {}})}, "local logins"),
     (
         "tenant-views-access",
         HELM,
@@ -1045,6 +1045,14 @@ MUTATIONS: dict[str, Mutation] = {
         domainName="origin-us-west-2.dev.insure.example.com"
     ),
 }
+
+
+def test_missing_service_alarm_is_an_alarm_coverage_violation(plans: dict[str, dict[str, Any]]) -> None:
+    broken = copy.deepcopy(plans["dev"])
+    _drop(broken, "aws:cloudwatch/metricAlarm:MetricAlarm", "demo-basic-observability-service-latency")
+    (violation,) = evaluate(broken, DEV_CONFIG)
+    assert violation["ruleId"] == "OBS-1" and violation["tenant"] == "demo-basic"
+    assert violation["message"] == "tenant 'demo-basic' services have no alarm on service-latency"
 
 
 def test_every_rule_has_a_mutation() -> None:

@@ -16,6 +16,9 @@ DB_ALARM_METRICS = ("CPUUtilization", "FreeStorageSpace", "DatabaseConnections")
 DEFAULT_AUDIT_LOCK_DAYS = 1096  # NYDFS 500.06: audit trails kept 3 years
 
 
+SERVICE_SIGNALS = {"service-5xx", "service-latency"}
+
+
 def alarm_coverage(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     index = StackIndex(resources)
     watched: dict[str, set[str]] = defaultdict(set)
@@ -39,9 +42,19 @@ def alarm_coverage(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[t
             tenant = index.tenant(r)
             if tenant:
                 alerting[tenant] |= r.urn in subscribed
+    signals: dict[str, set[str]] = defaultdict(set)
     for r in resources:
-        if r.type == "kubernetes:core/v1:Namespace" and index.tenant(r) and not alerting.get(str(index.tenant(r))):
-            yield (f"tenant '{index.tenant(r)}' has no critical alert topic with a subscriber", r.urn)
+        tenant = index.tenant(r)
+        if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm" and tenant and as_list(get(r.props, "alarmActions")):
+            signals[tenant].add(str(tags_of(r.props).get("signal", "")))
+    for r in resources:
+        if r.type == "kubernetes:core/v1:Namespace" and index.tenant(r):
+            tenant = str(index.tenant(r))
+            if not alerting.get(tenant):
+                yield (f"tenant '{tenant}' has no critical alert topic with a subscriber", r.urn)
+            missing = sorted(SERVICE_SIGNALS - signals[tenant])
+            if missing:
+                yield (f"tenant '{tenant}' services have no alarm on {', '.join(missing)}", r.urn)
 
 
 def audit_trail(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
@@ -87,7 +100,7 @@ RULES = (
         id="OBS-1",
         name="tenant-alarm-coverage",
         title="Every tenant is watched and alerted",
-        description="Each tenant database has CloudWatch alarms on CPU, free storage and connections with an alarm action, and each served tenant has a critical alert topic with at least one subscriber from its contacts.",
+        description="Each tenant database has CloudWatch alarms on CPU, free storage and connections with an alarm action, each served tenant has a critical alert topic with at least one subscriber from its contacts, and alarms with actions on its services' 5xx ratio and p95 latency.",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.14"), naic("h")),

@@ -41,6 +41,7 @@ UNTAGGABLE = frozenset(
         "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
         "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
         "aws:secretsmanager/secretVersion:SecretVersion",
+        "aws:cloudwatch/logMetricFilter:LogMetricFilter",
     }
 )
 
