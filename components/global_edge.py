@@ -171,7 +171,7 @@ class TenantFrontEnd(pulumi.ComponentResource):
             opts=child,
         )
         if args.logs_key_arn is not None:
-            self._access_logs(name, s, t, args.logs_key_arn, tags)
+            self._access_logs(name, s, t, self.distribution, args.logs_key_arn, tags)
         if zone is not None:
             for record_type in ("A", "AAAA"):
                 aws.route53.Record(
@@ -210,10 +210,15 @@ class TenantFrontEnd(pulumi.ComponentResource):
         )
 
     def _access_logs(
-        self, name: str, s: StackSettings, t: TenantConfig, key_arn: pulumi.Input[str], tags: dict[str, str]
+        self,
+        name: str,
+        s: StackSettings,
+        t: TenantConfig,
+        distribution: aws.cloudfront.Distribution,
+        key_arn: pulumi.Input[str],
+        tags: dict[str, str],
     ) -> None:
         """CloudFront standard logging (v2) into a KMS-encrypted, retained log group."""
-        assert self.distribution is not None
         child = pulumi.ResourceOptions(parent=self)
         physical = f"{s.name_prefix}-edge-{t.id}"
         log_group = aws.cloudwatch.LogGroup(
@@ -225,7 +230,7 @@ class TenantFrontEnd(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         source = aws.cloudwatch.LogDeliverySource(
-            name, name=physical, log_type="ACCESS_LOGS", resource_arn=self.distribution.arn, tags=tags, opts=child
+            name, name=physical, log_type="ACCESS_LOGS", resource_arn=distribution.arn, tags=tags, opts=child
         )
         destination = aws.cloudwatch.LogDeliveryDestination(
             name,

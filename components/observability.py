@@ -5,7 +5,7 @@ tenant's id, and a Grafana Alloy collector that ships each tenant namespace's lo
 traces under the tenant's id (`X-Scope-OrgID`) and platform signals under `platform`."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -485,20 +485,12 @@ class Observability(pulumi.ComponentResource):
             spec={"provider": {"aws": {"service": "SecretsManager", "region": s.region}}},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on]),
         )
-        admin_secret = k8s.apiextensions.CustomResource(
+        admin_secret = self._synced(
             f"{name}-grafana-admin-sync",
-            api_version="external-secrets.io/v1",
-            kind="ExternalSecret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana-admin", namespace=NAMESPACE),
-            spec=admin.name.apply(
-                lambda secret: {
-                    "refreshInterval": "1h",
-                    "secretStoreRef": {"kind": "SecretStore", "name": "platform-secrets"},
-                    "target": {"name": "grafana-admin", "creationPolicy": "Owner"},
-                    "dataFrom": [{"extract": {"key": secret}}],
-                }
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[store]),
+            "grafana-admin",
+            admin.name,
+            lambda key: {"dataFrom": [{"extract": {"key": key}}]},
+            store,
         )
         release(
             f"{name}-grafana",
@@ -564,17 +556,34 @@ class Observability(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return k8s.apiextensions.CustomResource(
+        return self._synced(
             f"{name}-grafana-oauth-sync",
+            "grafana-oauth",
+            secret.name,
+            lambda key: {"data": [{"secretKey": "client-secret", "remoteRef": {"key": key}}]},
+            store,
+        )
+
+    def _synced(
+        self,
+        name: str,
+        target: str,
+        secret_name: pulumi.Output[str],
+        data: Callable[[str], dict[str, object]],
+        store: pulumi.Resource,
+    ) -> k8s.apiextensions.CustomResource:
+        """A Kubernetes Secret `target` kept in sync with a Secrets Manager secret (External Secrets)."""
+        return k8s.apiextensions.CustomResource(
+            name,
             api_version="external-secrets.io/v1",
             kind="ExternalSecret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana-oauth", namespace=NAMESPACE),
-            spec=secret.name.apply(
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=target, namespace=NAMESPACE),
+            spec=secret_name.apply(
                 lambda key: {
                     "refreshInterval": "1h",
                     "secretStoreRef": {"kind": "SecretStore", "name": "platform-secrets"},
-                    "target": {"name": "grafana-oauth", "creationPolicy": "Owner"},
-                    "data": [{"secretKey": "client-secret", "remoteRef": {"key": key}}],
+                    "target": {"name": target, "creationPolicy": "Owner"},
+                    **data(key),
                 }
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[store]),

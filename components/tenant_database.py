@@ -1,77 +1,25 @@
 """A tenant's dedicated MariaDB: encrypted with the tenant key, private, TLS only, managed
 credentials, tier-driven HA and backups, and protected against loss."""
 
-import json
 from dataclasses import dataclass
-from datetime import datetime
 
 import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
+from components.master_credentials import MASTER_USER, MasterCredentials, MasterCredentialsArgs
 from components.tags import tenant_tags
 
 MARIADB_PORT = 3306
 LOG_EXPORTS = ["audit", "error", "slowquery"]
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 MONITORING_SECONDS = 60
-MASTER_USER = "platform_admin"
 
 
 def replication_source(tenant: Tenant) -> bool:
     """Whether the tier gives the database replicas (same-region or cross-region)."""
     spec = tenant.tier.database
     return spec.read_replica or "read-replica" in spec.cross_region
-
-
-class MasterCredentials(pulumi.ComponentResource):
-    """The master credential of a replicated database in a Secrets Manager secret the platform owns
-    (tenant key, protected). RDS refuses read replicas of a source whose password it manages
-    (every engine but SQL Server, RDS User Guide, Secrets Manager limitations), so a replication
-    source gets its password write-only from this secret: generated once inside AWS, never in
-    code or config. Rotating in Secrets Manager gives the secret a new current version; the next
-    deployment writes it to RDS, because the version's creation time is the password version."""
-
-    secret: aws.secretsmanager.Secret
-    password: pulumi.Output[str]
-    version: pulumi.Output[int]
-
-    def __init__(
-        self,
-        name: str,
-        identifier: str,
-        kms_key_arn: pulumi.Input[str],
-        tags: dict[str, str],
-        opts: pulumi.ResourceOptions,
-    ) -> None:
-        super().__init__("platform:index:MasterCredentials", name, None, opts)
-        self.secret = aws.secretsmanager.Secret(
-            name,
-            name=f"{identifier}/master",
-            description=f"Master credential of {identifier} (a replication source)",
-            kms_key_id=kms_key_arn,
-            recovery_window_in_days=30,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
-        generated = aws.secretsmanager.get_random_password_output(
-            password_length=40, exclude_punctuation=True, opts=pulumi.InvokeOutputOptions(parent=self)
-        ).random_password
-        initial = aws.secretsmanager.SecretVersion(
-            name,
-            secret_id=self.secret.id,
-            secret_string=pulumi.Output.secret(
-                generated.apply(lambda p: json.dumps({"username": MASTER_USER, "password": p}))
-            ),
-            # Generated once; later values come from rotation in Secrets Manager.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
-        )
-        current = aws.secretsmanager.get_secret_version_output(
-            secret_id=initial.secret_id, opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[initial])
-        )
-        self.password = pulumi.Output.secret(current.secret_string.apply(lambda text: json.loads(text)["password"]))
-        self.version = current.created_date.apply(lambda date: int(datetime.fromisoformat(date).timestamp()))
-        self.register_outputs({"secretArn": self.secret.arn})
 
 
 @dataclass
@@ -137,7 +85,11 @@ class TenantDatabase(pulumi.ComponentResource):
         )
 
         credentials = (
-            MasterCredentials(f"{name}-master", identifier, args.kms_key_arn, tags, pulumi.ResourceOptions(parent=self))
+            MasterCredentials(
+                f"{name}-master",
+                MasterCredentialsArgs(identifier=identifier, kms_key_arn=args.kms_key_arn, tags=tags),
+                pulumi.ResourceOptions(parent=self),
+            )
             if replication_source(tenant)
             else None
         )
