@@ -203,9 +203,7 @@ def parse_tenant(file: str, text: str, file_stem: str | None = None) -> Tenant:
         if region not in residency:
             raise f.fail("regions", f"served region '{region}' is outside the tenant's residency {list(residency)}")
 
-    domain = f.string("domain").lower()
-    if not _is_dns_name(domain):
-        raise f.fail("domain", f"'{domain}' is not a valid DNS name")
+    domain = _dns_name(f, "domain")
 
     contacts = _contacts(f)
     tier = TIERS[tier_name]
@@ -494,11 +492,12 @@ def _global_edge(g: _Fields, region: str, edge_domain: str, tenants: tuple[Tenan
         if not isinstance(domain, str):
             raise o.fail(str(origin_region), "must be the region's platform domain")
         origins.append((origin_region, _dns_name(o, origin_region, domain)))
-    if dict(origins).get(region, edge_domain) != edge_domain:
+    by_region = dict(origins)
+    if by_region.get(region, edge_domain) != edge_domain:
         raise o.fail(region, f"must be this stack's own edge.domain ({edge_domain})")
     for tenant in tenants:
         for served in tenant.regions:
-            if served not in dict(origins):
+            if served not in by_region:
                 raise o.fail(served, f"missing: tenant '{tenant.id}' is served there ({tenant.source})")
     return GlobalEdgeSettings(zones=zones, origin_domains=tuple(origins))
 

@@ -76,7 +76,8 @@ _APPLICATION_INPUTS = """[INPUT]
 """
 
 
-def _output(match: str, group: str, create: bool) -> str:
+def _output(match: str, group: str) -> str:
+    """A CloudWatch Logs output into a group the platform created (never auto-created unencrypted)."""
     return (
         "[OUTPUT]\n"
         "  Name                cloudwatch_logs\n"
@@ -84,7 +85,7 @@ def _output(match: str, group: str, create: bool) -> str:
         "  region              ${AWS_REGION}\n"
         f"  log_group_name      {group}\n"
         "  log_stream_prefix   ${HOST_NAME}-\n"
-        f"  auto_create_group   {'true' if create else 'false'}\n"
+        "  auto_create_group   false\n"
         "  extra_user_agent    container-insights\n"
     )
 
@@ -106,8 +107,8 @@ def application_log_config(settings: StackSettings, tenants: Sequence[Tenant]) -
             "  Emitter_Storage.type  filesystem\n"
             "  Emitter_Mem_Buf_Limit 50MB\n"
         )
-        parts += [_output(f"tenant.{t.namespace}", log_group_name(settings, t), create=False) for t in tenants]
-    parts.append(_output("application.*", "/aws/containerinsights/${CLUSTER_NAME}/application", create=False))
+        parts += [_output(f"tenant.{t.namespace}", log_group_name(settings, t)) for t in tenants]
+    parts.append(_output("application.*", "/aws/containerinsights/${CLUSTER_NAME}/application"))
     return "\n".join(parts)
 
 

@@ -115,62 +115,32 @@ def _rule(tenant: str, uid: str, title: str, expr: str, threshold: float, severi
 
 
 def grafana_alerting(tenants: Sequence[Tenant]) -> dict[str, object]:
-    """Per-tenant service alerts (5xx ratio, p95 latency) on the tenant's own metrics, routed by
-    tenant and severity to that tenant's catalog contacts (email, and webhook where given)."""
-    groups, points, routes = [], [], []
-    for t in tenants:
-        groups.append(
-            {
-                "orgId": 1,
-                "name": f"tenant-{t.id}",
-                "folder": t.id,
-                "interval": "1m",
-                "rules": [
-                    _rule(
-                        t.id, "5xx", "Service error ratio above 5 %",
-                        'sum(rate(istio_requests_total{reporter="destination",response_code=~"5.."}[5m])) / '
-                        'sum(rate(istio_requests_total{reporter="destination"}[5m]))',
-                        ERROR_RATIO, "critical",
-                    ),
-                    _rule(
-                        t.id, "latency", "Service p95 latency above 1.5 s",
-                        'histogram_quantile(0.95, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination"}[5m])))',
-                        LATENCY_P95_MS, "warning",
-                    ),
-                ],
-            }
-        )  # fmt: skip
-        for severity in ("critical", "warning"):
-            contacts = [c for c in t.contacts if severity in c.severities]
-            receivers: list[dict[str, object]] = (
-                [
-                    {
-                        "uid": f"{t.id}-{severity}-email"[:40],
-                        "type": "email",
-                        "settings": {"addresses": ";".join(c.email for c in contacts)},
-                    }
-                ]
-                if contacts
-                else []
-            )
-            receivers += [
-                {"uid": f"{t.id}-{severity}-hook-{i}"[:40], "type": "webhook", "settings": {"url": c.webhook}}
-                for i, c in enumerate(contacts)
-                if c.webhook
-            ]
-            if not receivers:
-                continue
-            name = f"tenant-{t.id}-{severity}"
-            points.append({"orgId": 1, "name": name, "receivers": receivers})
-            routes.append({"receiver": name, "object_matchers": [["tenant", "=", t.id], ["severity", "=", severity]]})
-    return {
-        "rules.yaml": {"apiVersion": 1, "groups": groups},
-        "contactpoints.yaml": {"apiVersion": 1, "contactPoints": points},
-        "policies.yaml": {
-            "apiVersion": 1,
-            "policies": [{"orgId": 1, "receiver": "grafana-default-email", "routes": routes}],
-        },
-    }
+    """Per-tenant service alert rules (5xx ratio, p95 latency) on the tenant's own metrics, shown in
+    its views. Paging goes one way only: the same thresholds as CloudWatch alarms on the tenant's
+    SNS topics (TenantObservability), which carry the contacts' severities and webhooks."""
+    groups = [
+        {
+            "orgId": 1,
+            "name": f"tenant-{t.id}",
+            "folder": t.id,
+            "interval": "1m",
+            "rules": [
+                _rule(
+                    t.id, "5xx", f"Service error ratio above {ERROR_RATIO:.0%}",
+                    'sum(rate(istio_requests_total{reporter="destination",response_code=~"5.."}[5m])) / '
+                    'sum(rate(istio_requests_total{reporter="destination"}[5m]))',
+                    ERROR_RATIO, "critical",
+                ),
+                _rule(
+                    t.id, "latency", f"Service p95 latency above {LATENCY_P95_MS} ms",
+                    'histogram_quantile(0.95, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination"}[5m])))',
+                    LATENCY_P95_MS, "warning",
+                ),
+            ],
+        }
+        for t in tenants
+    ]  # fmt: skip
+    return {"rules.yaml": {"apiVersion": 1, "groups": groups}}
 
 
 def block(header: str, *items: str | list[str]) -> list[str]:

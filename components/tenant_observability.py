@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
+from components.observability import ERROR_RATIO, LATENCY_P95_MS
 from components.tags import tenant_tags
 
 SEVERITIES = ("critical", "warning")
@@ -17,8 +18,8 @@ FREE_STORAGE_BYTES = 10 * 1024**3
 MAX_CONNECTIONS = 400
 REPLICA_LAG_SECONDS = 300
 OLDEST_MESSAGE_SECONDS = 900
-SERVICE_ERROR_PERCENT = 5
-SERVICE_P95_MS = 1500
+SERVICE_ERROR_PERCENT = round(ERROR_RATIO * 100)  # the thresholds of the tenant's Grafana rules
+SERVICE_P95_MS = LATENCY_P95_MS
 # Istio's JSON access log of each inbound request, as Fluent Bit merges it (log_processed).
 _INBOUND = '$.kubernetes.container_name = "istio-proxy" && $.log_processed.upstream_cluster = "inbound*"'
 SERVICE_METRICS = {  # metric -> (filter pattern, value)

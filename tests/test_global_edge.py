@@ -157,5 +157,10 @@ def test_edge_configuration_may_live_in_us_east_1_but_edge_logs_may_not(plans: d
     log["inputs"]["tags"].update(tenant="maple-mutual", residency="ca-central-1+ca-west-1")
     log["options"]["dependsOn"] = []
     plan["resources"].append(log)
+    # The exemption covers CLOUDFRONT web ACLs only: the same ACL made regional is data placement.
+    acl = copy.deepcopy(_by_tenant(plan, "aws:wafv2/webAcl:WebAcl")["maple-mutual"][0])
+    acl["urn"] += "-regional"
+    acl["inputs"]["scope"] = "REGIONAL"
+    plan["resources"].append(acl)
     fired = {(v["ruleId"], v["urn"]) for v in evaluate(plan, config_for("prod-us-east-1"))}
-    assert fired == {("RES-1", log["urn"])}
+    assert fired == {("RES-1", log["urn"]), ("RES-1", acl["urn"])}

@@ -195,29 +195,24 @@ def test_audit_trail_and_cost_allocation_exist_once_per_account(plans: dict[str,
 
 
 @pytest.mark.parametrize("stack", ["prod-us-east-1", "prod-us-west-2"])
-def test_service_alerts_per_tenant_route_to_its_contacts(plans: dict[str, Any], stack: str) -> None:
+def test_service_alerts_show_in_views_and_page_once_through_cloudwatch(plans: dict[str, Any], stack: str) -> None:
     plan = plans[stack]
-    alerting = release(plan, "grafana")["values"]["alerting"]
-    groups = {g["name"]: g for g in alerting["rules.yaml"]["groups"]}
-    points = {p["name"]: p["receivers"] for p in alerting["contactpoints.yaml"]["contactPoints"]}
-    routes = alerting["policies.yaml"]["policies"][0]["routes"]
+    alarms = {r["inputs"]["name"]: r["inputs"] for r in resources_of(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     for tenant in served(plan):
-        group = groups[f"tenant-{tenant}"]
-        assert group["folder"] == tenant
-        assert {r["labels"]["severity"] for r in group["rules"]} == {"critical", "warning"}
+        alerting = release(plan, f"grafana-{tenant}")["values"]["alerting"]
+        assert set(alerting) == {"rules.yaml"}  # no Grafana contact points: one paging path, no double pages
+        (group,) = alerting["rules.yaml"]["groups"]
+        assert group["name"] == f"tenant-{tenant}" and group["folder"] == tenant
+        thresholds = {}
         for rule in group["rules"]:
             assert {q["datasourceUid"] for q in rule["data"]} == {f"metrics-{tenant}", "__expr__"}
-        for severity in ("critical", "warning"):
-            contacts = [c for c in CATALOG[tenant].contacts if severity in c.severities]
-            receivers = points[f"tenant-{tenant}-{severity}"]
-            emails = next(r for r in receivers if r["type"] == "email")["settings"]["addresses"].split(";")
-            assert sorted(emails) == sorted(c.email for c in contacts)
-            hooks = [r["settings"]["url"] for r in receivers if r["type"] == "webhook"]
-            assert hooks == [c.webhook for c in contacts if c.webhook]
-            assert {
-                "receiver": f"tenant-{tenant}-{severity}",
-                "object_matchers": [["tenant", "=", tenant], ["severity", "=", severity]],
-            } in routes
+            (condition,) = rule["data"][1]["model"]["conditions"]
+            thresholds[rule["labels"]["severity"]] = condition["evaluator"]["params"][0]
+        # The view's rules and the paging alarms fire at the same thresholds.
+        assert alarms[f"{tenant}-service-5xx"]["threshold"] == round(thresholds["critical"] * 100)
+        assert alarms[f"{tenant}-service-latency"]["threshold"] == thresholds["warning"]
+        assert alarms[f"{tenant}-service-5xx"]["tags"]["severity"] == "critical"
+        assert alarms[f"{tenant}-service-latency"]["tags"]["severity"] == "warning"
 
 
 def _blocks(config: str) -> dict[str, str]:

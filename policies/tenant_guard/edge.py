@@ -14,6 +14,7 @@ LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
 WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+# The pack runs without the program's code (its own virtualenv): these mirror components/global_edge.py.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS managed cache policy
 DEFAULT_VIEWER_TLS = ("TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025")
 HTTPS_VIEWER = ("redirect-to-https", "https-only")
@@ -65,9 +66,12 @@ def waf_on_public_entry(resources: Sequence[Res], _: Mapping[str, Any]) -> Itera
             yield ("the internet-facing load balancer has no AWS WAF web ACL", r.urn)
 
 
+def _behaviors(r: Res) -> list[Any]:
+    return [get(r.props, "defaultCacheBehavior"), *as_list(get(r.props, "orderedCacheBehaviors"))]
+
+
 def front_end_hardening(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
-    behaviors = [get(r.props, "defaultCacheBehavior"), *as_list(get(r.props, "orderedCacheBehaviors"))]
-    if any(get(b, "viewerProtocolPolicy") not in HTTPS_VIEWER for b in behaviors):
+    if any(get(b, "viewerProtocolPolicy") not in HTTPS_VIEWER for b in _behaviors(r)):
         yield "a cache behavior serves plain HTTP: use redirect-to-https"
     certificate = get(r.props, "viewerCertificate")
     if get(certificate, "cloudfrontDefaultCertificate") is True or not get(certificate, "acmCertificateArn"):
@@ -93,7 +97,7 @@ def front_end_failover(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
     if len(origins) < 2:
         return
     groups = {get(g, "originId"): g for g in as_list(get(r.props, "originGroups"))}
-    behaviors = [get(r.props, "defaultCacheBehavior"), *as_list(get(r.props, "orderedCacheBehaviors"))]
+    behaviors = _behaviors(r)
     single = [get(b, "pathPattern") or "default" for b in behaviors if get(b, "targetOriginId") not in groups]
     if single:
         yield f"behaviors ({', '.join(single)}) target one region: they cannot fail over"
