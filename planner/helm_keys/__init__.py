@@ -1,0 +1,1 @@
+"""Helm values key lists per chart pin (see extract.py)."""
