@@ -9,12 +9,13 @@ PLAN ?= build/$(STACK)/plan.json
 ENVIRONMENT = $(if $(filter dev,$(STACK)),dev,prod)
 POLICY_FLAGS = --policy-pack policies --policy-pack-config policies/config/$(ENVIRONMENT).json
 
-.PHONY: help plan plans policy diff dr-report docs bench test lint typecheck check preview up clean
+.PHONY: help plan plans rehearse policy diff dr-report docs bench test lint typecheck check preview up clean
 
 help:
 	@echo "make plan [STACK=dev]      offline plan + policy verdict (no cloud, no credentials)"
 	@echo "make test                  unit, component, policy and whole-stack tests"
-	@echo "make plans                 offline plan of every stack ($(STACKS))"
+	@echo "make plans                 offline plan of every stack ($(STACKS)), then the deploy rehearsal"
+	@echo "make rehearse              apply-time rules over every build/<stack>/plan.json together"
 	@echo "make policy PLAN=file      evaluate the policy pack on a saved plan"
 	@echo "make diff BASE=ref         per-tenant plan diff of a git revision vs the working tree"
 	@echo "make dr-report             per-tenant RPO/RTO, DR mechanisms and where every copy lives"
@@ -30,9 +31,17 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.t
 
 plan: $(BIN)/.installed
 	$(BIN)/python -m planner plan --stack $(STACK)
+	$(BIN)/python -m planner.rehearsal $(PLAN)
 
+# Plans every stack (a blocked one does not hide the others), then rehearses them together.
 plans: $(BIN)/.installed
-	@set -eo pipefail; for s in $(STACKS); do echo "== $$s"; $(BIN)/python -m planner plan --stack $$s | tail -n 3; done
+	@set -o pipefail; failed=""; for s in $(STACKS); do echo "== $$s"; \
+	  $(BIN)/python -m planner plan --stack $$s | sed -n '/^Policy pack/,/^Verdict/p' || failed="$$failed $$s"; done; \
+	$(BIN)/python -m planner.rehearsal || failed="$$failed rehearsal"; \
+	if [ -n "$$failed" ]; then echo "blocked:$$failed"; exit 1; fi
+
+rehearse: $(BIN)/.installed
+	$(BIN)/python -m planner.rehearsal
 
 diff: $(BIN)/.installed
 	$(BIN)/python -m planner diff --base $(BASE) --stack $(STACK)
