@@ -16,12 +16,17 @@ import pulumi_aws as aws
 from catalog import StackSettings
 from catalog import Tenant as TenantConfig
 from catalog.model import GlobalEdgeSettings
+from components.public_entry import tenant_origin_host
 from components.tags import tenant_tags
 from components.waf import edge_web_acl, waf_log_group
 
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS managed: pages may carry personal data
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed: for versioned static assets
-ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"  # forwards Host, so NGINX routes to the tenant
+# AWS managed origin request policy AllViewerExceptHostHeader: every viewer header, cookie and query
+# string except Host. CloudFront then sends the origin's own name as Host (and SNI), a name the
+# regional entry certificate covers and the tenant's Ingress routes; forwarding the viewer's Host
+# (AllViewer, 216adef6-...) made the ALB answer a tenant-owned domain with *.<platform domain> (502).
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # HSTS, nosniff, frame and referrer policies
 STATIC_PATHS = ("/assets/*", "/static/*")
 FAILOVER_STATUS_CODES = (500, 502, 503, 504)
@@ -43,11 +48,18 @@ class TenantFrontEndArgs:
 
 class TenantFrontEnd(pulumi.ComponentResource):
     """One tenant's CloudFront distribution on its own domain. A tenant-owned domain (outside the
-    platform's zones) first gets only its certificate: the tenant's DNS adds the validation record
-    (stack output `frontEnds`), then the catalog sets `domainVerified: true` and the distribution
-    follows, so no deployment ever waits on someone else's DNS."""
+    platform's zones) first gets only a certificate *request* (`<name>-request`): the tenant's DNS
+    adds its validation record (stack output `frontEnds`), then the catalog sets
+    `domainVerified: true` and the distribution follows, so no deployment ever waits on someone
+    else's DNS.
 
-    certificate: aws.acm.Certificate
+    The request and the certificate the distribution uses are distinct logical resources: ACM
+    gives up on an unvalidated request after 72 hours, so the verified phase requests a fresh
+    certificate (`<name>`), which validates at once from the record the tenant already published
+    (ACM's validation CNAME is the same for every certificate of that domain in this account), and
+    the request is deleted."""
+
+    certificate: aws.acm.Certificate  # the distribution's certificate, or the pending request
     distribution: aws.cloudfront.Distribution | None
     pending_records: pulumi.Output[list[dict[str, str]]] | None
 
@@ -58,17 +70,18 @@ class TenantFrontEnd(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         zone = args.edge.zone_for(t.domain)
 
-        self.certificate = aws.acm.Certificate(
-            name,
-            domain_name=t.domain,
-            validation_method="DNS",
-            key_algorithm="EC_prime256v1",
-            tags=tags,
-            opts=child,
-        )
         self.distribution = None
         self.pending_records = None
         if zone is None and not t.domain_verified:
+            self.certificate = aws.acm.Certificate(
+                f"{name}-request",
+                domain_name=t.domain,
+                validation_method="DNS",
+                key_algorithm="EC_prime256v1",
+                tags=tags,
+                # Until this change the request was `<name>`: adopt it instead of requesting anew.
+                opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=name)]),
+            )
             self.pending_records = self.certificate.domain_validation_options.apply(
                 lambda options: [
                     {
@@ -82,6 +95,14 @@ class TenantFrontEnd(pulumi.ComponentResource):
             self.register_outputs({"domain": t.domain, "pendingValidation": self.pending_records})
             return
 
+        self.certificate = aws.acm.Certificate(
+            name,
+            domain_name=t.domain,
+            validation_method="DNS",
+            key_algorithm="EC_prime256v1",
+            tags=tags,
+            opts=child,
+        )
         validation = self._validation(name, zone)
         acl = edge_web_acl(name, f"{s.name_prefix}-edge-{t.id}", "CLOUDFRONT", f"edge-{t.id}", tags, child)
         if args.logs_key_arn is not None:
@@ -93,10 +114,12 @@ class TenantFrontEnd(pulumi.ComponentResource):
             )
 
         regions = list(t.regions_home_first)
+        origin_domains = dict(args.edge.origin_domains)
         origins = [
             aws.cloudfront.DistributionOriginArgs(
                 origin_id=region,
-                domain_name=args.edge.origin_host(region),
+                # Published by that region's entry (PublicEntry) and routed by the tenant's Ingress.
+                domain_name=tenant_origin_host(t.id, region, origin_domains[region]),
                 custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
                     http_port=80,
                     https_port=443,
@@ -137,7 +160,7 @@ class TenantFrontEnd(pulumi.ComponentResource):
                 allowed_methods=READ_METHODS,
                 cached_methods=["GET", "HEAD"],
                 cache_policy_id=CACHING_DISABLED,
-                origin_request_policy_id=ALL_VIEWER,
+                origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST,
                 response_headers_policy_id=SECURITY_HEADERS,
                 compress=True,
             ),
@@ -149,7 +172,7 @@ class TenantFrontEnd(pulumi.ComponentResource):
                     allowed_methods=["GET", "HEAD"],
                     cached_methods=["GET", "HEAD"],
                     cache_policy_id=CACHING_OPTIMIZED,
-                    origin_request_policy_id=ALL_VIEWER,
+                    origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST,
                     response_headers_policy_id=SECURITY_HEADERS,
                     compress=True,
                 )
@@ -190,7 +213,8 @@ class TenantFrontEnd(pulumi.ComponentResource):
 
     def _validation(self, name: str, zone: str | None) -> aws.acm.CertificateValidation:
         """In a platform zone the validation record is ours to write; a verified tenant-owned
-        domain already carries it, so the validation only confirms the certificate is issued."""
+        domain already carries it (the same CNAME as the request's), so the validation only waits
+        until ACM has issued this fresh certificate from it."""
         child = pulumi.ResourceOptions(parent=self)
         fqdns: list[pulumi.Input[str]] | None = None
         if zone is not None:

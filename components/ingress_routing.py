@@ -59,6 +59,9 @@ class IngressRoutingArgs:
     target_group_arn: pulumi.Input[str]
     entry_security_group_id: pulumi.Input[str]
     cluster_security_group_id: pulumi.Input[str]
+    # The service mesh (ServiceMesh, or its istiod release): the router's pods get their sidecar
+    # from istiod's injection webhook, so they may only start once it (and the CNI agent) runs.
+    mesh: pulumi.Resource | None = None
 
 
 class IngressRouting(pulumi.ComponentResource):
@@ -127,7 +130,10 @@ class IngressRouting(pulumi.ComponentResource):
                     "kind": "deployment",
                     "replicaCount": 3 if s.environment == "prod" else 2,
                     "ingressClass": {"name": INGRESS_CLASS, "create": True, "setAsDefaultIngress": False},
-                    "service": {"create": True, "type": "ClusterIP", "name": ROUTER_SERVICE},
+                    "service": {"create": True, "type": "ClusterIP"},
+                    # Tenants' AuthorizationPolicies admit this identity (tenant_namespace.ROUTER_PRINCIPAL);
+                    # the chart reads the name here (nginx/kubernetes-ingress v5.5.4 _helpers.tpl).
+                    "serviceAccount": {"name": ROUTER_SERVICE_ACCOUNT},
                     "enableSnippets": False,  # no tenant-supplied NGINX configuration
                     "healthStatus": True,
                     "config": {
@@ -148,10 +154,11 @@ class IngressRouting(pulumi.ComponentResource):
                     },
                     **SYSTEM_NODES,
                 },
-                # Tenants' AuthorizationPolicies admit this identity (tenant_namespace.ROUTER_PRINCIPAL).
-                "serviceAccount": {"create": True, "name": ROUTER_SERVICE_ACCOUNT},
+                # The chart names the Service from serviceNameOverride, not controller.service.name.
+                "serviceNameOverride": ROUTER_SERVICE,
             },
             self,
+            depends_on=[args.mesh] if args.mesh is not None else (),
         )
         k8s.apiextensions.CustomResource(
             f"{name}-entry-binding",

@@ -16,6 +16,74 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # TLS 1.3 + 1.2 with for
 ROUTER_PORT = 80  # NGINX's plain listener inside the VPC; Istio mTLS from NGINX onwards
 HEALTH_PATH = "/nginx-health"
 PUBLIC_ENTRY_TAG = {"exposure": "public-entry"}
+DNS_LABEL_MAX = 63  # RFC 1035
+
+# Who may write ALB access logs into the bucket, per region: the Elastic Load Balancing account of
+# each Region available before August 2022, the log delivery service principal in Regions launched
+# since (ELB User Guide, "Enable access logs for your Application Load Balancer", step 2 "Attach a
+# policy to your S3 bucket"; the same account table is in terraform-provider-aws
+# internal/service/elb/service_account_data_source.go). Every region catalog/regions.py allows.
+ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+ELB_ACCOUNTS: dict[str, str] = {
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+    "af-south-1": "098369216593",
+    "ap-east-1": "754344448648",
+    "ap-southeast-3": "589379963580",
+    "ap-south-1": "718504428378",
+    "ap-northeast-3": "383597477331",
+    "ap-northeast-2": "600734575887",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ap-northeast-1": "582318560864",
+    "ca-central-1": "985666609251",
+    "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-south-1": "635631232127",
+    "eu-west-3": "009996457667",
+    "eu-north-1": "897822967062",
+    "me-south-1": "076674570225",
+    "sa-east-1": "507241528517",
+}
+ELB_LOG_DELIVERY_SERVICE_REGIONS = frozenset(
+    {
+        "ap-south-2", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ap-east-2",
+        "ca-west-1", "eu-central-2", "eu-south-2", "il-central-1", "me-central-1", "mx-central-1",
+    }
+)  # fmt: skip
+
+
+def elb_log_delivery_principal(region: str) -> dict[str, str]:
+    """The bucket-policy principal Elastic Load Balancing writes access logs as in `region`."""
+    if region in ELB_ACCOUNTS:
+        return {"AWS": f"arn:aws:iam::{ELB_ACCOUNTS[region]}:root"}
+    if region in ELB_LOG_DELIVERY_SERVICE_REGIONS:
+        return {"Service": ELB_LOG_DELIVERY_SERVICE}
+    raise ValueError(
+        f"no ALB access-log principal known for region {region}: add it to ELB_ACCOUNTS (Regions "
+        "before August 2022) or ELB_LOG_DELIVERY_SERVICE_REGIONS (components/public_entry.py) from "
+        "the Elastic Load Balancing User Guide"
+    )
+
+
+def tenant_origin_host(tenant_id: str, region: str, domain: str) -> str:
+    """The name a tenant's CloudFront front-end reaches `region`'s entry by: one label under the
+    platform domain, so the entry's `*.domain` certificate covers it, and tenant-specific, so the
+    router (the tenant's Ingress lists it) sends it to that tenant. CloudFront sends it as Host."""
+    label = f"{tenant_id}-origin-{region}"
+    if len(label) > DNS_LABEL_MAX:
+        raise ValueError(f"origin label {label} is longer than {DNS_LABEL_MAX} characters")
+    return f"{label}.{domain}"
+
+
+def writes_validation_records(settings: StackSettings) -> bool:
+    """ACM's DNS validation CNAME is the same for a domain in every region of an account, so one
+    stack of a DR pair writes it (the one whose region sorts first) and the other only waits for
+    its certificate: if both wrote it, destroying either stack would delete the other's record."""
+    return settings.dr is None or settings.region <= settings.dr.peer_region
 
 
 @dataclass
@@ -54,7 +122,7 @@ class PublicEntry(pulumi.ComponentResource):
                     {
                         "Sid": "ElbLogDelivery",
                         "Effect": "Allow",
-                        "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+                        "Principal": elb_log_delivery_principal(s.region),
                         "Action": "s3:PutObject",
                         "Resource": ["{bucket}/alb/AWSLogs/{account}/*"],
                     }
@@ -104,7 +172,9 @@ class PublicEntry(pulumi.ComponentResource):
             enable_deletion_protection=True,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.name, prefix="alb", enabled=True),
             tags={**tags, **PUBLIC_ENTRY_TAG},
-            opts=child,
+            # ELB checks it may write to the bucket when access logs are turned on: after its policy
+            # (a dependency on the component is one on each of its resources, the policy included).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
         )
         self.target_group = aws.lb.TargetGroup(
             name,
@@ -131,27 +201,49 @@ class PublicEntry(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        # The wildcard and the apex validate with the same single DNS record.
-        option = self.certificate.domain_validation_options.apply(lambda options: options[0])
-        record = aws.route53.Record(
-            f"{name}-validation",
-            zone_id=s.edge.hosted_zone_id,
-            name=option.apply(lambda o: o.resource_record_name or ""),
-            type=option.apply(lambda o: o.resource_record_type or "CNAME"),
-            records=[option.apply(lambda o: o.resource_record_value or "")],
-            ttl=300,
-            allow_overwrite=True,  # both regions' certificates validate with the same record
-            opts=child,
-        )
+        # The wildcard and the apex validate with the same single DNS record, which is also the
+        # peer region's: only the pair's record owner writes it (writes_validation_records).
+        records: list[pulumi.Input[str]] | None = None
+        if writes_validation_records(s):
+            option = self.certificate.domain_validation_options.apply(lambda options: options[0])
+            record = aws.route53.Record(
+                f"{name}-validation",
+                zone_id=s.edge.hosted_zone_id,
+                name=option.apply(lambda o: o.resource_record_name or ""),
+                type=option.apply(lambda o: o.resource_record_type or "CNAME"),
+                records=[option.apply(lambda o: o.resource_record_value or "")],
+                ttl=300,
+                allow_overwrite=True,  # adopt the record if it is already there (an earlier owner)
+                opts=child,
+            )
+            records = [record.fqdn]
         validation = aws.acm.CertificateValidation(
             name,
             certificate_arn=self.certificate.arn,
-            validation_record_fqdns=[record.fqdn],
+            validation_record_fqdns=records,
             opts=child,
         )
 
-        # The name CloudFront front-ends use as this region's origin (GlobalEdge); each stack
-        # writes only its own, so a region that is down simply stops answering.
+        # The names CloudFront front-ends use as this region's origin, one per tenant served here
+        # (GlobalEdge, tenant_origin_host); each stack writes only its own, so a region that is
+        # down simply stops answering.
+        for tenant in s.served_tenants:
+            aws.route53.Record(
+                f"{name}-origin-{tenant.id}",
+                zone_id=s.edge.hosted_zone_id,
+                name=tenant_origin_host(tenant.id, s.region, s.edge.domain),
+                type="A",
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=self.load_balancer.dns_name,
+                        zone_id=self.load_balancer.zone_id,
+                        evaluate_target_health=True,
+                    )
+                ],
+                opts=child,
+            )
+        # Transitional: distributions deployed before tenant origins still name origin-<region>
+        # until the edge owner's next deploy moves them; remove once every stack has deployed.
         aws.route53.Record(
             f"{name}-origin",
             zone_id=s.edge.hosted_zone_id,

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from catalog import StackSettings, Tenant
 from catalog.model import Image
+from components.public_entry import tenant_origin_host
 from components.tags import tenant_labels
 from components.tenant_namespace import APP_PORT
 
@@ -21,6 +23,37 @@ INGRESS_CLASS = "nginx"
 RUN_AS = 10001
 QUEUE_DEPTH_PER_REPLICA = "20"
 CPU_TARGET = 70
+# <account>.dkr.ecr[-fips].<region>.amazonaws.com/<repository>
+_ECR_REPOSITORY = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com/(?P<name>[a-z0-9._/-]+)$"
+)
+
+
+def ecr_location(image: Image) -> tuple[str, str, str]:
+    """(registry account, registry region, repository name) of an ECR image reference."""
+    match = _ECR_REPOSITORY.match(image.repository)
+    if match is None:
+        raise ValueError(
+            f"image {image.ref}: workloads run by digest, resolved through ECR; "
+            "its repository must be <account>.dkr.ecr.<region>.amazonaws.com/<name>"
+        )
+    return match["account"], match["region"], match["name"]
+
+
+def pinned_ref(image: Image, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """`<repository>@sha256:...` for the image's tag, looked up in its registry at deploy time: the
+    pods run exactly the image the tag named then, even if the tag is later moved. The read goes to
+    the registry's own region (pulumi-aws v7 `region` argument, through the stack's provider, which
+    the parent passes down); every stack file keeps its registry in its own region today."""
+    account, region, repository = ecr_location(image)
+    found = aws.ecr.get_image_output(
+        repository_name=repository,
+        image_tag=image.tag,
+        registry_id=account,
+        region=region,
+        opts=pulumi.InvokeOutputOptions(parent=parent),
+    )
+    return found.image_digest.apply(lambda digest: f"{image.repository}@{digest}")
 
 
 def doubled(quantity: str) -> str:
@@ -51,6 +84,7 @@ class TenantServices(pulumi.ComponentResource):
         self._labels = tenant_labels(s, t)
         self._namespace = args.namespace
         self._tenant = t
+        self._pinned: dict[Image, pulumi.Output[str]] = {}
         after = list(args.depends_on)
         child = pulumi.ResourceOptions(parent=self, depends_on=after)
 
@@ -161,6 +195,11 @@ class TenantServices(pulumi.ComponentResource):
             name=name, namespace=self._namespace, labels={**self._labels, **(labels or {})}, annotations=annotations
         )
 
+    def _image(self, image: Image) -> pulumi.Output[str]:
+        if image not in self._pinned:
+            self._pinned[image] = pinned_ref(image, self)
+        return self._pinned[image]
+
     def _selector(self, service: str, component: str) -> dict[str, str]:
         return {"app.kubernetes.io/name": service, "app.kubernetes.io/component": component}
 
@@ -225,7 +264,7 @@ class TenantServices(pulumi.ComponentResource):
 
         return k8s.core.v1.ContainerArgs(
             name=name,
-            image=image.ref,
+            image=self._image(image),
             args=args or None,
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=APP_PORT)] if probes else None,
             env_from=[
@@ -414,7 +453,8 @@ class TenantServices(pulumi.ComponentResource):
             )
             for service in SERVICES
         ]
-        hosts = [t.domain, f"{t.id}.{s.edge.domain}"]
+        # The tenant's front-end reaches this region by its origin name (CloudFront sends it as Host).
+        hosts = [t.domain, f"{t.id}.{s.edge.domain}", tenant_origin_host(t.id, s.region, s.edge.domain)]
         k8s.networking.v1.Ingress(
             f"{name}-routes",
             metadata=self._meta(

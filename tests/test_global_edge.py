@@ -47,12 +47,23 @@ def test_only_the_named_owner_builds_the_global_edge(plans: dict[str, Any], stac
 @pytest.mark.parametrize("stack", STACKS)
 def test_each_region_publishes_its_own_origin_under_its_entry_certificate(plans: dict[str, Any], stack: str) -> None:
     plan = plans[stack]
-    records = [r for r in resources_of(plan, "aws:route53/record:Record") if r["name"] == "entry-origin"]
-    (record,) = records
-    name = record["inputs"]["name"]
-    assert name.startswith(f"origin-{plan['region']}.")
+    region = plan["region"]
+    served = {t.id for t in CATALOGS[_env(stack)].values() if region in t.regions}
+    records = {
+        r["name"]: r["inputs"]["name"]
+        for r in resources_of(plan, "aws:route53/record:Record")
+        if r["name"].startswith("entry-origin")
+    }
+    # One origin name per tenant served here (CloudFront sends it as Host), plus the transitional
+    # origin-<region> that front-ends used before.
+    assert set(records) == {"entry-origin", *(f"entry-origin-{t}" for t in served)}
+    assert records["entry-origin"].startswith(f"origin-{region}.")
     (certificate,) = [r for r in resources_of(plan, "aws:acm/certificate:Certificate") if r["name"] == "entry"]
-    assert fnmatch.fnmatch(name, certificate["inputs"]["domainName"])  # CloudFront's TLS check passes
+    wildcard = certificate["inputs"]["domainName"]
+    for record, name in records.items():
+        if record != "entry-origin":
+            assert name.startswith(f"{record.removeprefix('entry-origin-')}-origin-{region}.")
+        assert fnmatch.fnmatch(name, wildcard) and name.split(".", 1)[1] == wildcard[2:]  # one label: covered
 
 
 @pytest.mark.parametrize("env", sorted(OWNERS))
@@ -72,7 +83,7 @@ def test_every_tenant_front_end_follows_its_regions_and_residency(plans: dict[st
         origins = [o["originId"] for o in inputs["origins"]]
         assert origins[0] == tenant.home_region and set(origins) == set(tenant.regions)
         assert set(origins) <= set(tenant.residency)
-        assert all(o["domainName"].startswith(f"origin-{o['originId']}.") for o in inputs["origins"])
+        assert all(o["domainName"].startswith(f"{tenant_id}-origin-{o['originId']}.") for o in inputs["origins"])
         assert inputs["defaultCacheBehavior"]["cachePolicyId"] == CACHING_DISABLED
         assert {b["pathPattern"] for b in inputs["orderedCacheBehaviors"]} == set(STATIC_PATHS)
         assert inputs["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"

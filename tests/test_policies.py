@@ -521,14 +521,21 @@ RESOURCE_CASES += [
 
 
 CF_ORIGIN = {"originProtocolPolicy": "https-only", "originSslProtocols": ["TLSv1.2"]}
+CF_NO_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # AllViewerExceptHostHeader
 CF_OK: dict[str, Any] = {
     "defaultCacheBehavior": {
         "viewerProtocolPolicy": "redirect-to-https",
         "cachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+        "originRequestPolicyId": CF_NO_HOST,
         "targetOriginId": "failover",
     },
     "orderedCacheBehaviors": [
-        {"pathPattern": "/assets/*", "viewerProtocolPolicy": "redirect-to-https", "targetOriginId": "failover"}
+        {
+            "pathPattern": "/assets/*",
+            "viewerProtocolPolicy": "redirect-to-https",
+            "originRequestPolicyId": CF_NO_HOST,
+            "targetOriginId": "failover",
+        }
     ],
     "viewerCertificate": {
         "acmCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
@@ -537,7 +544,7 @@ CF_OK: dict[str, Any] = {
     },
     "webAclId": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/edge/abc",
     "origins": [
-        {"originId": r, "domainName": f"origin-{r}.insure.example.com", "customOriginConfig": CF_ORIGIN}
+        {"originId": r, "domainName": f"acme-origin-{r}.insure.example.com", "customOriginConfig": CF_ORIGIN}
         for r in ("us-east-1", "us-west-2")
     ],
     "originGroups": [
@@ -905,7 +912,9 @@ def _views_admit_everyone(plan: dict[str, Any]) -> None:
 def _second_origin_without_failover(plan: dict[str, Any]) -> None:
     """demo-premium may live in us-west-2 too: a second origin there, but no origin group."""
     origins = _first(plan, CF, "demo-premium")["inputs"]["origins"]
-    origins.append({**origins[0], "originId": "us-west-2", "domainName": "origin-us-west-2.dev.insure.example.com"})
+    origins.append(
+        {**origins[0], "originId": "us-west-2", "domainName": "demo-premium-origin-us-west-2.dev.insure.example.com"}
+    )
 
 
 MUTATIONS: dict[str, Mutation] = {
@@ -1042,7 +1051,7 @@ MUTATIONS: dict[str, Mutation] = {
     "front-end-failover": _second_origin_without_failover,
     "tenant-views-access": _views_admit_everyone,
     "front-end-origins-inside-residency": lambda p: _first(p, CF, "demo-basic")["inputs"]["origins"][0].update(
-        domainName="origin-us-west-2.dev.insure.example.com"
+        domainName="demo-basic-origin-us-west-2.dev.insure.example.com"
     ),
 }
 

@@ -99,7 +99,8 @@ SECURE_CONTEXT: dict[str, Any] = {
 }
 CONTAINER: dict[str, Any] = {
     "name": "carrier",
-    "image": "111111111111.dkr.ecr.us-east-1.amazonaws.com/insurance/carrier-service:1.14.2",
+    # Tenant workloads run by digest (TenantServices resolves the configured tag in ECR).
+    "image": "111111111111.dkr.ecr.us-east-1.amazonaws.com/insurance/carrier-service@sha256:" + "c" * 64,
     "securityContext": SECURE_CONTEXT,
     "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "200m", "memory": "512Mi"}},
     "env": [{"name": "LOG_LEVEL", "value": "info"}],
@@ -131,6 +132,11 @@ def with_container(**change: Any) -> dict[str, Any]:
 
 def with_context(**change: Any) -> dict[str, Any]:
     return with_container(securityContext=replaced(SECURE_CONTEXT, change))
+
+
+def untenanted(props: dict[str, Any]) -> dict[str, Any]:
+    """The same workload without the `tenant` label: a platform workload."""
+    return {**props, "metadata": {k: v for k, v in props["metadata"].items() if k != "labels"}}
 
 
 # (policy, type, compliant props, violating props, expected fragment of the single message)
@@ -209,11 +215,11 @@ RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         with_container(image="registry.local:5000/app:latest"),
         "mutable :latest tag",
     ),
-    (
+    (  # a platform workload (no tenant label) may run an exact tag
         "workload-image-provenance",
         DEPLOYMENT,
-        with_container(image="registry.local:5000/team/app:2.0"),
-        with_container(image="registry.local:5000/team/app"),
+        untenanted(with_container(image="registry.local:5000/team/app:2.0")),
+        untenanted(with_container(image="registry.local:5000/team/app")),
         "has no tag or digest",
     ),
     (
@@ -661,7 +667,10 @@ def test_allowed_registries_come_from_policy_config() -> None:
     config = {"allowedRegistries": ["111111111111.dkr.ecr.us-east-1.amazonaws.com/"]}
     assert violations("workload-image-provenance", DEPLOYMENT, deployment(), config=config) == []
     found = violations(
-        "workload-image-provenance", DEPLOYMENT, with_container(image="docker.io/library/nginx:1.27"), config=config
+        "workload-image-provenance",
+        DEPLOYMENT,
+        with_container(image="docker.io/library/nginx@sha256:" + "d" * 64),
+        config=config,
     )
     assert len(found) == 1 and "not approved" in found[0]
     assert POLICIES["workload-image-provenance"].config_schema is not None

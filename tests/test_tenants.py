@@ -2,6 +2,7 @@
 tier — services, scaling, routing, data, messaging, identity and cost."""
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -99,7 +100,11 @@ def test_route_on_the_tenant_host_names(plan: dict[str, Any], tenant: str) -> No
     (ingress,) = owned(plan, tenant, "kubernetes:networking.k8s.io/v1:Ingress")
     spec = ingress["inputs"]["spec"]
     assert spec["ingressClassName"] == "nginx"
-    assert [r["host"] for r in spec["rules"]] == [CATALOG[tenant].domain, f"{tenant}.insure.example.com"]
+    assert [r["host"] for r in spec["rules"]] == [
+        CATALOG[tenant].domain,
+        f"{tenant}.insure.example.com",
+        f"{tenant}-origin-us-east-1.insure.example.com",  # what its CloudFront front-end sends as Host
+    ]
     services = {p["backend"]["service"]["name"] for r in spec["rules"] for p in r["http"]["paths"]}
     assert services == {"carrier-api", "policy-api"}
 
@@ -112,7 +117,8 @@ def test_schema_migration_runs_before_the_services(plan: dict[str, Any], tenant:
     (job,) = owned(plan, tenant, "kubernetes:batch/v1:Job")
     assert job["options"]["deleteBeforeReplace"] is True
     pod = job["inputs"]["spec"]["template"]["spec"]
-    assert pod["containers"][0]["image"].endswith("/schema-migrations:2.3.0")
+    # The configured tag (2.3.0), resolved to its digest in ECR at deploy time.
+    assert re.search(r"/schema-migrations@sha256:[0-9a-f]{64}$", pod["containers"][0]["image"])
     assert pod["restartPolicy"] == "Never"
     assert {"name": "db-admin", "secret": {"secretName": "db-admin"}} in pod["volumes"]
     for d in owned(plan, tenant, "kubernetes:apps/v1:Deployment"):

@@ -1,6 +1,7 @@
 """The public edge: one internet-facing load balancer, with TLS 1.2+, HTTP only as a redirect,
 access logs, deletion protection and a WAF in front."""
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,12 @@ WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 # The pack runs without the program's code (its own virtualenv): these mirror components/global_edge.py.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS managed cache policy
+# AWS managed origin request policy AllViewerExceptHostHeader: CloudFront sends the origin's own name
+# as Host, the name the regional entry certificate covers (AllViewer forwards the viewer's Host).
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+DEFAULT_ORIGIN_REQUEST_POLICIES = (ALL_VIEWER_EXCEPT_HOST,)
+# components/public_entry.tenant_origin_host: <tenant>-origin-<region>.<platform domain>
+TENANT_ORIGIN = re.compile(r"^(?P<tenant>[a-z][a-z0-9-]*)-origin-[a-z]{2}-[a-z]+-\d\.")
 DEFAULT_VIEWER_TLS = ("TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025")
 HTTPS_VIEWER = ("redirect-to-https", "https-only")
 FAILOVER_CODES = {500, 502, 503, 504}
@@ -90,6 +97,31 @@ def front_end_hardening(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
             yield f"origin {get(origin, 'originId')} accepts TLS below 1.2"
     if get(r.props, "defaultCacheBehavior.cachePolicyId") != CACHING_DISABLED:
         yield "the default behavior caches tenant pages at edges (personal data): use CachingDisabled; cache only static paths"
+    yield from _origin_routing(r, config)
+
+
+def _origin_routing(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
+    """The origin sees CloudFront's Host, not the viewer's: the origin's name must be covered by the
+    regional certificate and routed to this tenant, i.e. `<tenant>-origin-<region>.<domain>`."""
+    allowed = config.get("allowedOriginRequestPolicies", list(DEFAULT_ORIGIN_REQUEST_POLICIES))
+    forwarding = [
+        get(b, "pathPattern") or "default" for b in _behaviors(r) if get(b, "originRequestPolicyId") not in allowed
+    ]
+    if forwarding:
+        yield (
+            f"behaviors ({', '.join(forwarding)}) do not use an approved origin request policy "
+            "(AllViewerExceptHostHeader): a forwarded viewer Host is not covered by the origin's certificate"
+        )
+    tenant = tags_of(r.props).get("tenant")
+    if not isinstance(tenant, str) or not tenant:
+        return
+    for origin in as_list(get(r.props, "origins")):
+        if get(origin, "customOriginConfig") is None:
+            continue
+        host = str(get(origin, "domainName") or "")
+        match = TENANT_ORIGIN.match(host)
+        if match is None or match["tenant"] != tenant:
+            yield f"origin {host} is not tenant '{tenant}'s own origin name ({tenant}-origin-<region>.<domain>)"
 
 
 def front_end_failover(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
@@ -153,7 +185,7 @@ RULES = (
         id="EDGE-CF-1",
         name="front-end-hardening",
         title="Tenant front-ends: TLS 1.2+ both ways, WAF, no cached pages",
-        description="Every CloudFront distribution redirects HTTP to HTTPS, presents its own ACM certificate with TLS 1.2+ to viewers, reaches origins over HTTPS with TLS 1.2 only, has an AWS WAF web ACL, and does not cache its default (page) behavior, because tenant pages carry personal data.",
+        description="Every CloudFront distribution redirects HTTP to HTTPS, presents its own ACM certificate with TLS 1.2+ to viewers, reaches origins over HTTPS with TLS 1.2 only, by the tenant's own origin name (<tenant>-origin-<region>) without forwarding the viewer's Host header, has an AWS WAF web ACL, and does not cache its default (page) behavior, because tenant pages carry personal data.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(
@@ -166,10 +198,13 @@ RULES = (
             fsbp("CloudFront.9"),
             fsbp("CloudFront.10"),
         ),
-        remediation="Build front-ends with TenantFrontEnd (components/global_edge.py): it sets the certificate, TLSv1.2_2021, https-only origins, the tenant's CLOUDFRONT web ACL and CachingDisabled on the default behavior.",
+        remediation="Build front-ends with TenantFrontEnd (components/global_edge.py): it sets the certificate, TLSv1.2_2021, https-only origins named <tenant>-origin-<region>, AllViewerExceptHostHeader, the tenant's CLOUDFRONT web ACL and CachingDisabled on the default behavior.",
         resource_types=(DISTRIBUTION,),
         check=front_end_hardening,
-        config_schema={"allowedViewerTls": {"type": "array", "items": {"type": "string"}}},
+        config_schema={
+            "allowedViewerTls": {"type": "array", "items": {"type": "string"}},
+            "allowedOriginRequestPolicies": {"type": "array", "items": {"type": "string"}},
+        },
     ),
     Rule(
         id="EDGE-CF-2",

@@ -182,7 +182,9 @@ def copy_destinations(r: Res) -> list[tuple[str, str]]:
     return found
 
 
-_ORIGIN_HOST = re.compile(r"^origin-([a-z]{2}-[a-z]+-\d)\.")
+# components/public_entry.tenant_origin_host: <tenant>-origin-<region>.<domain> (EDGE-CF-1 checks
+# the tenant); the plain origin-<region>.<domain> of earlier front-ends is read the same way.
+_ORIGIN_HOST = re.compile(r"^(?:[a-z][a-z0-9-]*-)?origin-([a-z]{2}-[a-z]+-\d)\.")
 
 
 def front_end_origins_inside_residency(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
@@ -194,7 +196,7 @@ def front_end_origins_inside_residency(r: Res, _: Mapping[str, Any]) -> Iterable
         host = str(get(origin, "domainName") or "")
         match = _ORIGIN_HOST.match(host)
         if match is None:
-            yield f"origin {host} is not a regional platform entry (origin-<region>.<domain>): its region is unknown"
+            yield f"origin {host} is not a regional platform entry (<tenant>-origin-<region>.<domain>): its region is unknown"
         elif match.group(1) not in allowed:
             yield f"origin {host} is in {match.group(1)}, outside the tenant's residency ({', '.join(sorted(allowed))})"
 
@@ -234,7 +236,7 @@ RULES = (
         id="RES-4",
         name="front-end-origins-inside-residency",
         title="Tenant front-ends reach only regions inside residency",
-        description="Every origin of a tenant's CloudFront front-end is a regional platform entry (origin-<region>.<domain>) in a region the tenant's residency allows, so requests and responses carrying its data are served only from there.",
+        description="Every origin of a tenant's CloudFront front-end is a regional platform entry (<tenant>-origin-<region>.<domain>) in a region the tenant's residency allows, so requests and responses carrying its data are served only from there.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(residency_law(), nydfs("500.11"), glba("3")),

@@ -2,6 +2,7 @@
 registries, no default service accounts or mounted API tokens, secrets as files, no node ports or
 cloud load balancers, and nothing in the default namespace."""
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -115,11 +116,15 @@ def workload_resources(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
             yield f"{label} sets no {', '.join(missing)}"
 
 
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+TENANT_LABEL = "tenant"  # components/tags.tenant_labels: set on every tenant workload
+
+
 def _image_problem(image: Any) -> str | None:
     if not isinstance(image, str) or not image.strip():
         return "names no image"
     if "@" in image:
-        return None  # pinned by digest
+        return None if DIGEST.search(image) else f"image '{image}' has a malformed digest (@sha256:<64 hex>)"
     last = image.rsplit("/", 1)[-1]
     if ":" not in last:
         return f"image '{image}' has no tag or digest (it would pull :latest)"
@@ -128,13 +133,22 @@ def _image_problem(image: Any) -> str | None:
     return None
 
 
+def _tenant_workload(r: Res) -> bool:
+    labels = get(r.props, "metadata.labels")
+    return isinstance(labels, Mapping) and bool(labels.get(TENANT_LABEL))
+
+
 def workload_image_provenance(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
     registries = [str(p) for p in as_list(config.get("allowedRegistries")) if p]
+    tenant = _tenant_workload(r)
     for label, c in containers(pod_spec(r)):
         image = get(c, "image")
         problem = _image_problem(image)
         if problem:
             yield f"{label} {problem}: pin an exact tag or digest"
+        elif tenant and not DIGEST.search(str(image)):
+            # A tag can be moved to other content; tenant workloads run exactly what was resolved.
+            yield f"{label} of a tenant workload runs '{image}' by tag: pin it by digest (@sha256:...)"
         if registries and isinstance(image, str) and image and not image.startswith(tuple(registries)):
             yield f"{label} pulls '{image}' from a registry that is not approved ({', '.join(registries)})"
 
@@ -212,11 +226,11 @@ RULES: tuple[Rule, ...] = (
         id="K8S-IMG-1",
         name="workload-image-provenance",
         title="Images are pinned and come from approved registries",
-        description="Every container image names an exact tag or digest (never :latest or no tag) and, when the approved registries are configured, comes from one of them, so what runs is what was scanned and reviewed.",
+        description="Every container image names an exact tag or digest (never :latest or no tag), tenant workloads (label `tenant`) run images pinned by digest, and, when the approved registries are configured, images come from one of them, so what runs is what was scanned and reviewed.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.8"), naic("e"), glba("4"), cis_eks("5.1.4")),
-        remediation="Pin the image by digest or an immutable version tag and pull it from the platform's ECR registry (policy config allowedRegistries).",
+        remediation="Pin the image by digest (tenant workloads: TenantServices resolves the configured tag to its digest in ECR) or an immutable version tag and pull it from the platform's ECR registry (policy config allowedRegistries).",
         resource_types=WORKLOAD_TYPES,
         check=workload_image_provenance,
         config_schema={
