@@ -15,11 +15,12 @@ from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.database_foundation import DatabaseFoundation, DatabaseFoundationArgs
+from components.deployer_access import DeployerEndpoint
 from components.endpoints import VpcEndpoints, VpcEndpointsArgs
 from components.global_edge import GlobalEdge, GlobalEdgeArgs
 from components.ingress_routing import IngressRouting, IngressRoutingArgs
 from components.keys import PlatformKeys, PlatformKeysArgs
-from components.network import Network, NetworkArgs
+from components.network import Network, NetworkArgs, choose_zones
 from components.observability import Observability, ObservabilityArgs
 from components.providers import config_value, regional_aws_provider
 from components.public_entry import PublicEntry, PublicEntryArgs
@@ -37,7 +38,13 @@ except ConfigError as error:
 aws_provider = regional_aws_provider(settings)
 invoke = pulumi.InvokeOptions(provider=aws_provider)
 account_id = aws.get_caller_identity(opts=invoke).account_id
-zones = sorted(aws.get_availability_zones(state="available", opts=invoke).names)
+available = aws.get_availability_zones(
+    state="available",
+    filters=[aws.GetAvailabilityZonesFilterArgs(name="zone-type", values=["availability-zone"])],
+    opts=invoke,
+)
+zones = choose_zones(available.names, available.zone_ids)
+deployer = DeployerEndpoint.from_stack(pulumi.StackReference(settings.deployer.bootstrap_stack), settings.deployer.cidr)
 platform_log_retention = 1096 if settings.environment == "prod" else 90  # NYDFS 500.06: 3 years
 on_aws = pulumi.ResourceOptions(provider=aws_provider)
 
@@ -74,6 +81,8 @@ cluster = Cluster(
         vpc_id=network.vpc.id,
         private_subnet_ids=network.private_subnet_ids,
         public_subnet_ids=network.public_subnet_ids,
+        private_route_table_ids=network.private_route_table_ids,
+        deployer=deployer,
         secrets_key_arn=keys.cluster_secrets.arn,
         node_volume_key_arn=keys.node_volumes.arn,
         logs_key_arn=keys.logs.arn,
@@ -88,7 +97,7 @@ ClusterAddons(
     "cluster-addons",
     ClusterAddonsArgs(
         settings=settings,
-        cluster_name=cluster.name,
+        cluster_name=cluster.ready_name,
         volume_key_arn=keys.node_volumes.arn,
         logs_key_arn=keys.logs.arn,
         log_retention_days=platform_log_retention,
@@ -125,7 +134,9 @@ ingress = IngressRouting(
         target_group_arn=entry.target_group.arn,
         entry_security_group_id=entry.security_group.id,
         cluster_security_group_id=cluster.cluster_security_group_id,
-        **oidc,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_provider_url=cluster.oidc_provider_url,
+        mesh=mesh,  # the router is meshed: its pods start after istiod
     ),
     on_cluster,
 )
@@ -211,7 +222,7 @@ tenants = {
             tenant=tenant,
             account_id=account_id,
             vpc_id=network.vpc.id,
-            cluster_name=cluster.name,
+            cluster_name=cluster.ready_name,
             cluster_security_group_id=cluster.cluster_security_group_id,
             secrets_operator_role_arn=secrets.role.arn,
             subnet_group_name=databases.subnet_group.name,
@@ -241,7 +252,9 @@ if settings.global_edge:
 pulumi.export("region", settings.region)
 pulumi.export("environment", settings.environment)
 pulumi.export("vpcId", network.vpc.id)
-pulumi.export("clusterName", cluster.name)
+pulumi.export("clusterName", cluster.ready_name)
+pulumi.export("deployerRoleArn", deployer.role_arn)
+pulumi.export("skipped", list(settings.skipped))
 pulumi.export("kubeconfig", pulumi.Output.secret(cluster.eks_cluster.kubeconfig_json))
 pulumi.export("entryDnsName", entry.load_balancer.dns_name)
 pulumi.export("redisEndpoint", cache.replication_group.primary_endpoint_address)
@@ -250,16 +263,11 @@ pulumi.export(
     "disasterRecovery",
     {
         "peerRegion": settings.dr.peer_region if settings.dr else None,
-        "peerReady": settings.dr.peer_ready if settings.dr else None,
+        # planner/gates.py reads these from the peer before its deploys (bootstrap order)
         "copiesHeldHere": {t.id: t.home_region for t in settings.dr_tenants},
         "promotedHere": list(settings.dr.promote) if settings.dr else [],
         "noCrossRegionCopy": sorted(
             t.id for t in settings.tenants if t.home_region == settings.region and not settings.copies_to_peer(t)
-        ),
-        "skipped": (
-            []
-            if settings.dr is None or settings.dr.peer_ready
-            else [f"copies of home tenants to {settings.dr.peer_region}: peer stack not deployed yet (dr.peerReady)"]
         ),
     },
 )

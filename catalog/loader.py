@@ -14,10 +14,12 @@ import yaml
 
 from catalog.errors import ConfigError
 from catalog.model import (
+    DEPLOYER_ROLE_PREFIX,
     AccountSettings,
     ClusterSettings,
     Contact,
     DatabaseSettings,
+    DeployerSettings,
     DrSettings,
     EdgeSettings,
     GlobalEdgeSettings,
@@ -319,9 +321,9 @@ ConfigGetter = Callable[[str], str | None]
 
 STACK_KEYS = (
     "environment", "vpcCidr", "natGateways", "cluster", "database", "edge", "services", "dr", "account", "tenantCatalog",
-    "globalEdge", "operatorSso",
+    "globalEdge", "operatorSso", "deployer",
 )  # fmt: skip
-OBJECT_KEYS = ("cluster", "database", "edge", "services", "dr", "account", "globalEdge", "operatorSso")
+OBJECT_KEYS = ("cluster", "database", "edge", "services", "dr", "account", "globalEdge", "operatorSso", "deployer")
 GLOBAL_EDGE_REGION = "us-east-1"  # CloudFront takes certificates and CLOUDFRONT web ACLs from here only
 
 
@@ -353,7 +355,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
             raw[key] = value
     f = _Fields(file, raw, project)
     f.only(
-        ("environment", "vpcCidr", "cluster", "database", "edge", "services", "account", "operatorSso"),
+        ("environment", "vpcCidr", "cluster", "database", "edge", "services", "account", "operatorSso", "deployer"),
         ("natGateways", "tenantCatalog", "dr", "globalEdge"),
     )
 
@@ -376,11 +378,13 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         raise f.fail("natGateways", "prod stacks need one NAT gateway per AZ (perAz)")
 
     cluster = _cluster(f.mapping("cluster"))
+    deployer = _deployer(f.mapping("deployer"), stack, network, cluster)
     d = f.mapping("database")
-    d.only(("engineVersion",))
+    d.only(("engineVersion",), ("applyImmediately",))
     engine_version = d.string("engineVersion")
     if not _ENGINE_VERSION.match(engine_version):
         raise d.fail("engineVersion", f"'{engine_version}' is not a MariaDB version such as 11.8")
+    apply_immediately = d.boolean("applyImmediately") if "applyImmediately" in d.data else True
 
     e = f.mapping("edge")
     e.only(("domain", "hostedZoneId", "globalOwner"))
@@ -435,7 +439,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         vpc_cidr=vpc_cidr,
         nat_gateways=nat,  # type: ignore[arg-type]  # checked above
         cluster=cluster,
-        database=DatabaseSettings(engine_version=engine_version),
+        database=DatabaseSettings(engine_version=engine_version, apply_immediately=apply_immediately),
         edge=EdgeSettings(domain=edge_domain, hosted_zone_id=zone, global_owner=global_owner),
         images=images,
         dr=dr,
@@ -444,11 +448,40 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         tenants=tenants,
         global_edge=global_edge,
         operator_sso=_operator_sso(f.mapping("operatorSso")),
+        deployer=deployer,
     )
 
 
+def _deployer(
+    d: _Fields, stack: str, vpc: ipaddress.IPv4Network | ipaddress.IPv6Network, cluster: ClusterSettings
+) -> DeployerSettings:
+    d.only(("bootstrapStack", "cidr"))
+    reference = d.string("bootstrapStack")
+    if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", reference):
+        raise d.fail("bootstrapStack", f"'{reference}' is not a stack reference such as organization/<project>/<stack>")
+    cidr = d.string("cidr")
+    try:
+        network = ipaddress.ip_network(cidr)
+    except ValueError:
+        raise d.fail("cidr", f"'{cidr}' is not a CIDR block") from None
+    if network.version != 4 or not network.is_private or network.overlaps(vpc):
+        raise d.fail("cidr", f"'{cidr}' must be a private IPv4 block outside the stack's vpcCidr ({vpc})")
+    # pulumi-eks always grants the cluster creator (the deploy role) admin access itself; an
+    # explicit access entry for the same role would collide with it (ResourceInUseException).
+    deploy_role = f":role/{DEPLOYER_ROLE_PREFIX}{stack}"
+    for arn in cluster.admin_role_arns:
+        if arn.endswith(deploy_role):
+            project = d.path.removesuffix(".deployer")
+            raise ConfigError(
+                d.file,
+                f"{project}.cluster.adminRoleArns",
+                f"'{arn}' is the deploy role, which creates the cluster and is its cluster admin already",
+            )
+    return DeployerSettings(bootstrap_stack=reference, cidr=cidr, role_name=f"{DEPLOYER_ROLE_PREFIX}{stack}")
+
+
 def _operator_sso(o: _Fields) -> OperatorSso:
-    o.only(("authUrl", "tokenUrl", "apiUrl", "clientId"), ("groupsClaim",))
+    o.only(("authUrl", "tokenUrl", "apiUrl", "clientId"), ("groupsClaim", "clientSecretStored"))
     urls = {}
     for key in ("authUrl", "tokenUrl", "apiUrl"):
         url = o.string(key)
@@ -461,6 +494,7 @@ def _operator_sso(o: _Fields) -> OperatorSso:
         api_url=urls["apiUrl"],
         client_id=o.string("clientId"),
         groups_claim=o.string("groupsClaim", "groups"),
+        client_secret_stored=o.boolean("clientSecretStored") if "clientSecretStored" in o.data else False,
     )
 
 
@@ -557,13 +591,17 @@ def _images(svc: _Fields) -> ServiceImages:
 
 
 def _dr(d: _Fields, region: str, tenants: tuple[Tenant, ...]) -> DrSettings:
-    d.only(("peerRegion", "peerStack"), ("peerReady", "promote"))
+    d.only(("peerRegion", "peerStack"), ("promote", *GATE_KEYS))
     peer = d.string("peerRegion")
     if not is_aws_region(peer) or peer == region:
         raise d.fail("peerRegion", f"'{peer}' must be another AWS region than the stack's own ({region})")
     peer_stack = d.string("peerStack")
-    ready = d.boolean("peerReady") if "peerReady" in d.data else False
     promote = d.strings("promote", [], allow_empty=True)
+    # Gates come from the deploy step (planner/gates.py), not from people: ids of tenants the
+    # catalog no longer has (offboarded) are simply not used.
+    deployed = d.boolean("peerDeployed") if "peerDeployed" in d.data else False
+    peer_tenants = d.strings("peerTenants", [], allow_empty=True)
+    peer_holds = d.strings("peerHolds", [], allow_empty=True)
     by_id = {t.id: t for t in tenants}
     for tenant_id in promote:
         tenant = by_id.get(tenant_id)
@@ -575,4 +613,14 @@ def _dr(d: _Fields, region: str, tenants: tuple[Tenant, ...]) -> DrSettings:
             )
         if region not in tenant.residency:
             raise d.fail("promote", f"'{tenant_id}' may not hold data in {region} (residency {list(tenant.residency)})")
-    return DrSettings(peer_region=peer, peer_stack=peer_stack, peer_ready=ready, promote=promote)
+    return DrSettings(
+        peer_region=peer,
+        peer_stack=peer_stack,
+        promote=promote,
+        peer_deployed=deployed,
+        peer_tenants=peer_tenants,
+        peer_holds=peer_holds,
+    )
+
+
+GATE_KEYS = ("peerDeployed", "peerTenants", "peerHolds")  # written by planner/gates.py at deploy time

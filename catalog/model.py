@@ -88,8 +88,26 @@ class DrSettings:
 
     peer_region: str
     peer_stack: str
-    peer_ready: bool  # false until the peer stack has been deployed once (first bootstrap)
     promote: tuple[str, ...] = ()  # tenants whose home region failed: promote their copy here
+    # Deploy-time gates, read from the peer stack's outputs before every `up` (planner/gates.py),
+    # never committed: a resource that names something in the peer waits until the peer has it.
+    peer_deployed: bool = False  # the peer stack exists (its platform: Velero bucket, vaults)
+    peer_tenants: tuple[str, ...] = ()  # tenants whose primary data the peer has created
+    peer_holds: tuple[str, ...] = ()  # this region's tenants whose DR copies the peer holds
+
+
+DEPLOYER_ROLE_PREFIX = "insurance-deployer-"  # bootstrap/: the in-VPC runner's role, per stack
+
+
+@dataclass(frozen=True)
+class DeployerSettings:
+    """Where `pulumi up` runs: a CodeBuild-hosted GitHub Actions runner in a small deployer VPC
+    that the bootstrap stack creates; this stack peers with it so the private cluster endpoint
+    stays private and is still reachable by the deploy."""
+
+    bootstrap_stack: str  # stack reference, e.g. organization/insurance-bootstrap/prod-us-east-1
+    cidr: str  # the deployer VPC, admitted to the cluster endpoint on 443 only
+    role_name: str  # the runner's role (DEPLOYER_ROLE_PREFIX + stack), created by the bootstrap stack
 
 
 @dataclass(frozen=True)
@@ -147,6 +165,9 @@ class OperatorSso:
     api_url: str
     client_id: str
     groups_claim: str = "groups"
+    # Set once the IdP admins have stored the client secret: until then tenant views are skipped,
+    # because Grafana cannot start without it and its failed release would fail the whole deploy.
+    client_secret_stored: bool = False
 
     @staticmethod
     def group(tenant_id: str) -> str:
@@ -156,6 +177,9 @@ class OperatorSso:
 @dataclass(frozen=True)
 class DatabaseSettings:
     engine_version: str
+    # Modifications (class, storage, engine) apply in the deploy that makes them, not in the next
+    # maintenance window: a deferred change would show as a diff on every run until then.
+    apply_immediately: bool = True
 
     @property
     def parameter_group_family(self) -> str:
@@ -183,6 +207,7 @@ class StackSettings:
     dr: DrSettings | None
     account: AccountSettings
     operator_sso: OperatorSso  # how tenant operators sign in to their views
+    deployer: DeployerSettings
     tenants: tuple[Tenant, ...] = field(default=())  # the whole environment's catalog
     global_edge: GlobalEdgeSettings | None = None  # only on the edge.globalOwner stack
 
@@ -202,11 +227,49 @@ class StackSettings:
         """Tenants of the peer region whose DR copies this region holds (residency permitting)."""
         if self.dr is None:
             return ()
+        return tuple(t for t in self.dr_candidates if t.id in self.dr.peer_tenants)
+
+    @property
+    def dr_candidates(self) -> tuple[Tenant, ...]:
+        """Tenants of the peer region this region may hold copies of (residency), deployed or not."""
+        if self.dr is None:
+            return ()
         return tuple(t for t in self.tenants if t.home_region == self.dr.peer_region and self.region in t.residency)
 
     def copies_to_peer(self, tenant: Tenant) -> bool:
-        """Whether this (home) region may and can copy the tenant's data to its peer."""
-        return self.dr is not None and self.dr.peer_ready and self.dr.peer_region in tenant.residency
+        """Whether this (home) region may and can copy the tenant's data to its peer: residency
+        allows it and the peer already holds the tenant's DR copies (bucket, key, vault)."""
+        return self.may_copy_to_peer(tenant) and self.dr is not None and tenant.id in self.dr.peer_holds
+
+    def may_copy_to_peer(self, tenant: Tenant) -> bool:
+        return self.dr is not None and self.dr.peer_region in tenant.residency
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """What this deploy leaves out and why (bootstrap order, values people have not given yet)."""
+        notes: list[str] = []
+        if self.dr is not None:
+            peer = self.dr.peer_stack
+            if not self.dr.peer_deployed:
+                notes.append(f"Velero replication to {self.dr.peer_region}: {peer} is not deployed yet")
+            notes += [
+                f"DR copies of {t.id} (home {t.home_region}): its primary does not exist in {peer} yet"
+                for t in self.dr_candidates
+                if t.id not in self.dr.peer_tenants
+            ]
+            notes += [
+                f"copies of {t.id} to {self.dr.peer_region}: {peer} does not hold its DR copies yet"
+                for t in self.tenants
+                if t.home_region == self.region and self.may_copy_to_peer(t) and t.id not in self.dr.peer_holds
+            ]
+        if not self.operator_sso.client_secret_stored:
+            notes.append("tenant views (Grafana per tenant): operatorSso.clientSecretStored is not set yet")
+        return tuple(notes)
+
+    def key_administrators(self, account_id: str) -> list[str]:
+        """Who administers tenant keys: the platform admins and the deploy role. KMS refuses a key
+        policy that would stop its caller (the deploy role) from changing it again (lockout check)."""
+        return [*self.cluster.admin_role_arns, f"arn:aws:iam::{account_id}:role/{self.deployer.role_name}"]
 
     @property
     def regional_prefix(self) -> str:

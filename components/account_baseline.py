@@ -1,6 +1,10 @@
 """Account-wide controls, created once per AWS account (the stack with `account.owner`): a
 multi-region CloudTrail with log-file validation into a KMS-encrypted, object-locked bucket and a
-CloudWatch log group, cost allocation tags for `tenant` and `tier`, and the platform budget."""
+CloudWatch log group, and the account's monthly budget.
+
+Cost allocation tags are not activated here: Cost Explorer accepts a tag key only after billing has
+seen it (up to 24 hours after the first tagged resource) and only from the organization's
+management account. `COST_TAGS` lists what the README's day-one step activates there."""
 
 import json
 from dataclasses import dataclass
@@ -16,7 +20,7 @@ from components.tags import platform_tags
 # NYDFS 500.06: records to reconstruct material transactions 5 years, audit trails 3 years.
 AUDIT_RETENTION_DAYS = 1827
 AUDIT_LOG_GROUP_DAYS = 1827  # a CloudWatch Logs retention value (5 years)
-COST_TAGS = ("tenant", "tier", "environment")
+COST_TAGS = ("tenant", "tier", "environment", "owner")  # activated in the management account
 
 
 @dataclass
@@ -167,8 +171,6 @@ class AccountBaseline(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        for tag in COST_TAGS:
-            aws.costexplorer.CostAllocationTag(f"{name}-cost-{tag}", tag_key=tag, status="Active", opts=child)
         aws.budgets.Budget(
             f"{name}-platform-budget",
             name=f"{s.name_prefix}-platform",
@@ -176,7 +178,7 @@ class AccountBaseline(pulumi.ComponentResource):
             limit_amount=str(s.account.platform_budget_usd),
             limit_unit="USD",
             time_unit="MONTHLY",
-            cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=["user:owner$platform"])],
+            # The whole account: a tag filter would count nothing until its tag is activated.
             notifications=[
                 aws.budgets.BudgetNotificationArgs(
                     comparison_operator="GREATER_THAN",

@@ -1,7 +1,9 @@
-"""Regional EKS cluster: private API endpoint, API access entries, KMS-encrypted secrets, all
-control-plane logs, OIDC for IRSA, managed node groups on AL2023 with IMDSv2 and encrypted volumes,
+"""Regional EKS cluster: private API endpoint reached by the deploy runner through a peering,
+API access entries, KMS-encrypted secrets, all control-plane logs, OIDC for IRSA, the VPC CNI add-on
+with its own role before any node, managed node groups on AL2023 with IMDSv2 and encrypted volumes,
 and a Kubernetes provider built from its kubeconfig."""
 
+import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -11,8 +13,11 @@ import pulumi_kubernetes as k8s
 
 from catalog import StackSettings
 from catalog.model import NodePool
+from components.deployer_access import DeployerAccess, DeployerAccessArgs, DeployerEndpoint
 from components.iam import document
+from components.service_account_role import ClusterOidc
 from components.tags import platform_tags
+from components.versions import EKS_ADDONS
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -24,6 +29,9 @@ NODE_POLICIES = (
 # Graviton instance types throughout; AL2023 (Amazon Linux 2 node images are end of life).
 NODE_AMI_TYPE = "AL2023_ARM_64_STANDARD"
 NODE_VOLUME_GB = 50
+VPC_CNI_CONFIG = {"enableNetworkPolicy": "true"}  # the VPC CNI enforces NetworkPolicies itself
+# The VPC CNI add-on and its role were children of ClusterAddons; the aliases keep them in place.
+_FORMER_PARENT = pulumi.create_urn("cluster-addons", "platform:index:ClusterAddons")
 
 
 @dataclass
@@ -32,6 +40,8 @@ class ClusterArgs:
     vpc_id: pulumi.Input[str]
     private_subnet_ids: list[pulumi.Output[str]]
     public_subnet_ids: list[pulumi.Output[str]]
+    private_route_table_ids: list[pulumi.Output[str]]
+    deployer: DeployerEndpoint  # the bootstrap stack's runner network, peered to reach the endpoint
     secrets_key_arn: pulumi.Input[str]
     node_volume_key_arn: pulumi.Input[str]
     logs_key_arn: pulumi.Input[str]
@@ -41,7 +51,8 @@ class ClusterArgs:
 
 class Cluster(pulumi.ComponentResource):
     eks_cluster: eks.Cluster
-    name: str
+    name: str  # the physical name, for values and policies that only need to name it
+    ready_name: pulumi.Output[str]  # the same name once the cluster exists: for EKS API resources
     provider: k8s.Provider
     cluster_security_group_id: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
@@ -106,6 +117,8 @@ class Cluster(pulumi.ComponentResource):
             enabled_cluster_log_types=CONTROL_PLANE_LOG_TYPES,
             create_oidc_provider=True,
             skip_default_node_group=True,
+            # pulumi-eks would otherwise create a second vpc-cni add-on without our IRSA role.
+            use_default_vpc_cni=True,
             # CoreDNS and kube-proxy are pinned EKS add-ons owned by ClusterAddons.
             coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=False),
@@ -117,8 +130,46 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_security_group_id = self.eks_cluster.eks_cluster.apply(
             lambda c: c.vpc_config.cluster_security_group_id
         )
+        self.ready_name = self.eks_cluster.eks_cluster.apply(lambda c: c.name)
         self.oidc_provider_arn = self.eks_cluster.oidc_provider_arn
         self.oidc_provider_url = self.eks_cluster.oidc_provider_url
+        self.deployer_access = DeployerAccess(
+            f"{name}-deployer",
+            DeployerAccessArgs(
+                deployer=args.deployer,
+                vpc_id=args.vpc_id,
+                vpc_cidr=s.vpc_cidr,
+                route_table_ids=args.private_route_table_ids,
+                cluster_security_group_id=self.cluster_security_group_id,
+                tags=tags,
+            ),
+            child,
+        )
+        # The CNI add-on with its IRSA role exists before any node: EKS's bootstrap aws-node would
+        # otherwise run on the node role, which has no CNI permissions, and nodes stay NotReady.
+        cni_role = ClusterOidc(self.oidc_provider_arn, self.oidc_provider_url).role(
+            "cluster-addons-vpc-cni",
+            self,
+            "kube-system",
+            "aws-node",
+            tags,
+            managed_policy_arns=("arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",),
+            aliases=[pulumi.Alias(parent=_FORMER_PARENT)],
+        )
+        self.vpc_cni = aws.eks.Addon(
+            f"{name}-vpc-cni",
+            cluster_name=self.ready_name,
+            addon_name="vpc-cni",
+            addon_version=EKS_ADDONS["vpc-cni"],
+            service_account_role_arn=cni_role.arn,
+            configuration_values=json.dumps(VPC_CNI_CONFIG),
+            resolve_conflicts_on_create="OVERWRITE",  # adopt EKS's bootstrap aws-node
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self, aliases=[pulumi.Alias(name="cluster-addons-vpc-cni", parent=_FORMER_PARENT)]
+            ),
+        )
 
         launch_template = aws.ec2.LaunchTemplate(
             f"{name}-nodes",
@@ -189,13 +240,15 @@ class Cluster(pulumi.ComponentResource):
                 # EKS tags each group's Auto Scaling group k8s.io/cluster-autoscaler/<cluster>=owned,
                 # which is all the cluster autoscaler may touch.
                 tags={**tags, **extra_tags, "node-pool": pool_name},
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.vpc_cni]),
             )
 
+        # Every Kubernetes resource goes through this provider, so it waits for the cluster (its
+        # kubeconfig) and for the runner's network path to the private endpoint.
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.eks_cluster.kubeconfig_json,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deployer_access]),
         )
         self.register_outputs(
             {

@@ -1,5 +1,4 @@
-"""AWS-managed EKS add-ons, pinned (components/versions.py): VPC CNI with network-policy
-enforcement and its own IRSA role, kube-proxy, CoreDNS, the EBS CSI driver with its own role, an
+"""AWS-managed EKS add-ons, pinned (components/versions.py): kube-proxy, CoreDNS, the EBS CSI driver with its own role, an
 encrypted gp3 default StorageClass, and CloudWatch Container Insights whose Fluent Bit delivers each
 tenant namespace's container logs into that tenant's own log group (tenant key, tier retention)."""
 
@@ -18,7 +17,6 @@ from components.tags import platform_tags
 from components.tenant_observability import log_group_name
 from components.versions import EKS_ADDONS
 
-VPC_CNI_CONFIG = {"enableNetworkPolicy": "true"}  # the VPC CNI enforces NetworkPolicies itself
 INSIGHTS_LOG_GROUPS = ("application", "dataplane", "host", "performance")
 
 # The add-on's own application pipeline (amazon-cloudwatch-observability chart defaults), kept as
@@ -115,7 +113,7 @@ def application_log_config(settings: StackSettings, tenants: Sequence[Tenant]) -
 @dataclass
 class ClusterAddonsArgs:
     settings: StackSettings
-    cluster_name: pulumi.Input[str]
+    cluster_name: pulumi.Input[str]  # an Output of the cluster, so every add-on waits for it
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
     volume_key_arn: pulumi.Input[str]
@@ -142,7 +140,6 @@ class ClusterAddons(pulumi.ComponentResource):
             oidc = ClusterOidc(args.oidc_provider_arn, args.oidc_provider_url)
             return oidc.role(f"{name}-{sa_name}", self, namespace, service_account, tags, policy, managed)
 
-        cni_role = role("vpc-cni", "aws-node", ("arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",))
         ebs_role = role(
             "ebs-csi",
             "ebs-csi-controller-sa",
@@ -192,7 +189,6 @@ class ClusterAddons(pulumi.ComponentResource):
             namespace="amazon-cloudwatch",
         )
         self.addons = {
-            "vpc-cni": addon("vpc-cni", cni_role.arn, VPC_CNI_CONFIG),
             "kube-proxy": addon("kube-proxy"),
             "coredns": addon("coredns", after=args.node_groups),
             "aws-ebs-csi-driver": addon("aws-ebs-csi-driver", ebs_role.arn, after=args.node_groups),

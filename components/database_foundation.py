@@ -49,7 +49,10 @@ class DatabaseFoundation(pulumi.ComponentResource):
             description="Tenant MariaDB: TLS 1.2+ required for every connection",
             parameters=[
                 aws.rds.ParameterGroupParameterArgs(name="require_secure_transport", value="1"),
-                aws.rds.ParameterGroupParameterArgs(name="tls_version", value="TLSv1.2,TLSv1.3"),
+                # Static parameter: RDS refuses apply_method "immediate" for it (applies at reboot).
+                aws.rds.ParameterGroupParameterArgs(
+                    name="tls_version", value="TLSv1.2,TLSv1.3", apply_method="pending-reboot"
+                ),
             ],
             tags=tags,
             opts=child,

@@ -24,6 +24,33 @@ INTERFACE_SERVICES = (
 GATEWAY_SERVICES = ("s3",)
 
 
+def endpoint_policy(service: str, account: str) -> str:
+    """Data perimeter: the endpoints serve principals of this account only. STS also serves
+    AssumeRoleWithWebIdentity (every IRSA workload), an unsigned call that carries no
+    aws:PrincipalAccount; it is admitted only for roles of this account."""
+    statements: list[dict[str, object]] = [
+        {
+            "Sid": "OnlyThisAccount",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": account}},
+        }
+    ]
+    if service == "sts":
+        statements.append(
+            {
+                "Sid": "WebIdentityIntoThisAccountsRoles",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Resource": f"arn:aws:iam::{account}:role/*",
+            }
+        )
+    return document(*statements)
+
+
 @dataclass
 class VpcEndpointsArgs:
     settings: StackSettings
@@ -58,19 +85,7 @@ class VpcEndpoints(pulumi.ComponentResource):
             tags={**tags, "Name": f"{name}-endpoints"},
             opts=child,
         )
-        # Data perimeter: the endpoints serve principals of this account only.
-        policy = pulumi.Output.from_input(args.account_id).apply(
-            lambda account: document(
-                {
-                    "Sid": "OnlyThisAccount",
-                    "Effect": "Allow",
-                    "Principal": "*",
-                    "Action": "*",
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:PrincipalAccount": account}},
-                }
-            )
-        )
+        account = pulumi.Output.from_input(args.account_id)
         for service in GATEWAY_SERVICES:
             aws.ec2.VpcEndpoint(
                 f"{name}-{service}",
@@ -90,7 +105,7 @@ class VpcEndpoints(pulumi.ComponentResource):
                 private_dns_enabled=True,
                 subnet_ids=args.private_subnet_ids,
                 security_group_ids=[self.security_group.id],
-                policy=policy,
+                policy=account.apply(lambda a, service=service: endpoint_policy(service, a)),
                 tags={**tags, "Name": f"{name}-{service}"},
                 opts=child,
             )

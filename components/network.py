@@ -1,6 +1,7 @@
 """Regional network: a VPC over three AZs with private and public subnets, NAT and flow logs."""
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -11,6 +12,17 @@ from components.iam import document, service_trust
 from components.tags import platform_tags
 
 AZ_COUNT = 3
+# AZs where EKS cannot place a control plane (EKS User Guide, "Subnet requirements"). AZ names
+# map to different physical zones per account; the IDs do not, so the choice goes by ID.
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+
+
+def choose_zones(names: Sequence[str], zone_ids: Sequence[str]) -> list[str]:
+    """The first AZ_COUNT zone names (in name order) whose IDs EKS supports."""
+    usable = sorted(
+        name for name, zone_id in zip(names, zone_ids, strict=True) if zone_id not in EKS_UNSUPPORTED_ZONE_IDS
+    )
+    return usable[:AZ_COUNT]
 
 
 @dataclass

@@ -51,6 +51,21 @@ class ObservabilityArgs:
     depends_on: Sequence[pulumi.Resource] = ()  # External Secrets Operator (CRDs)
 
 
+LOKI_REPLICAS = {
+    "distributor": 3,
+    "ingester": 3,
+    "querier": 3,
+    "queryFrontend": 2,
+    "queryScheduler": 2,
+    "compactor": 1,
+    "indexGateway": 2,
+    "read": 0,
+    "write": 0,
+    "backend": 0,
+    "singleBinary": 0,
+}
+
+
 def bucket_name(settings: StackSettings, store: str, purpose: str) -> str:
     return f"{settings.regional_prefix}-{store}-{purpose}"
 
@@ -350,7 +365,10 @@ class Observability(pulumi.ComponentResource):
             "loki",
             namespace,
             {
-                "deploymentMode": "SimpleScalable",
+                # SimpleScalable is deprecated (removed in Loki 4, chart values.yaml); microservices
+                # with the simple-scalable and single-binary targets scaled to zero.
+                "deploymentMode": "Distributed",
+                **{target: {"replicas": n} for target, n in LOKI_REPLICAS.items()},
                 "loki": {
                     "auth_enabled": True,
                     "schemaConfig": {
@@ -502,9 +520,16 @@ class Observability(pulumi.ComponentResource):
         oauth = self._operator_sso_secret(name, s, args, store, tags)
         for tenant in args.tenants:
             self._dashboards(name, tenant)
-            self._tenant_views(name, s, args, tenant, namespace, [admin_secret, oauth])
+            # Grafana cannot start without the client secret: its atomic release would roll back
+            # and fail the whole deploy, so the views wait until the IdP admins have stored it.
+            if s.operator_sso.client_secret_stored:
+                self._tenant_views(name, s, args, tenant, namespace, [admin_secret, oauth])
         self.register_outputs(
-            {"namespace": NAMESPACE, "tenants": tenant_ids, "views": [views_host(s, t) for t in args.tenants]}
+            {
+                "namespace": NAMESPACE,
+                "tenants": tenant_ids,
+                "views": [views_host(s, t) for t in args.tenants] if s.operator_sso.client_secret_stored else [],
+            }
         )
 
     def _operator_sso_secret(

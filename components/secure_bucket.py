@@ -28,7 +28,9 @@ class SecureBucketArgs:
 
 def replication_policy(source: str, destination: str, source_key: str, replica_key: str) -> str:
     """What an S3 replication role needs: read versions of `source`, write replicas into
-    `destination`, decrypt with the source key and encrypt with the replica key — nothing else."""
+    `destination`, decrypt with the source key and encrypt with the replica key — nothing else.
+    `replica_key` may be an alias ARN (the peer's key id is not known here): IAM does not match a
+    key operation against an alias ARN, so the grant names the region's keys by that alias."""
     return document(
         {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": [source]},
         {
@@ -42,8 +44,20 @@ def replication_policy(source: str, destination: str, source_key: str, replica_k
             "Resource": [f"{destination}/*"],
         },
         {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [source_key]},
-        {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": [replica_key]},
+        {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], **key_resource(replica_key)},
     )
+
+
+def key_resource(key: str) -> dict[str, object]:
+    """Resource (and condition) of a KMS key grant: a key ARN as is; an alias ARN as the keys of
+    its region and account that carry that alias (kms:ResourceAliases)."""
+    prefix, _, alias = key.partition(":alias/")
+    if not alias:
+        return {"Resource": [key]}
+    return {
+        "Resource": [f"{prefix}:key/*"],
+        "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{alias}"}},
+    }
 
 
 class SecureBucket(pulumi.ComponentResource):

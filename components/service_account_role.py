@@ -99,6 +99,7 @@ class ClusterOidc:
         tags: dict[str, str],
         policy: pulumi.Input[str] | None = None,
         managed_policy_arns: Sequence[str] = (),
+        aliases: Sequence[pulumi.Alias] = (),
     ) -> ServiceAccountRole:
         return ServiceAccountRole(
             name,
@@ -111,5 +112,5 @@ class ClusterOidc:
                 policy=policy,
                 managed_policy_arns=managed_policy_arns,
             ),
-            pulumi.ResourceOptions(parent=parent),
+            pulumi.ResourceOptions(parent=parent, aliases=list(aliases) or None),
         )

@@ -40,15 +40,17 @@ class ServiceMesh(pulumi.ComponentResource):
             "istiod",
             system,
             {
-                "pilot": {**SYSTEM_NODES, "autoscaleMin": 2, "replicaCount": 2},
-                "istio_cni": {"enabled": True},
+                # Injection reads pilot.cni.enabled: with it, sidecars get no istio-init container
+                # (NET_ADMIN/NET_RAW), which Pod Security baseline and restricted reject.
+                "pilot": {**SYSTEM_NODES, "autoscaleMin": 2, "replicaCount": 2, "cni": {"enabled": True}},
                 "meshConfig": {
                     "enableAutoMtls": True,
                     "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
                     "accessLogFile": "/dev/stdout",
                     "accessLogEncoding": "JSON",  # tenant service metrics are read from these (TenantObservability)
+                    # Apps start after their sidecar (global.proxy.* is deprecated for this).
+                    "defaultConfig": {"holdApplicationUntilProxyStarts": True},
                 },
-                "global": {"proxy": {"holdApplicationUntilProxyStarts": True}},
             },
             self,
             depends_on=[base, cni],

@@ -35,7 +35,7 @@ class TenantArgs:
     tenant: TenantConfig
     account_id: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
-    cluster_name: str
+    cluster_name: pulumi.Input[str]  # an Output of the cluster: access entries wait for it
     cluster_security_group_id: pulumi.Input[str]
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]

@@ -99,6 +99,8 @@ class TenantDatabase(pulumi.ComponentResource):
             engine="mariadb",
             engine_version=s.database.major_version,
             auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=True,  # only used when database.engineVersion changes major
+            apply_immediately=s.database.apply_immediately,  # DatabaseSettings: no diff left pending
             instance_class=spec.instance_class,
             allocated_storage=spec.allocated_storage_gb,
             max_allocated_storage=spec.max_allocated_storage_gb,
@@ -158,6 +160,8 @@ class TenantDatabase(pulumi.ComponentResource):
                 ca_cert_identifier=CA_CERTIFICATE,
                 iam_database_authentication_enabled=True,
                 auto_minor_version_upgrade=True,
+                allow_major_version_upgrade=True,
+                apply_immediately=s.database.apply_immediately,
                 copy_tags_to_snapshot=True,
                 deletion_protection=True,
                 skip_final_snapshot=True,  # a replica holds no data of its own; the primary is protected

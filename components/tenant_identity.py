@@ -29,7 +29,7 @@ class TenantIdentityArgs:
     settings: StackSettings
     tenant: Tenant
     account_id: pulumi.Input[str]
-    cluster_name: str
+    cluster_name: pulumi.Input[str]  # an Output of the cluster: access entries wait for it
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
     secrets_operator_role_arn: pulumi.Input[str]

@@ -1,6 +1,7 @@
 """A tenant's own customer-managed KMS keys: one for its data at rest (database, bucket, queues,
 topics, secrets) and one for application-level field encryption of PII. Their key policies name
-only the platform administrators (who administer but never read) and the tenant's own roles."""
+only the key administrators (platform admins and the deploy role, which administer but never read)
+and the tenant's own roles."""
 
 import json
 from collections.abc import Mapping, Sequence
@@ -131,18 +132,19 @@ class TenantKey(pulumi.ComponentResource):
         super().__init__("platform:index:TenantKey", name, None, opts)
         s, t = args.settings, args.tenant
         tags = tenant_tags(s, t)
-        admins = list(s.cluster.admin_role_arns)
         workloads = [args.workload_role_arns[w] for w in sorted(args.workload_role_arns)]
         applications = [args.workload_role_arns[w] for w in ("carrier", "policy") if w in args.workload_role_arns]
         self.alias = f"alias/{s.project}/{s.stack}/tenant/{t.id}"
 
         data_policy = pulumi.Output.all(args.account_id, args.secrets_role_arn, *workloads).apply(
-            lambda v: data_key_policy(s.region, v[0], admins, v[2:], v[1])
+            lambda v: data_key_policy(s.region, v[0], s.key_administrators(v[0]), v[2:], v[1])
         )
         self.key = self._key(name, f"Data key of tenant {t.id} ({s.stack})", data_policy, tags, self.alias)
         self.pii_key = None
         if applications:  # DR-only copies in a region that does not serve the tenant need no PII key
-            pii_policy = pulumi.Output.all(*applications).apply(lambda v: pii_key_policy(admins, v))
+            pii_policy = pulumi.Output.all(args.account_id, *applications).apply(
+                lambda v: pii_key_policy(s.key_administrators(v[0]), v[1:])
+            )
             self.pii_key = self._key(
                 f"{name}-pii",
                 f"PII field encryption of tenant {t.id} ({s.stack})",

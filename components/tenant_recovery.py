@@ -103,7 +103,7 @@ class TenantRecovery(pulumi.ComponentResource):
                 lambda account: dr_key_policy(
                     s.region,
                     account,
-                    list(s.cluster.admin_role_arns),
+                    s.key_administrators(account),
                     f"arn:aws:iam::{account}:role/{replication_role_name(s, t)}",
                 )
             ),
@@ -126,12 +126,15 @@ class TenantRecovery(pulumi.ComponentResource):
             ),
             child,
         )
+        # Not protected: every property forces a replacement (a retention change is a tier change),
+        # and stopping replication keeps the backups already replicated until their retention ends.
+        # One replication per source and region: the old one goes before the new one starts.
         backups = aws.rds.InstanceAutomatedBackupsReplication(
             f"{name}-backups",
             source_db_instance_arn=source_arn,
             kms_key_id=self.key.arn,
             retention_period=spec.backup_retention_days,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         security_group = database_security_group(
             f"{name}-db",
@@ -153,6 +156,8 @@ class TenantRecovery(pulumi.ComponentResource):
             ca_cert_identifier=CA_CERTIFICATE,
             iam_database_authentication_enabled=True,
             auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=True,  # only used when database.engineVersion changes major
+            apply_immediately=s.database.apply_immediately,  # DatabaseSettings: no diff left pending
             copy_tags_to_snapshot=True,
             deletion_protection=True,
             performance_insights_enabled=True,

@@ -145,7 +145,7 @@ class Velero(pulumi.ComponentResource):
                 },
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
             )
-        if s.dr is not None and s.dr.peer_ready:
+        if s.dr is not None and s.dr.peer_deployed:  # the peer's Velero bucket exists
             self._replicate(name, s, args, bucket, tags)
         self.register_outputs({"bucket": bucket_name})
 

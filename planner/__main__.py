@@ -18,7 +18,7 @@ from planner.diff import diff_plans, plan_of_revision, render_diff
 from planner.dr import render_report
 from planner.policy import environment_config, mandatory, verdict
 from planner.reports import compliance_matrix, write_reports
-from planner.runner import ROOT, ProgramError, build_plan
+from planner.runner import ROOT, ProgramError, bootstrap_skips, build_plan
 from planner.summary import render, render_verdict
 
 
@@ -31,8 +31,10 @@ def _load_json(path: str | None) -> dict[str, Any]:
         raise ConfigError(path, "(document)", f"cannot be read as JSON: {error}") from None
 
 
-def plan_stack(stack: str, out: Path, policy_config: dict[str, Any] | None, root: Path = ROOT) -> int:
-    plan = build_plan(stack, root)
+def plan_stack(
+    stack: str, out: Path, policy_config: dict[str, Any] | None, root: Path = ROOT, fresh: bool = False
+) -> int:
+    plan = build_plan(stack, root, fresh)
     if policy_config is None:
         policy_config = environment_config(plan_environment(plan))
     plan["policy"] = verdict(plan, policy_config)
@@ -42,8 +44,21 @@ def plan_stack(stack: str, out: Path, policy_config: dict[str, Any] | None, root
     reports = write_reports(plan, target)
     (target / "diagram.md").write_text(diagram_page(plan), encoding="utf-8")
     print(render(plan))
+    print("\n" + render_skips(plan, [] if fresh else bootstrap_skips(stack, root)))
     print(f"\nWrote {target / 'plan.json'}, {', '.join(p.name for p in reports)}, diagram.md")
     return 1 if mandatory(plan["policy"]["violations"]) else 0
+
+
+def render_skips(plan: dict[str, Any], first_deploy: list[str]) -> str:
+    """What this plan leaves out and why; and what the stack's first deploy on a fresh account
+    leaves out (deploy pass 1), which pass 2 adds once the peer exists."""
+    skipped = plan.get("outputs", {}).get("skipped") or []
+    lines = ["Skipped in this plan: " + ("nothing" if not skipped else "")]
+    lines += [f"  - {note}" for note in skipped]
+    if first_deploy != skipped:
+        lines.append("Skipped by the first deploy on a fresh account (deploy pass 1; pass 2 adds it):")
+        lines += [f"  - {note}" for note in first_deploy] or ["  - nothing"]
+    return "\n".join(lines)
 
 
 def plan_environment(plan: dict[str, Any]) -> str:
@@ -118,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--out", default=str(ROOT / "build"))
     plan.add_argument("--policy-config", help="policy pack config JSON (default: policies/config/<environment>.json)")
     plan.add_argument(
+        "--fresh", action="store_true", help="plan the first deploy in an empty account (no peer deployed yet)"
+    )
+    plan.add_argument(
         "--root",
         default=str(ROOT),
         help="folder with the Pulumi.*.yaml, tenants/ and __main__.py to plan (code from this checkout)",
@@ -138,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = _load_json(args.policy_config) if getattr(args, "policy_config", None) else None
         if args.command == "plan":
-            return plan_stack(args.stack, Path(args.out), config, Path(args.root))
+            return plan_stack(args.stack, Path(args.out), config, Path(args.root), args.fresh)
         if args.command == "dr-report":
             return dr_report(args.environment, Path(args.out))
         if args.command == "diff":

@@ -91,6 +91,11 @@ class PlanMocks(pulumi.runtime.Mocks):
                 "versionId": "offline",
                 "id": "offline",
             }
+        if args.token == "aws:ecr/getImage:getImage":  # a fake digest, stable per registry/repository:tag
+            a = args.args
+            key = f"{a.get('registryId')}/{a.get('repositoryName')}:{a.get('imageTag')}"
+            digest = f"sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+            return {**a, "imageDigest": digest, "id": digest}
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}
         return {}
@@ -101,6 +106,12 @@ class PlanMocks(pulumi.runtime.Mocks):
         state: dict[str, Any] = dict(inputs)
         if typ.startswith("pulumi:providers:"):
             return rid, state
+        if typ == "pulumi:pulumi:StackReference":
+            return rid, {
+                "name": inputs.get("name"),
+                "outputs": self._stack_outputs(str(inputs.get("name"))),
+                "secretOutputNames": [],
+            }
         service = typ.split(":")[1].split("/")[0]
         physical = inputs.get("name") or inputs.get("identifier") or name
         state.setdefault("arn", self._arn(service, physical))
@@ -188,6 +199,16 @@ class PlanMocks(pulumi.runtime.Mocks):
             metadata.setdefault("name", name)
             state["metadata"] = metadata
         return rid, state
+
+    def _stack_outputs(self, reference: str) -> dict[str, Any]:
+        """Outputs of a referenced stack: the bootstrap stack's deploy runner (bootstrap/)."""
+        stack = reference.rsplit("/", 1)[-1]
+        return {
+            "vpcId": f"vpc-{_hex(reference)}",
+            "privateRouteTableIds": [f"rtb-{_hex(reference, str(i))}" for i in range(2)],
+            "runnerRoleArn": f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/insurance-deployer-{stack}",
+            "runnerProject": f"insurance-deployer-{stack}",
+        }
 
     def _eks_cluster(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         cluster_name = inputs.get("name") or name

@@ -1,8 +1,10 @@
 """Run one stack of the program under the mock engine and return its plan (plan.schema.json)."""
 
+import json
 import runpy
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,9 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from catalog.loader import GATE_KEYS, load_settings
 from planner.mocks import PlanMocks, RecordingMonitor, Registration
-from planner.stackconfig import read_stack_config
+from planner.stackconfig import StackConfig, read_stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,9 +55,36 @@ def record(
     return monitor
 
 
-def run_program(stack: str, root: Path = ROOT) -> tuple[str, list[Registration], dict[str, Any], str]:
+def with_gates(config: StackConfig, root: Path, fresh: bool) -> StackConfig:
+    """The DR gates the deploy step reads from the peer (planner/gates.py) before every `up`:
+    in the steady state the peer exists and holds every copy; on a fresh account (`fresh`) it has
+    nothing yet. Gates already in the stack file are kept (nothing to emulate)."""
+    key = f"{config.project}:dr"
+    try:
+        dr = json.loads(config.values.get(key) or "null")
+    except json.JSONDecodeError:
+        return config  # the program reports the malformed value
+    if not isinstance(dr, dict) or any(gate in dr for gate in GATE_KEYS):
+        return config
+    environment = config.values.get(f"{config.project}:environment", "")
+    catalog = root / config.values.get(f"{config.project}:tenantCatalog", f"tenants/{environment}")
+    everyone = [] if fresh else sorted(p.stem for p in catalog.glob("*.yaml"))
+    gates = {"peerDeployed": not fresh, "peerTenants": everyone, "peerHolds": everyone}
+    return replace(config, values={**config.values, key: json.dumps({**dr, **gates})})
+
+
+def bootstrap_skips(stack: str, root: Path = ROOT) -> list[str]:
+    """What this stack leaves out on its first deploy in a fresh account (pass 1), and why."""
+    config = with_gates(read_stack_config(root, stack), root, fresh=True)
+    settings = load_settings(config.values.get, config.project, stack, root)
+    return list(settings.skipped)
+
+
+def run_program(
+    stack: str, root: Path = ROOT, fresh: bool = False
+) -> tuple[str, list[Registration], dict[str, Any], str]:
     """Run `<root>/__main__.py` for `stack`; returns (project, registrations, outputs, region)."""
-    config = read_stack_config(root, stack)
+    config = with_gates(read_stack_config(root, stack), root, fresh)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
 
@@ -114,9 +144,10 @@ def tenant_of(registrations: list[Registration]) -> dict[str, str | None]:
     return result
 
 
-def build_plan(stack: str, root: Path = ROOT) -> dict[str, Any]:
-    """The plan of one stack, without the policy verdict (see planner.policy)."""
-    project, registrations, outputs, region = run_program(stack, root)
+def build_plan(stack: str, root: Path = ROOT, fresh: bool = False) -> dict[str, Any]:
+    """The plan of one stack, without the policy verdict (see planner.policy). `fresh`: as the
+    first deploy in an empty account would run it (no peer deployed yet)."""
+    project, registrations, outputs, region = run_program(stack, root, fresh)
     tenants = tenant_of(registrations)
     resources = [
         {

@@ -169,6 +169,9 @@ STACK: dict[str, str] = {
     "aws:region": "us-east-1",
     "p:environment": "prod",
     "p:vpcCidr": "10.30.0.0/16",
+    "p:deployer": json.dumps(
+        {"bootstrapStack": "organization/insurance-bootstrap/prod-us-east-1", "cidr": "10.255.30.0/24"}
+    ),
     "p:database": json.dumps({"engineVersion": "11.8"}),
     "p:edge": json.dumps(
         {"domain": "insure.example.com", "hostedZoneId": "Z0PROD0000000000000001", "globalOwner": "prod-us-east-1"}
@@ -272,6 +275,36 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
             "required key is missing",
         ),
         ("p:globalEdge", None, "p.globalEdge", "required on the global edge owner"),
+        ("p:deployer", None, "p.deployer", "required key is missing"),
+        (
+            "p:deployer",
+            json.dumps({"bootstrapStack": "organization/insurance-bootstrap/x", "cidr": "10.30.4.0/24"}),
+            "p.deployer.cidr",
+            "outside the stack's vpcCidr",
+        ),
+        (
+            "p:deployer",
+            json.dumps({"bootstrapStack": "insurance-bootstrap", "cidr": "10.255.30.0/24"}),
+            "p.deployer.bootstrapStack",
+            "not a stack reference",
+        ),
+        (
+            "p:cluster",
+            json.dumps(
+                {
+                    **json.loads(STACK["p:cluster"]),
+                    "adminRoleArns": ["arn:aws:iam::222222222222:role/insurance-deployer-prod-us-east-1"],
+                }
+            ),
+            "p.cluster.adminRoleArns",
+            "is the deploy role",
+        ),
+        (
+            "p:dr",
+            json.dumps({"peerRegion": "us-west-2", "peerStack": "prod-us-west-2", "peerReady": True}),
+            "p.dr.peerReady",
+            "unknown key",
+        ),
         ("p:operatorSso", None, "p.operatorSso", "required key is missing"),
         (
             "p:operatorSso",

@@ -9,6 +9,7 @@ import pytest
 from catalog import TIERS, StackSettings
 from catalog.tiers import Overrides, effective_tier
 from components.cluster import CONTROL_PLANE_LOG_TYPES, Cluster, ClusterArgs
+from components.deployer_access import DeployerEndpoint
 from components.network import Network, NetworkArgs, subnet_plan
 from components.providers import regional_aws_provider
 from components.tenant import Tenant, TenantArgs
@@ -96,13 +97,16 @@ def test_every_network_resource_uses_the_regional_provider(dev: StackSettings) -
 # ------------------------------------------------------------------------------------ cluster
 
 
+DEPLOYER = DeployerEndpoint("10.255.0.0/24", "vpc-deployer", ["rtb-1", "rtb-2"], "arn:aws:iam::123456789012:role/d")
+
+
 def cluster(settings: StackSettings, dedicated: list[str]) -> list[Registration]:
     def program() -> None:
         provider = regional_aws_provider(settings)
         subnets = [pulumi.Output.from_input(f"subnet-{i}") for i in range(3)]
         Cluster(
             "cluster",
-            ClusterArgs(settings, "vpc-1", subnets, subnets, KEY, KEY, KEY, 731, dedicated),
+            ClusterArgs(settings, "vpc-1", subnets, subnets, subnets, DEPLOYER, KEY, KEY, KEY, 731, dedicated),
             pulumi.ResourceOptions(providers=[provider]),
         )
 
@@ -259,7 +263,7 @@ def test_tenant_keys_rotate_and_name_only_admins_and_own_roles(dev: StackSetting
         for st in json.loads(key["policy"])["Statement"]:
             principals = st["Principal"].get("AWS", [])
             for arn in [principals] if isinstance(principals, str) else principals:
-                assert arn in dev.cluster.admin_role_arns or arn.rsplit("/", 1)[-1] in own_roles, arn
+                assert arn in dev.key_administrators("123456789012") or arn.rsplit("/", 1)[-1] in own_roles, arn
             assert ":root" not in json.dumps(st["Principal"]), "no account-wide delegation"
     pii = json.loads(keys["tenant-demo-standard-key-pii"]["policy"])["Statement"]
     admins = next(st for st in pii if st["Sid"] == "PlatformAdministers")

@@ -168,17 +168,17 @@ def test_promotion_is_validated(project_copy: Path) -> None:
     assert "'nobody' is not a tenant" in str(caught.value)
 
 
-def test_bootstrap_without_peer_skips_dr_wiring_and_says_so(project_copy: Path) -> None:
-    path = project_copy / "Pulumi.prod-us-east-1.yaml"
-    path.write_text(path.read_text().replace("peerReady: true", "peerReady: false"))
-    plan = build_plan("prod-us-east-1", project_copy)
+def test_bootstrap_without_peer_skips_dr_wiring_and_says_so() -> None:
+    plan = build_plan("prod-us-east-1", fresh=True)
     assert resources_of(plan, "aws:s3/bucketReplicationConfig:BucketReplicationConfig") == []
+    assert resources_of(plan, "platform:index:TenantRecovery") == []
     assert all(
         not rule.get("copyActions") for p in resources_of(plan, "aws:backup/plan:Plan") for rule in p["inputs"]["rules"]
     )
-    assert plan["outputs"]["disasterRecovery"]["skipped"] == [
-        "copies of home tenants to us-west-2: peer stack not deployed yet (dr.peerReady)"
-    ]
+    skipped = plan["outputs"]["skipped"]
+    assert "Velero replication to us-west-2: prod-us-west-2 is not deployed yet" in skipped
+    assert "copies of harbor-mutual to us-west-2: prod-us-west-2 does not hold its DR copies yet" in skipped
+    assert "DR copies of pinnacle-life (home us-west-2): its primary does not exist in prod-us-west-2 yet" in skipped
 
 
 @pytest.mark.parametrize("stack", PROD)

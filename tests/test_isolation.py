@@ -135,7 +135,7 @@ def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, An
         for r in resources_of(plan, "eks:index:Cluster")
         for entry in r["inputs"]["accessEntries"].values()
         for arn in [entry["principalArn"]]
-    }
+    } | {plan["outputs"]["deployerRoleArn"]}  # the deploy role administers keys (KMS lockout check)
     for a, b in pairs(plan):
         own_roles = {
             f"arn:aws:iam::123456789012:role/{r['inputs']['name']}"

@@ -188,8 +188,6 @@ def test_audit_trail_and_cost_allocation_exist_once_per_account(plans: dict[str,
     assert i["isMultiRegionTrail"] and i["enableLogFileValidation"] and i["kmsKeyId"] and i["cloudWatchLogsGroupArn"]
     (lock,) = resources_of(plan, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
     assert lock["inputs"]["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 1827}
-    tags = {r["inputs"]["tagKey"] for r in resources_of(plan, "aws:costexplorer/costAllocationTag:CostAllocationTag")}
-    assert tags == {"tenant", "tier", "environment"}
     budgets = {r["inputs"]["name"] for r in resources_of(plan, "aws:budgets/budget:Budget")}
     assert "ip-prod-platform" in budgets and "ip-prod-tenant-harbor-mutual" in budgets
 

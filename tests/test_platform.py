@@ -2,6 +2,7 @@
 AWS caller with its own narrowly trusted role, private AWS access, encrypted Redis, and one hardened
 public entry."""
 
+import ipaddress
 import json
 from typing import Any
 
@@ -210,7 +211,15 @@ def test_no_security_group_opens_a_non_https_port_to_the_internet(plans: dict[st
             if "0.0.0.0/0" in rule.get("cidrBlocks", []) or "::/0" in rule.get("ipv6CidrBlocks", []):
                 assert sg["name"] == "entry" and rule["fromPort"] in (80, 443) and rule["fromPort"] == rule["toPort"]
     for rule in resources_of(plans[stack], "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
-        assert "cidrIpv4" not in rule["inputs"] and rule["inputs"]["referencedSecurityGroupId"]
+        if "cidrIpv4" in rule["inputs"]:  # only the peered deploy runner, to the cluster endpoint
+            assert ipaddress.ip_network(rule["inputs"]["cidrIpv4"]).is_private
+            assert (rule["name"], rule["inputs"]["fromPort"], rule["inputs"]["toPort"]) == (
+                "cluster-deployer-endpoint",
+                443,
+                443,
+            )
+        else:
+            assert rule["inputs"]["referencedSecurityGroupId"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -253,7 +262,7 @@ def test_mesh_wide_strict_mtls(plans: dict[str, Any], stack: str) -> None:
         r for r in resources_of(plans[stack], "kubernetes:helm.sh/v3:Release") if r["inputs"]["name"] == "istiod"
     )
     assert istiod["urn"] in pa["options"]["dependsOn"]
-    assert istiod["inputs"]["values"]["istio_cni"]["enabled"] is True
+    assert istiod["inputs"]["values"]["pilot"]["cni"]["enabled"] is True
 
 
 @pytest.mark.parametrize("stack", STACKS)
