@@ -23,10 +23,10 @@ from components.deployer import (
     StateBackend,
     StateBackendArgs,
     load_bootstrap_settings,
-    logs_key_policy,
     runner_project_name,
     state_bucket_name,
 )
+from components.iam import logs_key_policy
 
 region = aws.config.region or ""
 try:

@@ -14,7 +14,6 @@ import yaml
 
 from catalog.errors import ConfigError
 from catalog.model import (
-    DEPLOYER_ROLE_PREFIX,
     AccountSettings,
     ClusterSettings,
     Contact,
@@ -29,6 +28,7 @@ from catalog.model import (
     ServiceImages,
     StackSettings,
     Tenant,
+    deployer_name,
 )
 from catalog.regions import is_aws_region
 from catalog.tiers import (
@@ -49,7 +49,11 @@ _K8S_VERSION = re.compile(r"^1\.(\d+)$")
 _ENGINE_VERSION = re.compile(r"^\d+\.\d+(?:\.\d+)?$")
 _ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$")
 _HOSTED_ZONE = re.compile(r"^Z[A-Z0-9]{1,31}$")
-_REGISTRY = re.compile(r"^[a-z0-9.-]+(?::\d+)?(?:/[a-z0-9._-]+)+$")
+# <account>.dkr.ecr[-fips].<region>.amazonaws.com/<path>: images are resolved to digests through ECR
+_REGISTRY = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com"
+    r"(?P<path>(?:/[a-z0-9._-]+)+)$"
+)
 _IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
@@ -126,6 +130,16 @@ class _Fields:
             if not is_aws_region(value):
                 raise self.fail(key, f"'{value}' is not an AWS region")
         return values
+
+    def private_cidr(self, key: str) -> ipaddress.IPv4Network:
+        value = self.string(key)
+        try:
+            network = ipaddress.ip_network(value)
+        except ValueError:
+            raise self.fail(key, f"'{value}' is not a CIDR block") from None
+        if not isinstance(network, ipaddress.IPv4Network) or not network.is_private:
+            raise self.fail(key, f"'{value}' must be a private IPv4 block")
+        return network
 
     def mapping(self, key: str, default: Mapping[str, Any] | None = None) -> "_Fields":
         value = self.data.get(key, default)
@@ -363,12 +377,9 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
     if environment not in ("dev", "prod"):
         raise f.fail("environment", f"'{environment}' must be dev or prod")
 
-    vpc_cidr = f.string("vpcCidr")
-    try:
-        network = ipaddress.ip_network(vpc_cidr)
-    except ValueError:
-        raise f.fail("vpcCidr", f"'{vpc_cidr}' is not a CIDR block") from None
-    if network.version != 4 or not network.is_private or not 16 <= network.prefixlen <= 20:
+    network = f.private_cidr("vpcCidr")
+    vpc_cidr = str(network)
+    if not 16 <= network.prefixlen <= 20:
         raise f.fail("vpcCidr", f"'{vpc_cidr}' must be a private IPv4 block from /16 to /20")
 
     nat = f.string("natGateways", "perAz")
@@ -452,23 +463,18 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
     )
 
 
-def _deployer(
-    d: _Fields, stack: str, vpc: ipaddress.IPv4Network | ipaddress.IPv6Network, cluster: ClusterSettings
-) -> DeployerSettings:
+def _deployer(d: _Fields, stack: str, vpc: ipaddress.IPv4Network, cluster: ClusterSettings) -> DeployerSettings:
     d.only(("bootstrapStack", "cidr"))
     reference = d.string("bootstrapStack")
     if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", reference):
         raise d.fail("bootstrapStack", f"'{reference}' is not a stack reference such as organization/<project>/<stack>")
-    cidr = d.string("cidr")
-    try:
-        network = ipaddress.ip_network(cidr)
-    except ValueError:
-        raise d.fail("cidr", f"'{cidr}' is not a CIDR block") from None
-    if network.version != 4 or not network.is_private or network.overlaps(vpc):
+    network = d.private_cidr("cidr")
+    cidr = str(network)
+    if network.overlaps(vpc):
         raise d.fail("cidr", f"'{cidr}' must be a private IPv4 block outside the stack's vpcCidr ({vpc})")
     # pulumi-eks always grants the cluster creator (the deploy role) admin access itself; an
     # explicit access entry for the same role would collide with it (ResourceInUseException).
-    deploy_role = f":role/{DEPLOYER_ROLE_PREFIX}{stack}"
+    deploy_role = f":role/{deployer_name(stack)}"
     for arn in cluster.admin_role_arns:
         if arn.endswith(deploy_role):
             project = d.path.removesuffix(".deployer")
@@ -477,7 +483,7 @@ def _deployer(
                 f"{project}.cluster.adminRoleArns",
                 f"'{arn}' is the deploy role, which creates the cluster and is its cluster admin already",
             )
-    return DeployerSettings(bootstrap_stack=reference, cidr=cidr, role_name=f"{DEPLOYER_ROLE_PREFIX}{stack}")
+    return DeployerSettings(bootstrap_stack=reference, cidr=cidr, role_name=deployer_name(stack))
 
 
 def _operator_sso(o: _Fields) -> OperatorSso:
@@ -571,10 +577,12 @@ def _pool(p: _Fields) -> NodePool:
 def _images(svc: _Fields) -> ServiceImages:
     svc.only(("registry", "carrier", "policy", "migrations"))
     registry = svc.string("registry")
-    if not _REGISTRY.match(registry):
+    location = _REGISTRY.match(registry)
+    if location is None:
         raise svc.fail(
             "registry",
-            f"'{registry}' is not a registry path such as <account>.dkr.ecr.<region>.amazonaws.com/insurance",
+            f"'{registry}' is not an ECR registry path such as <account>.dkr.ecr.<region>.amazonaws.com/insurance "
+            "(workloads run by digest, resolved through ECR)",
         )
 
     def image(key: str) -> Image:
@@ -585,7 +593,7 @@ def _images(svc: _Fields) -> ServiceImages:
             raise i.fail("image", f"'{name}' is not an image name")
         if not _IMAGE_TAG.match(tag) or tag == "latest":
             raise i.fail("tag", f"'{tag}' must be an exact release tag, not latest")
-        return Image(repository=f"{registry}/{name}", tag=tag)
+        return Image(location["account"], location["region"], f"{location['path'][1:]}/{name}", tag)
 
     return ServiceImages(carrier=image("carrier"), policy=image("policy"), migrations=image("migrations"))
 

@@ -66,8 +66,17 @@ class ClusterSettings:
 
 @dataclass(frozen=True)
 class Image:
-    repository: str  # registry/repository, e.g. <account>.dkr.ecr.<region>.amazonaws.com/insurance/carrier
+    """An image in an ECR registry: workloads run it by the digest its tag resolves to at deploy
+    time, which only a registry the stack can query (ECR) can tell."""
+
+    registry_account: str
+    registry_region: str
+    name: str  # repository name inside the registry, e.g. insurance/carrier-service
     tag: str
+
+    @property
+    def repository(self) -> str:
+        return f"{self.registry_account}.dkr.ecr.{self.registry_region}.amazonaws.com/{self.name}"
 
     @property
     def ref(self) -> str:
@@ -96,7 +105,9 @@ class DrSettings:
     peer_holds: tuple[str, ...] = ()  # this region's tenants whose DR copies the peer holds
 
 
-DEPLOYER_ROLE_PREFIX = "insurance-deployer-"  # bootstrap/: the in-VPC runner's role, per stack
+def deployer_name(stack: str) -> str:
+    """The deploy runner of a regional stack: its CodeBuild project and its role (bootstrap/)."""
+    return f"insurance-deployer-{stack}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +118,7 @@ class DeployerSettings:
 
     bootstrap_stack: str  # stack reference, e.g. organization/insurance-bootstrap/prod-us-east-1
     cidr: str  # the deployer VPC, admitted to the cluster endpoint on 443 only
-    role_name: str  # the runner's role (DEPLOYER_ROLE_PREFIX + stack), created by the bootstrap stack
+    role_name: str  # the runner's role (deployer_name), created by the bootstrap stack
 
 
 @dataclass(frozen=True)
@@ -120,10 +131,12 @@ class AccountSettings:
     budget_emails: tuple[str, ...]
 
 
-def origin_host(region: str, domain: str) -> str:
-    """A regional entry's name for CloudFront, written by that region's stack; its entry
-    certificate (*.domain) covers it."""
-    return f"origin-{region}.{domain}"
+def tenant_origin_host(tenant_id: str, region: str, domain: str) -> str:
+    """The name a tenant's CloudFront front-end reaches `region`'s entry by, written by that
+    region's stack: one label under the platform domain, so the entry's `*.domain` certificate
+    covers it (at most 32 + 8 + 14 characters with the catalog's id and region rules), and
+    tenant-specific, so the router sends it to that tenant. CloudFront sends it as Host."""
+    return f"{tenant_id}-origin-{region}.{domain}"
 
 
 @dataclass(frozen=True)
@@ -132,8 +145,8 @@ class EdgeSettings:
     hosted_zone_id: str  # Route 53 zone of `domain`, for certificate validation records
     global_owner: str  # the stack of this environment that owns the global edge (CloudFront)
 
-    def origin_host(self, region: str) -> str:
-        return origin_host(region, self.domain)
+    def tenant_origin_host(self, tenant_id: str, region: str) -> str:
+        return tenant_origin_host(tenant_id, region, self.domain)
 
 
 @dataclass(frozen=True)
@@ -145,8 +158,8 @@ class GlobalEdgeSettings:
     zones: tuple[tuple[str, str], ...]  # (domain, hosted zone id) the platform manages
     origin_domains: tuple[tuple[str, str], ...]  # (region, that region's platform domain)
 
-    def origin_host(self, region: str) -> str:
-        return origin_host(region, dict(self.origin_domains)[region])
+    def tenant_origin_host(self, tenant_id: str, region: str) -> str:
+        return tenant_origin_host(tenant_id, region, dict(self.origin_domains)[region])
 
     def zone_for(self, name: str) -> str | None:
         """The managed hosted zone holding `name` (the most specific one), if any."""
@@ -179,7 +192,7 @@ class DatabaseSettings:
     engine_version: str
     # Modifications (class, storage, engine) apply in the deploy that makes them, not in the next
     # maintenance window: a deferred change would show as a diff on every run until then.
-    apply_immediately: bool = True
+    apply_immediately: bool
 
     @property
     def parameter_group_family(self) -> str:

@@ -13,24 +13,36 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from catalog.model import deployer_name
 from components.iam import account_root_statement, document
+from components.network import FlowLogsArgs, flow_logs
+from components.secure_bucket import SecureBucket, SecureBucketArgs
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
 SECRETS_KEY_ALIAS = "alias/insurance-pulumi-secrets"
 RUNNER_IMAGE = "aws/codebuild/standard:7.0"  # Ubuntu 22.04: what actions/setup-python supports
 LOG_RETENTION_DAYS = 365
-AZ_COUNT = 2
+AZ_COUNT = 2  # runner subnets, one route table each (components/deployer_access.py)
 
 
 def runner_project_name(regional_stack: str) -> str:
-    """CodeBuild project that runs `pulumi up` for `regional_stack` (runs-on: codebuild-<name>-…)."""
-    return f"insurance-deployer-{regional_stack}"
+    """CodeBuild project that runs `pulumi up` for `regional_stack` (runs-on: codebuild-<name>-…);
+    its service role has the same name, which the regional stack's key policies name."""
+    return deployer_name(regional_stack)
 
 
 def preview_project_name(regional_stack: str) -> str:
     """CodeBuild project that runs pull-request previews with the read-only plan role."""
     return f"insurance-previewer-{regional_stack}"
+
+
+def plan_role_name(regional_stack: str) -> str:
+    return f"insurance-plan-{regional_stack}"
+
+
+def bootstrap_role_name(regional_stack: str) -> str:
+    return f"insurance-bootstrap-{regional_stack}"
 
 
 def state_bucket_name(account_id: str) -> str:
@@ -104,21 +116,6 @@ def load_bootstrap_settings(config: pulumi.Config, stack: str, region: str) -> B
         state_region=config.get("stateRegion") or region,
         runner=config.get_bool("runner") is not False,
         imports={k: str(v) for k, v in imports.items()},
-    )
-
-
-def logs_key_policy(account_id: str, region: str) -> str:
-    """Account IAM administers the key; CloudWatch Logs of this account and region may use it."""
-    return document(
-        account_root_statement(account_id),
-        {
-            "Sid": "CloudWatchLogsInThisAccountAndRegion",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:*"}},
-        },
     )
 
 
@@ -251,52 +248,18 @@ class DeployerNetwork(pulumi.ComponentResource):
 
     def _flow_logs(self, name: str, args: DeployerNetworkArgs) -> None:
         s = args.settings
-        child = pulumi.ResourceOptions(parent=self)
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs",
-            name=f"/insurance-bootstrap/{s.stack}/vpc-flow-logs",
-            retention_in_days=LOG_RETENTION_DAYS,
-            kms_key_id=args.logs_key_arn,
-            tags=s.tags,
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-flow-logs",
-            assume_role_policy=document(
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                }
-            ),
-            tags=s.tags,
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-flow-logs",
-            role=role.id,
-            policy=log_group.arn.apply(
-                lambda arn: document(
-                    {
-                        "Effect": "Allow",
-                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                        "Resource": [arn, f"{arn}:*"],
-                    }
-                )
-            ),
-            opts=child,
-        )
-        aws.ec2.FlowLog(
+        flow_logs(
             name,
-            vpc_id=self.vpc.id,
-            traffic_type="ALL",
-            log_destination_type="cloud-watch-logs",
-            log_destination=log_group.arn,
-            iam_role_arn=role.arn,
-            max_aggregation_interval=60,
-            tags=s.tags,
-            opts=child,
+            self,
+            FlowLogsArgs(
+                vpc_id=self.vpc.id,
+                log_group_name=f"/insurance-bootstrap/{s.stack}/vpc-flow-logs",
+                retention_days=LOG_RETENTION_DAYS,
+                key_arn=args.logs_key_arn,
+                account_id=args.account_id,
+                tags=s.tags,
+                protect=False,  # `runner: false` removes the deployer network (sandbox teardown)
+            ),
         )
 
 
@@ -311,7 +274,7 @@ class StateBackend(pulumi.ComponentResource):
     """The account's Pulumi backend: `s3://<bucket>` (KMS CMK + bucket key, versioned, private,
     ACLs off, TLS only, no expiry of current state) and the `awskms://` secrets-provider key."""
 
-    bucket: aws.s3.Bucket
+    bucket: SecureBucket
     key: aws.kms.Key
 
     def __init__(self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -329,80 +292,20 @@ class StateBackend(pulumi.ComponentResource):
             opts=protected,
         )
         self.alias = aws.kms.Alias(f"{name}-secrets", name=SECRETS_KEY_ALIAS, target_key_id=self.key.key_id, opts=child)
-        self.bucket = aws.s3.Bucket(
-            name, bucket=state_bucket_name(args.account_id), tags={**s.tags, "purpose": "pulumi-state"}, opts=protected
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            name,
-            bucket=self.bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=self.key.arn
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            name,
-            bucket=self.bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            name,
-            bucket=self.bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
         # Current state never expires; superseded versions (every update writes one) after 90 days.
-        aws.s3.BucketLifecycleConfiguration(
+        self.bucket = SecureBucket(
             name,
-            bucket=self.bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="old-state-versions",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=90
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=7
-                    ),
-                )
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            name,
-            bucket=self.bucket.id,
-            policy=self.bucket.arn.apply(
-                lambda arn: document(
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [arn, f"{arn}/*"],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                )
+            SecureBucketArgs(
+                bucket_name=state_bucket_name(args.account_id),
+                tags={**s.tags, "purpose": "pulumi-state"},
+                retention_days=None,
+                noncurrent_days=90,
+                kms_key_arn=self.key.arn,
+                account_id=args.account_id,
             ),
-            opts=child,
+            child,
         )
-        self.register_outputs({"bucket": self.bucket.bucket, "keyArn": self.key.arn, "alias": self.alias.name})
+        self.register_outputs({"bucket": self.bucket.name, "keyArn": self.key.arn, "alias": self.alias.name})
 
 
 # --------------------------------------------------------------------------------- GitHub access
@@ -475,7 +378,7 @@ class GithubAccess(pulumi.ComponentResource):
         state_bucket = f"arn:aws:s3:::{state_bucket_name(account)}"
         self.plan_role = aws.iam.Role(
             f"{name}-plan",
-            name=f"insurance-plan-{s.regional_stack}",
+            name=plan_role_name(s.regional_stack),
             description=f"Read-only pull-request previews of {s.regional_stack}",
             assume_role_policy=document(
                 github_oidc_trust(self.provider_arn, f"repo:{repo}:pull_request"),
@@ -527,7 +430,7 @@ class GithubAccess(pulumi.ComponentResource):
         )
         self.bootstrap_role = aws.iam.Role(
             f"{name}-bootstrap",
-            name=f"insurance-bootstrap-{s.regional_stack}",
+            name=bootstrap_role_name(s.regional_stack),
             description=f"Deploys bootstrap stack {s.stack} from the GitHub environment "
             f"'{s.github.bootstrap_environment}' (deployment branch: main)",
             assume_role_policy=document(
@@ -693,13 +596,13 @@ class DeployRunner(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         deploy_project = runner_project_name(s.regional_stack)
         protected_roles = [
-            f"insurance-deployer-{s.regional_stack}",
-            f"insurance-plan-{s.regional_stack}",
-            f"insurance-bootstrap-{s.regional_stack}",
+            runner_project_name(s.regional_stack),
+            plan_role_name(s.regional_stack),
+            bootstrap_role_name(s.regional_stack),
         ]
         self.deploy_role = aws.iam.Role(
             f"{name}-deploy",
-            name=f"insurance-deployer-{s.regional_stack}",
+            name=runner_project_name(s.regional_stack),
             description=f"pulumi up of {s.regional_stack}, only from CodeBuild project {deploy_project}",
             assume_role_policy=document(codebuild_trust(args.account_id, s.region, deploy_project)),
             max_session_duration=4 * 3600,
@@ -708,7 +611,7 @@ class DeployRunner(pulumi.ComponentResource):
         )
         deploy = aws.iam.Policy(
             f"{name}-deploy",
-            name=f"insurance-deployer-{s.regional_stack}",
+            name=runner_project_name(s.regional_stack),
             description="Deploy the regional platform stack (see components/deployer.py for the scope)",
             policy=deploy_policy(args.account_id, protected_roles, s.github.connection_arn),
             tags=s.tags,

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-# The bootstrap stack places its runner subnets in this many AZs, one route table each.
-DEPLOYER_ROUTE_TABLES = 2
+from components.deployer import AZ_COUNT as DEPLOYER_AZ_COUNT
 
 
 @dataclass
@@ -79,7 +78,7 @@ class DeployerAccess(pulumi.ComponentResource):
                 vpc_peering_connection_id=self.peering.id,
                 opts=child,
             )
-            for i in range(DEPLOYER_ROUTE_TABLES)
+            for i in range(DEPLOYER_AZ_COUNT)  # one route table per runner subnet
         ]
         self.endpoint_rule = aws.vpc.SecurityGroupIngressRule(
             f"{name}-endpoint",

@@ -16,7 +16,6 @@ import pulumi_aws as aws
 from catalog import StackSettings
 from catalog import Tenant as TenantConfig
 from catalog.model import GlobalEdgeSettings
-from components.public_entry import tenant_origin_host
 from components.tags import tenant_tags
 from components.waf import edge_web_acl, waf_log_group
 
@@ -114,12 +113,11 @@ class TenantFrontEnd(pulumi.ComponentResource):
             )
 
         regions = list(t.regions_home_first)
-        origin_domains = dict(args.edge.origin_domains)
         origins = [
             aws.cloudfront.DistributionOriginArgs(
                 origin_id=region,
                 # Published by that region's entry (PublicEntry) and routed by the tenant's Ingress.
-                domain_name=tenant_origin_host(t.id, region, origin_domains[region]),
+                domain_name=args.edge.tenant_origin_host(t.id, region),
                 custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
                     http_port=80,
                     https_port=443,

@@ -19,6 +19,24 @@ def account_root_statement(account_id: str) -> dict[str, Any]:
     }
 
 
+def logs_statement(region: str, account_id: str, sid: str = "CloudWatchLogsInThisAccountAndRegion") -> dict[str, Any]:
+    """CloudWatch Logs of this account and region may use the key for its log groups (and only
+    there: the encryption context names the log group's ARN)."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:*"}},
+    }
+
+
+def logs_key_policy(account_id: str, region: str) -> str:
+    """A key for log groups: the account's IAM administers it, CloudWatch Logs here uses it."""
+    return document(account_root_statement(account_id), logs_statement(region, account_id))
+
+
 def service_trust(service: str, account_id: str) -> str:
     """Trust policy for an AWS service, confined to this account (confused-deputy guard)."""
     return document(

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings
-from components.iam import account_root_statement, document
+from components.iam import account_root_statement, document, logs_key_policy
 from components.tags import platform_tags
 
 
@@ -29,27 +29,6 @@ class PlatformKeys(pulumi.ComponentResource):
         s = args.settings
         tags = platform_tags(s, "keys")
         region = s.region
-
-        def logs_policy(account_id: str) -> str:
-            return document(
-                account_root_statement(account_id),
-                {
-                    "Sid": "CloudWatchLogsInThisAccountAndRegion",
-                    "Effect": "Allow",
-                    "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                    "Action": [
-                        "kms:Encrypt*",
-                        "kms:Decrypt*",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:Describe*",
-                    ],
-                    "Resource": "*",
-                    "Condition": {
-                        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:*"}
-                    },
-                },
-            )
 
         def volumes_policy(account_id: str) -> str:
             # EC2 Auto Scaling launches the managed node groups' instances with encrypted volumes.
@@ -86,7 +65,9 @@ class PlatformKeys(pulumi.ComponentResource):
             return document(account_root_statement(account_id))
 
         account = pulumi.Output.from_input(args.account_id)
-        self.logs = self._key(name, "logs", "platform CloudWatch Logs", account.apply(logs_policy), tags)
+        self.logs = self._key(
+            name, "logs", "platform CloudWatch Logs", account.apply(lambda a: logs_key_policy(a, region)), tags
+        )
         self.cluster_secrets = self._key(
             name, "cluster-secrets", "EKS envelope encryption of Kubernetes secrets", account.apply(root_only), tags
         )

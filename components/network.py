@@ -143,45 +143,73 @@ class Network(pulumi.ComponentResource):
         )
 
     def _flow_logs(self, name: str, args: NetworkArgs, tags: dict[str, str]) -> None:
-        child = pulumi.ResourceOptions(parent=self)
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs",
-            name=f"/{pulumi.get_project()}/{pulumi.get_stack()}/vpc-flow-logs",
-            retention_in_days=args.flow_log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
-        role = aws.iam.Role(
-            f"{name}-flow-logs",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: service_trust("vpc-flow-logs.amazonaws.com", account)
-            ),
-            tags=tags,
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-flow-logs",
-            role=role.id,
-            policy=log_group.arn.apply(
-                lambda arn: document(
-                    {
-                        "Effect": "Allow",
-                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                        "Resource": [arn, f"{arn}:*"],
-                    }
-                )
-            ),
-            opts=child,
-        )
-        aws.ec2.FlowLog(
+        flow_logs(
             name,
-            vpc_id=self.vpc.id,
-            traffic_type="ALL",
-            log_destination_type="cloud-watch-logs",
-            log_destination=log_group.arn,
-            iam_role_arn=role.arn,
-            max_aggregation_interval=60,
-            tags=tags,
-            opts=child,
+            self,
+            FlowLogsArgs(
+                vpc_id=self.vpc.id,
+                log_group_name=f"/{pulumi.get_project()}/{pulumi.get_stack()}/vpc-flow-logs",
+                retention_days=args.flow_log_retention_days,
+                key_arn=args.logs_key_arn,
+                account_id=args.account_id,
+                tags=tags,
+                protect=True,
+            ),
         )
+
+
+@dataclass
+class FlowLogsArgs:
+    vpc_id: pulumi.Input[str]
+    log_group_name: str
+    retention_days: int
+    key_arn: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+    tags: dict[str, str]
+    protect: bool  # the log group holds the record of network activity
+
+
+def flow_logs(name: str, parent: pulumi.Resource, args: FlowLogsArgs) -> aws.ec2.FlowLog:
+    """Every packet's metadata into a KMS-encrypted log group, through a role that may write only there."""
+    child = pulumi.ResourceOptions(parent=parent)
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-flow-logs",
+        name=args.log_group_name,
+        retention_in_days=args.retention_days,
+        kms_key_id=args.key_arn,
+        tags=args.tags,
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.protect),
+    )
+    role = aws.iam.Role(
+        f"{name}-flow-logs",
+        assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+            lambda account: service_trust("vpc-flow-logs.amazonaws.com", account)
+        ),
+        tags=args.tags,
+        opts=child,
+    )
+    aws.iam.RolePolicy(
+        f"{name}-flow-logs",
+        role=role.id,
+        policy=log_group.arn.apply(
+            lambda arn: document(
+                {
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    "Resource": [arn, f"{arn}:*"],
+                }
+            )
+        ),
+        opts=child,
+    )
+    return aws.ec2.FlowLog(
+        name,
+        vpc_id=args.vpc_id,
+        traffic_type="ALL",
+        log_destination_type="cloud-watch-logs",
+        log_destination=log_group.arn,
+        iam_role_arn=role.arn,
+        max_aggregation_interval=60,
+        tags=args.tags,
+        opts=child,
+    )

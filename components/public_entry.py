@@ -16,7 +16,6 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # TLS 1.3 + 1.2 with for
 ROUTER_PORT = 80  # NGINX's plain listener inside the VPC; Istio mTLS from NGINX onwards
 HEALTH_PATH = "/nginx-health"
 PUBLIC_ENTRY_TAG = {"exposure": "public-entry"}
-DNS_LABEL_MAX = 63  # RFC 1035
 
 # Who may write ALB access logs into the bucket, per region: the Elastic Load Balancing account of
 # each Region available before August 2022, the log delivery service principal in Regions launched
@@ -67,16 +66,6 @@ def elb_log_delivery_principal(region: str) -> dict[str, str]:
         "before August 2022) or ELB_LOG_DELIVERY_SERVICE_REGIONS (components/public_entry.py) from "
         "the Elastic Load Balancing User Guide"
     )
-
-
-def tenant_origin_host(tenant_id: str, region: str, domain: str) -> str:
-    """The name a tenant's CloudFront front-end reaches `region`'s entry by: one label under the
-    platform domain, so the entry's `*.domain` certificate covers it, and tenant-specific, so the
-    router (the tenant's Ingress lists it) sends it to that tenant. CloudFront sends it as Host."""
-    label = f"{tenant_id}-origin-{region}"
-    if len(label) > DNS_LABEL_MAX:
-        raise ValueError(f"origin label {label} is longer than {DNS_LABEL_MAX} characters")
-    return f"{label}.{domain}"
 
 
 def writes_validation_records(settings: StackSettings) -> bool:
@@ -225,13 +214,13 @@ class PublicEntry(pulumi.ComponentResource):
         )
 
         # The names CloudFront front-ends use as this region's origin, one per tenant served here
-        # (GlobalEdge, tenant_origin_host); each stack writes only its own, so a region that is
+        # (GlobalEdge, EdgeSettings.tenant_origin_host); each stack writes only its own, so a region that is
         # down simply stops answering.
         for tenant in s.served_tenants:
             aws.route53.Record(
                 f"{name}-origin-{tenant.id}",
                 zone_id=s.edge.hosted_zone_id,
-                name=tenant_origin_host(tenant.id, s.region, s.edge.domain),
+                name=s.edge.tenant_origin_host(tenant.id, s.region),
                 type="A",
                 aliases=[
                     aws.route53.RecordAliasArgs(
@@ -242,21 +231,6 @@ class PublicEntry(pulumi.ComponentResource):
                 ],
                 opts=child,
             )
-        # Transitional: distributions deployed before tenant origins still name origin-<region>
-        # until the edge owner's next deploy moves them; remove once every stack has deployed.
-        aws.route53.Record(
-            f"{name}-origin",
-            zone_id=s.edge.hosted_zone_id,
-            name=s.edge.origin_host(s.region),
-            type="A",
-            aliases=[
-                aws.route53.RecordAliasArgs(
-                    name=self.load_balancer.dns_name, zone_id=self.load_balancer.zone_id, evaluate_target_health=True
-                )
-            ],
-            opts=child,
-        )
-
         aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=self.load_balancer.arn,

@@ -17,13 +17,16 @@ from components.iam import document
 class SecureBucketArgs:
     bucket_name: str
     tags: dict[str, str]
-    retention_days: int  # current objects expire after this; noncurrent versions 30 days later
+    # Current objects expire after this (None: kept until deleted, e.g. Pulumi state); superseded
+    # versions `noncurrent_days` after they were replaced.
+    retention_days: int | None
     kms_key_arn: pulumi.Input[str] | None = None
     sse_s3_reason: str | None = None  # required when kms_key_arn is None: why no customer key
     # Extra grants; "{bucket}" and "{account}" in Resource/Condition strings are filled in.
     policy_statements: Sequence[dict[str, Any]] = field(default_factory=tuple)
     account_id: pulumi.Input[str] = ""
     object_lock_days: int | None = None  # WORM (compliance mode) for audit records
+    noncurrent_days: int = 30
 
 
 def replication_policy(source: str, destination: str, source_key: str, replica_key: str) -> str:
@@ -139,9 +142,13 @@ class SecureBucket(pulumi.ComponentResource):
                     id="retention",
                     status="Enabled",
                     filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.retention_days),
+                    expiration=(
+                        aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.retention_days)
+                        if args.retention_days is not None
+                        else None
+                    ),
                     noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=30
+                        noncurrent_days=args.noncurrent_days
                     ),
                     abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                         days_after_initiation=7

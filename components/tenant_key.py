@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
+from components.iam import logs_statement
 from components.tags import tenant_tags
 
 ADMIN_ACTIONS = [
@@ -67,7 +68,7 @@ def data_key_policy(
             if workloads
             else []
         ),
-        logs_statement(region, account),
+        logs_statement(region, account, sid="CloudWatchLogsForTenantLogGroups"),
         {
             # CloudWatch alarms publish to the tenant's encrypted alert topics.
             "Sid": "CloudWatchAlarmsPublish",
@@ -88,18 +89,6 @@ def data_key_policy(
         },
     ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
-
-
-def logs_statement(region: str, account: str) -> dict[str, object]:
-    """The tenant's log groups (application, edge) are encrypted with its own key."""
-    return {
-        "Sid": "CloudWatchLogsForTenantLogGroups",
-        "Effect": "Allow",
-        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-        "Resource": "*",
-        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:*"}},
-    }
 
 
 def pii_key_policy(admins: Sequence[str], applications: Sequence[str]) -> str:

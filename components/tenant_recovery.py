@@ -10,12 +10,12 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
-from components.iam import document
+from components.iam import document, logs_statement
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from components.tags import tenant_tags
 from components.tenant_backup import dr_bucket, dr_key_alias
 from components.tenant_database import CA_CERTIFICATE, LOG_EXPORTS, MONITORING_SECONDS, database_security_group
-from components.tenant_key import ADMIN_ACTIONS, DATA_SERVICES, USE_ACTIONS, logs_statement
+from components.tenant_key import ADMIN_ACTIONS, DATA_SERVICES, USE_ACTIONS
 
 
 def primary_identifier(settings: StackSettings, tenant: Tenant) -> str:
@@ -73,7 +73,9 @@ def dr_key_policy(region: str, account: str, admins: list[str], replication_role
                 }
             },
         },
-        logs_statement(region, account),  # edge logs of the tenant, on the global edge owner
+        logs_statement(
+            region, account, sid="CloudWatchLogsForTenantLogGroups"
+        ),  # edge logs of the tenant, on the global edge owner
     )
 
 

@@ -14,7 +14,6 @@ import pulumi_kubernetes as k8s
 
 from catalog import StackSettings, Tenant
 from catalog.model import Image
-from components.public_entry import tenant_origin_host
 from components.tags import tenant_labels
 from components.tenant_namespace import APP_PORT
 
@@ -23,21 +22,6 @@ INGRESS_CLASS = "nginx"
 RUN_AS = 10001
 QUEUE_DEPTH_PER_REPLICA = "20"
 CPU_TARGET = 70
-# <account>.dkr.ecr[-fips].<region>.amazonaws.com/<repository>
-_ECR_REPOSITORY = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com/(?P<name>[a-z0-9._/-]+)$"
-)
-
-
-def ecr_location(image: Image) -> tuple[str, str, str]:
-    """(registry account, registry region, repository name) of an ECR image reference."""
-    match = _ECR_REPOSITORY.match(image.repository)
-    if match is None:
-        raise ValueError(
-            f"image {image.ref}: workloads run by digest, resolved through ECR; "
-            "its repository must be <account>.dkr.ecr.<region>.amazonaws.com/<name>"
-        )
-    return match["account"], match["region"], match["name"]
 
 
 def pinned_ref(image: Image, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -45,12 +29,11 @@ def pinned_ref(image: Image, parent: pulumi.Resource) -> pulumi.Output[str]:
     pods run exactly the image the tag named then, even if the tag is later moved. The read goes to
     the registry's own region (pulumi-aws v7 `region` argument, through the stack's provider, which
     the parent passes down); every stack file keeps its registry in its own region today."""
-    account, region, repository = ecr_location(image)
     found = aws.ecr.get_image_output(
-        repository_name=repository,
+        repository_name=image.name,
         image_tag=image.tag,
-        registry_id=account,
-        region=region,
+        registry_id=image.registry_account,
+        region=image.registry_region,
         opts=pulumi.InvokeOutputOptions(parent=parent),
     )
     return found.image_digest.apply(lambda digest: f"{image.repository}@{digest}")
@@ -454,7 +437,7 @@ class TenantServices(pulumi.ComponentResource):
             for service in SERVICES
         ]
         # The tenant's front-end reaches this region by its origin name (CloudFront sends it as Host).
-        hosts = [t.domain, f"{t.id}.{s.edge.domain}", tenant_origin_host(t.id, s.region, s.edge.domain)]
+        hosts = [t.domain, f"{t.id}.{s.edge.domain}", s.edge.tenant_origin_host(t.id, s.region)]
         k8s.networking.v1.Ingress(
             f"{name}-routes",
             metadata=self._meta(

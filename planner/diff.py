@@ -11,30 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from planner.rehearsal import forces_replacement, renames
 from planner.runner import ROOT
-
-# Inputs whose change makes the provider replace the resource (the common, costly ones).
-REPLACE_PATHS = {
-    "aws:rds/instance:Instance": (
-        "identifier",
-        "engine",
-        "kmsKeyId",
-        "storageEncrypted",
-        "dbSubnetGroupName",
-        "username",
-    ),
-    "aws:s3/bucket:Bucket": ("bucket",),
-    "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage", "multiRegion"),
-    "aws:sqs/queue:Queue": ("name", "fifoQueue"),
-    "aws:sns/topic:Topic": ("name",),
-    "aws:iam/role:Role": ("name",),
-    "aws:cognito/userPool:UserPool": ("name", "usernameAttributes"),
-    "aws:ec2/vpc:Vpc": ("cidrBlock",),
-    "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone", "vpcId"),
-    "aws:elasticache/replicationGroup:ReplicationGroup": ("replicationGroupId", "atRestEncryptionEnabled", "kmsKeyId"),
-    "kubernetes:core/v1:Namespace": ("metadata.name",),
-    "kubernetes:batch/v1:Job": ("spec.template",),
-}
 
 
 @dataclass
@@ -81,7 +59,8 @@ def _violation_key(v: Mapping[str, Any]) -> tuple[str, str, str]:
 
 def diff_plans(base: Mapping[str, Any], head: Mapping[str, Any]) -> PlanDiff:
     result = PlanDiff()
-    old = {r["urn"]: r for r in base["resources"]}
+    moved = renames(head)  # aliased resources are the same resource under a new URN
+    old: dict[str, Mapping[str, Any]] = {moved.get(str(r["urn"]), str(r["urn"])): r for r in base["resources"]}
     new = {r["urn"]: r for r in head["resources"]}
     for urn in sorted(new.keys() - old.keys()):
         r = new[urn]
@@ -92,9 +71,12 @@ def diff_plans(base: Mapping[str, Any], head: Mapping[str, Any]) -> PlanDiff:
     for urn in sorted(old.keys() & new.keys()):
         b, h = old[urn], new[urn]
         paths = list(changed_paths(b["inputs"], h["inputs"]))
-        paths += [f"options.{p}" for p in changed_paths(b["options"], h["options"])]
+        # Plans written before aliases were recorded have none: the same as an empty list.
+        paths += [
+            f"options.{p}" for p in changed_paths({"aliases": [], **b["options"]}, {"aliases": [], **h["options"]})
+        ]
         if paths:
-            replace = [p for p in paths if p.startswith(REPLACE_PATHS.get(h["type"], ("\0",)))]
+            replace = [p for p in paths if forces_replacement(h["type"], p)]  # the rehearsal's table
             result.changed[_owner(h)].append(Change(h["type"], h["name"], urn, h["options"]["protect"], paths, replace))
     base_v = {_violation_key(v): v for v in base.get("policy", {}).get("violations", [])}
     head_v = {_violation_key(v): v for v in head.get("policy", {}).get("violations", [])}

@@ -12,6 +12,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import resource_pb2
 
+from catalog.model import deployer_name
+
 OFFLINE_ACCOUNT_ID = "123456789012"
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -41,6 +43,26 @@ def plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the wire has only floats; integers read back as integers
     return value
+
+
+def offline_key_id(name: str) -> str:
+    """The fake KMS key id of the key registered as `name` (the rehearsal matches ARNs on it)."""
+    return f"{_hex(name, length=8)}-0000-4000-8000-{_hex('aws:kms/key:Key', name, length=12)}"
+
+
+def renamed_from(urn: str, aliases: list[str]) -> list[str]:
+    """The plan URNs this resource had before a rename or a move to another parent (its aliases in
+    the plan's URN form: the immediate parent's type, then its own). The providers also alias
+    every resource to its older type tokens in the same place; those are left out."""
+    prefix, own_type, _ = urn.rsplit("::", 2)
+    found = set()
+    for alias in aliases:
+        qualified_type, name = alias.rsplit("::", 2)[-2:]
+        chain = [t for t in qualified_type.split("$") if t != "pulumi:pulumi:Stack"]
+        old = f"{prefix}::{'$'.join(chain[-2:])}::{name}"
+        if old != urn and chain[-1] == own_type.rsplit("$", 1)[-1]:
+            found.add(old)
+    return sorted(found)
 
 
 @dataclass
@@ -117,7 +139,7 @@ class PlanMocks(pulumi.runtime.Mocks):
         state.setdefault("arn", self._arn(service, physical))
 
         if typ == "aws:kms/key:Key":
-            key_id = f"{_hex(name, length=8)}-0000-4000-8000-{_hex(typ, name, length=12)}"
+            key_id = offline_key_id(name)
             rid = key_id
             state.update(keyId=key_id, arn=self._arn("kms", f"key/{key_id}"))
         elif typ == "aws:ec2/vpc:Vpc":
@@ -206,8 +228,8 @@ class PlanMocks(pulumi.runtime.Mocks):
         return {
             "vpcId": f"vpc-{_hex(reference)}",
             "privateRouteTableIds": [f"rtb-{_hex(reference, str(i))}" for i in range(2)],
-            "runnerRoleArn": f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/insurance-deployer-{stack}",
-            "runnerProject": f"insurance-deployer-{stack}",
+            "runnerRoleArn": f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/{deployer_name(stack)}",
+            "runnerProject": deployer_name(stack),
         }
 
     def _eks_cluster(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -292,12 +314,18 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
     def SupportsFeature(self, request: Any) -> Any:  # noqa: N802
-        has = request.id not in ("outputValues", "resourceReferences")
+        has = request.id not in ("outputValues", "resourceReferences", "aliasSpecs")
         return type("SupportsFeatureResponse", (object,), {"hasSupport": has})
 
+    # Without alias specs the SDK sends every alias as a full URN, children's inherited ones
+    # included: what the plan records, and what diffs and the rehearsal match old URNs on.
     def GetDeploymentInfo(self, request: Any) -> Any:  # noqa: N802
         info = super().GetDeploymentInfo(request)
-        features = [f for f in info.supportedFeatures if f != resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_REFERENCES]
+        hidden = (
+            resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_REFERENCES,
+            resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS,
+        )
+        features = [f for f in info.supportedFeatures if f not in hidden]
         return resource_pb2.DeploymentInfo(supportedFeatures=features)
 
     def Call(self, request: Any) -> Any:  # noqa: N802 - resource methods route to Mocks.call
@@ -323,6 +351,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 "deleteBeforeReplace": bool(request.deleteBeforeReplace),
                 "ignoreChanges": list(request.ignoreChanges),
                 "dependsOn": sorted(set(request.dependencies)),
+                "aliases": renamed_from(urn, [a.urn for a in request.aliases if a.urn] + list(request.aliasURNs)),
             },
             providers={pkg: self._provider_urn(ref) or "" for pkg, ref in request.providers.items()},
         )

@@ -11,15 +11,16 @@ mandatory finding, 2 on an unreadable plan file, 0 otherwise.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import ipaddress
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from planner.mocks import offline_key_id
 
 ROOT = Path(__file__).resolve().parent.parent
 HELM_KEYS_DIR = Path(__file__).resolve().parent / "helm_keys"
@@ -85,7 +86,7 @@ def _releases(plan: Plan) -> list[Resource]:
     return [r for r in _resources(plan) if r["type"] == "kubernetes:helm.sh/v3:Release"]
 
 
-def _closure(plan: Plan) -> Callable[[str], set[str]]:
+def dependency_closure(plan: Plan) -> Callable[[str], set[str]]:
     """Everything a URN waits for: its dependsOn, its provider and its parent, transitively. The SDK sends
     a registration only after its dependsOn, provider and parent URNs resolve, and a URN resolves when its
     registration completes (pulumi 3.272 pulumi/runtime/resource.py prepare_resource), so a child of a
@@ -174,7 +175,7 @@ def order_cluster_scoped(plans: list[Plan]) -> list[Finding]:
             clusters |= {d for d in r.get("options", {}).get("dependsOn") or [] if _urn_type(d) in CLUSTER_TYPES}
         if not clusters:
             continue
-        deps = _closure(plan)
+        deps = dependency_closure(plan)
         for r in _resources(plan):
             scoped = "clusterName" in r.get("inputs", {}) or r["type"] == "pulumi:providers:kubernetes"
             if not scoped or r["urn"] in clusters or deps(r["urn"]) & clusters:
@@ -240,7 +241,7 @@ def _api_group(r: Resource) -> tuple[str, str] | None:
 def order_crd_owner(plans: list[Plan]) -> list[Finding]:
     findings: list[Finding] = []
     for plan in plans:
-        deps = _closure(plan)
+        deps = dependency_closure(plan)
         by_chart: dict[str, set[str]] = {}
         for rel in _releases(plan):
             by_chart.setdefault(_chart_name(rel), set()).add(rel["urn"])
@@ -337,7 +338,7 @@ def order_mesh(plans: list[Plan]) -> list[Finding]:
         labels = _namespace_labels(plan)
         injected = {ns for ns, lab in labels.items() if lab.get("istio-injection") == "enabled"}
         istiod = {r["urn"] for r in _releases(plan) if _chart_name(r) == "istiod"}
-        deps = _closure(plan)
+        deps = dependency_closure(plan)
         for r in _resources(plan):
             kind = r["type"].rsplit(":", 1)[-1]
             if r["type"] == "kubernetes:helm.sh/v3:Release":
@@ -472,36 +473,22 @@ def _all(*checks: Check) -> Check:
 S3_NAMING = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"
 IAM_QUOTAS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
 
+_IAM_CHARS = _pattern(r"[\w+=,.@-]+", "letters, digits, +=,.@_-")
+_EKS_NAME = _all(
+    _length(1, 100), _pattern(r"[0-9A-Za-z][A-Za-z0-9_-]*", "alphanumeric first, then letters, digits, - or _")
+)
+_QUEUE_OR_TOPIC = _pattern(r"[A-Za-z0-9_-]+(\.fifo)?", "letters, digits, '-' and '_' (plus .fifo)")
+
 # type -> (input holding the physical name, check, source of the limit)
 NAME_RULES: dict[str, tuple[str, Check, str]] = {
     "aws:s3/bucket:Bucket": ("bucket", _s3_bucket, S3_NAMING),
     "aws:s3/bucketV2:BucketV2": ("bucket", _s3_bucket, S3_NAMING),
-    "aws:iam/role:Role": (
-        "name",
-        _all(_length(1, 64), _pattern(r"[\w+=,.@-]+", "letters, digits, +=,.@_-")),
-        IAM_QUOTAS,
-    ),
-    "aws:iam/policy:Policy": (
-        "name",
-        _all(_length(1, 128), _pattern(r"[\w+=,.@-]+", "letters, digits, +=,.@_-")),
-        IAM_QUOTAS,
-    ),
-    "aws:iam/rolePolicy:RolePolicy": (
-        "name",
-        _all(_length(1, 128), _pattern(r"[\w+=,.@-]+", "letters, digits, +=,.@_-")),
-        IAM_QUOTAS,
-    ),
+    "aws:iam/role:Role": ("name", _all(_length(1, 64), _IAM_CHARS), IAM_QUOTAS),
+    "aws:iam/policy:Policy": ("name", _all(_length(1, 128), _IAM_CHARS), IAM_QUOTAS),
+    "aws:iam/rolePolicy:RolePolicy": ("name", _all(_length(1, 128), _IAM_CHARS), IAM_QUOTAS),
     "aws:kms/alias:Alias": ("name", _kms_alias, "KMS API CreateAlias AliasName"),
-    "aws:sqs/queue:Queue": (
-        "name",
-        _all(_length(1, 80), _pattern(r"[A-Za-z0-9_-]+(\.fifo)?", "letters, digits, '-' and '_' (plus .fifo)")),
-        "SQS API CreateQueue QueueName",
-    ),
-    "aws:sns/topic:Topic": (
-        "name",
-        _all(_length(1, 256), _pattern(r"[A-Za-z0-9_-]+(\.fifo)?", "letters, digits, '-' and '_' (plus .fifo)")),
-        "SNS API CreateTopic Name",
-    ),
+    "aws:sqs/queue:Queue": ("name", _all(_length(1, 80), _QUEUE_OR_TOPIC), "SQS API CreateQueue QueueName"),
+    "aws:sns/topic:Topic": ("name", _all(_length(1, 256), _QUEUE_OR_TOPIC), "SNS API CreateTopic Name"),
     "aws:rds/instance:Instance": ("identifier", _rds_id(63), "RDS API CreateDBInstance DBInstanceIdentifier"),
     "aws:rds/parameterGroup:ParameterGroup": (
         "name",
@@ -536,20 +523,8 @@ NAME_RULES: dict[str, tuple[str, Check, str]] = {
         _all(_length(1, 512), _pattern(r"[.\-_/#A-Za-z0-9]+", "letters, digits and . - _ / #")),
         "CloudWatch Logs API CreateLogGroup logGroupName",
     ),
-    "eks:index:Cluster": (
-        "name",
-        _all(
-            _length(1, 100), _pattern(r"[0-9A-Za-z][A-Za-z0-9_-]*", "alphanumeric first, then letters, digits, - or _")
-        ),
-        "EKS API CreateCluster name",
-    ),
-    "aws:eks/cluster:Cluster": (
-        "name",
-        _all(
-            _length(1, 100), _pattern(r"[0-9A-Za-z][A-Za-z0-9_-]*", "alphanumeric first, then letters, digits, - or _")
-        ),
-        "EKS API CreateCluster name",
-    ),
+    "eks:index:Cluster": ("name", _EKS_NAME, "EKS API CreateCluster name"),
+    "aws:eks/cluster:Cluster": ("name", _EKS_NAME, "EKS API CreateCluster name"),
     "aws:secretsmanager/secret:Secret": (
         "name",
         _all(_length(1, 512), _pattern(r"[A-Za-z0-9/_+=.@-]+", "letters, digits and /_+=.@-")),
@@ -762,11 +737,6 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def _hex(*parts: str, length: int) -> str:
-    # Mirrors planner.mocks: the offline KMS key ids are derived from the resource name.
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
-
-
 def _physical_names(plan: Plan) -> set[str]:
     """Names and ids the plan's resources would have (as planner/mocks.py forms them)."""
     names: set[str] = set()
@@ -777,7 +747,7 @@ def _physical_names(plan: Plan) -> set[str]:
             if isinstance(value, str) and value not in (UNKNOWN, SECRET):
                 names.add(value)
         if r["type"] == "aws:kms/key:Key":
-            names.add(f"{_hex(r['name'], length=8)}-0000-4000-8000-{_hex(r['type'], r['name'], length=12)}")
+            names.add(offline_key_id(r["name"]))
     return names
 
 
@@ -1047,8 +1017,14 @@ FORCE_NEW: dict[str, set[str]] = {
         "usernameAttributes",
         "usernameConfiguration.caseSensitive",
     },
+    "aws:sqs/queue:Queue": {"name", "fifoQueue"},
+    "aws:sns/topic:Topic": {"name", "fifoTopic"},
+    "aws:iam/role:Role": {"name", "namePrefix"},
+    "aws:ec2/vpc:Vpc": {"cidrBlock"},
+    "aws:ec2/subnet:Subnet": {"cidrBlock", "availabilityZone", "availabilityZoneId", "vpcId"},
     # Kubernetes object names are immutable; the provider replaces the object when they change.
     "kubernetes:core/v1:Namespace": {"metadata.name"},
+    "kubernetes:batch/v1:Job": {"spec.template"},  # a Job's pod template is immutable
 }
 
 FORCE_NEW_SOURCES: dict[str, str] = {
@@ -1061,18 +1037,36 @@ FORCE_NEW_SOURCES: dict[str, str] = {
     "aws:cloudwatch/logGroup:LogGroup": "internal/service/logs/group.go",
     "aws:elasticache/replicationGroup:ReplicationGroup": "internal/service/elasticache/replication_group.go",
     "aws:cognito/userPool:UserPool": "internal/service/cognitoidp/user_pool.go",
+    "aws:sqs/queue:Queue": "internal/service/sqs/queue.go",
+    "aws:sns/topic:Topic": "internal/service/sns/topic.go",
+    "aws:iam/role:Role": "internal/service/iam/role.go",
+    "aws:ec2/vpc:Vpc": "internal/service/ec2/vpc_.go",
+    "aws:ec2/subnet:Subnet": "internal/service/ec2/vpc_subnet.go",
     "kubernetes:core/v1:Namespace": "Kubernetes API: metadata.name is immutable",
+    "kubernetes:batch/v1:Job": "Kubernetes API: a Job's spec.template is immutable",
 }
+
+
+def forces_replacement(type_: str, path: str) -> bool:
+    """Whether a change at input `path` (dotted, `[i]` for list items) replaces a `type_` resource."""
+    return any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in FORCE_NEW.get(type_, ()))
 
 
 def _is_unknown(value: Any) -> bool:
     return value in (UNKNOWN, SECRET) or (isinstance(value, str) and UNKNOWN in value)
 
 
+def renames(new: Mapping[str, Any]) -> dict[str, str]:
+    """Old URN -> new URN for every resource of `new` that carries an alias (a rename or a move
+    to another parent): the engine updates it in place instead of replacing it."""
+    return {alias: r["urn"] for r in new["resources"] for alias in r.get("options", {}).get("aliases") or []}
+
+
 def replacements(old: Plan, new: Plan) -> list[Finding]:
     """Changes between two plans of one stack that would replace, or remove, a protected resource."""
     findings: list[Finding] = []
-    old_by = {r["urn"]: r for r in _resources(old)}
+    moved = renames(new)
+    old_by = {moved.get(r["urn"], r["urn"]): r for r in _resources(old)}
     new_by = {r["urn"]: r for r in _resources(new)}
     for urn, before in old_by.items():
         after = new_by.get(urn)

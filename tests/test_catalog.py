@@ -224,6 +224,13 @@ def settings_error(tmp_path: Path, **changes: str | None) -> ConfigError:
 def test_valid_stack_settings(tmp_path: Path) -> None:
     write(tmp_path / "tenants" / "prod", "acme-mutual.yaml", tenant())
     s = load_settings(lambda key: STACK.get(key), "p", "prod-us-east-1", tmp_path)
+    carrier = s.images.carrier  # resolved to a digest through this registry at deploy time
+    assert (carrier.registry_account, carrier.registry_region, carrier.name) == (
+        "222222222222",
+        "us-east-1",
+        "insurance/carrier-service",
+    )
+    assert carrier.ref == "222222222222.dkr.ecr.us-east-1.amazonaws.com/insurance/carrier-service:1.14.2"
     assert s.region == "us-east-1" and s.environment == "prod"
     assert s.database.parameter_group_family == "mariadb11.8"
     assert [t.id for t in s.served_tenants] == ["acme-mutual"]
@@ -276,6 +283,12 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
         ),
         ("p:globalEdge", None, "p.globalEdge", "required on the global edge owner"),
         ("p:deployer", None, "p.deployer", "required key is missing"),
+        (
+            "p:services",
+            json.dumps({**json.loads(STACK["p:services"]), "registry": "ghcr.io/acme"}),
+            "p.services.registry",
+            "resolved through ECR",
+        ),
         (
             "p:deployer",
             json.dumps({"bootstrapStack": "organization/insurance-bootstrap/x", "cidr": "10.30.4.0/24"}),
@@ -353,7 +366,7 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
             "p:services",
             json.dumps({**json.loads(STACK["p:services"]), "registry": "https://registry"}),
             "p.services.registry",
-            "not a registry path",
+            "not an ECR registry path",
         ),
         (
             "p:services",
@@ -390,7 +403,10 @@ def test_global_edge_belongs_to_the_named_owner_in_us_east_1(tmp_path: Path) -> 
 
     west["p:edge"] = owner_elsewhere.replace("prod-us-west-2", "prod-us-east-1")
     s = load_settings(lambda key: west.get(key), "p", "prod-us-west-2", tmp_path)
-    assert s.global_edge is None and s.edge.origin_host("us-west-2") == "origin-us-west-2.insure.example.com"
+    assert (
+        s.global_edge is None
+        and s.edge.tenant_origin_host("acme-mutual", "us-west-2") == "acme-mutual-origin-us-west-2.insure.example.com"
+    )
 
 
 def test_front_end_domain_may_not_take_an_api_host_name(tmp_path: Path) -> None:
@@ -414,7 +430,10 @@ def test_managed_zone_lookup_prefers_the_most_specific_zone(tmp_path: Path) -> N
     assert s.global_edge.zone_for("acme.insure.example.com") == "Z0PROD"
     assert s.global_edge.zone_for("www.example.com") == "Z0APEX"
     assert s.global_edge.zone_for("portal.acme.example.org") is None
-    assert s.global_edge.origin_host("us-west-2") == "origin-us-west-2.insure.example.com"
+    assert (
+        s.global_edge.tenant_origin_host("acme-mutual", "us-west-2")
+        == "acme-mutual-origin-us-west-2.insure.example.com"
+    )
 
 
 def test_node_pool_sizes_must_be_ordered(tmp_path: Path) -> None:

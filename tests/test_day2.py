@@ -14,6 +14,7 @@ from planner.runner import build_plan
 from tests.conftest import resources_of
 
 STACK = "prod-us-east-1"
+GUARD = "[PROTECTED: pulumi up refuses the replacement]"  # how `make diff` marks such a change
 
 
 def edit_tenant(root: Path, tenant: str, **changes: Any) -> None:
@@ -40,7 +41,7 @@ def db(plan: dict[str, Any], identifier: str) -> dict[str, Any]:
 def assert_in_place(base: dict[str, Any], head: dict[str, Any]) -> None:
     blocking = [f for f in replacements(base, head) if f.severity == "mandatory"]
     assert blocking == [], "\n".join(f.message for f in blocking)
-    assert "replaces a protected resource" not in render_diff(diff_plans(base, head), STACK, "base")
+    assert GUARD not in render_diff(diff_plans(base, head), STACK, "base")
 
 
 def test_tier_upgrade_basic_to_standard_updates_the_database_in_place(
@@ -82,3 +83,23 @@ def test_a_change_to_a_force_new_property_of_a_protected_resource_is_caught(plan
             r["inputs"] = {**r["inputs"], "identifier": "ip-prod-harbor-mutual-2"}
     (finding,) = [f for f in replacements(plans[STACK], head) if f.severity == "mandatory"]
     assert "identifier" in finding.message
+    assert GUARD in render_diff(diff_plans(plans[STACK], head), STACK, "base")  # make diff says so
+
+
+def test_a_renamed_resource_with_an_alias_is_the_same_resource(plans: dict[str, Any]) -> None:
+    """The VPC CNI add-on moved from ClusterAddons into Cluster; its alias makes the engine update
+    it in place, and the diff and the replacement check see it the same way."""
+    head = plans[STACK]
+    (addon,) = [r for r in resources_of(head, "aws:eks/addon:Addon") if r["inputs"]["addonName"] == "vpc-cni"]
+    (former,) = addon["options"]["aliases"]
+    assert "platform:index:ClusterAddons$aws:eks/addon:Addon::cluster-addons-vpc-cni" in former
+    base = {**head, "resources": [{**r, "urn": former} if r is addon else r for r in head["resources"]]}
+    diff = diff_plans(base, head)
+    assert not diff.removed and not diff.added
+    unaliased = {
+        **head,
+        "resources": [
+            {**r, "options": {**r["options"], "aliases": []}} if r is addon else r for r in head["resources"]
+        ],
+    }
+    assert [c.name for cs in diff_plans(base, unaliased).removed.values() for c in cs] == ["cluster-vpc-cni"]

@@ -16,7 +16,7 @@ import pytest
 
 from catalog import StackSettings
 from catalog.regions import AWS_REGIONS
-from planner.mocks import OFFLINE_ACCOUNT_ID, Registration
+from planner.mocks import Registration
 from tests.conftest import resources_of
 from tests.helpers import of_type, run, settings_for, single
 
@@ -249,19 +249,6 @@ def test_tenant_workloads_run_the_digest_their_tag_resolves_to(plans: dict[str, 
         # the offline engine's answer for this registry, repository and tag (planner/mocks.py)
         digest = hashlib.sha256(f"{account}/{repository}:{wanted.tag}".encode()).hexdigest()
         assert image == f"{wanted.repository}@sha256:{digest}"
-
-
-def test_non_ecr_image_is_refused_before_anything_runs() -> None:
-    from catalog.model import Image
-    from components.tenant_services import ecr_location
-
-    assert ecr_location(Image(f"{OFFLINE_ACCOUNT_ID}.dkr.ecr.ca-west-1.amazonaws.com/insurance/carrier", "1")) == (
-        OFFLINE_ACCOUNT_ID,
-        "ca-west-1",
-        "insurance/carrier",
-    )
-    with pytest.raises(ValueError, match="run by digest"):
-        ecr_location(Image("ghcr.io/acme/carrier", "1.0"))
 
 
 def test_image_policy_requires_digests_for_tenant_workloads() -> None:

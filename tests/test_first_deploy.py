@@ -12,29 +12,18 @@ from catalog.loader import load_settings
 from components.endpoints import endpoint_policy
 from components.network import choose_zones
 from components.secure_bucket import key_resource, replication_policy
+from planner.rehearsal import dependency_closure, rehearse
 from planner.runner import ROOT, build_plan, with_gates
 from planner.stackconfig import read_stack_config
 from tests.conftest import STACKS, resources_of
 
-PROD_PAIRS = [("prod-us-east-1", "prod-us-west-2"), ("prod-ca-central-1", "prod-ca-west-1")]
-
-
-def by_urn(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["urn"]: r for r in plan["resources"]}
-
 
 def waits_for(plan: dict[str, Any], resource: dict[str, Any], target_urn: str) -> bool:
-    """Whether `resource` transitively depends on `target_urn` (engine dependencies only)."""
-    index, seen, todo = by_urn(plan), set(), list(resource["options"]["dependsOn"])
-    while todo:
-        urn = todo.pop()
-        if urn == target_urn:
-            return True
-        if urn in seen:
-            continue
-        seen.add(urn)
-        todo += index.get(urn, {}).get("options", {}).get("dependsOn", [])
-    return False
+    """Whether the engine creates `resource` only after `target_urn` (the rehearsal's closure)."""
+    return target_urn in dependency_closure(plan)(resource["urn"])
+
+
+PROD_PAIRS = [("prod-us-east-1", "prod-us-west-2"), ("prod-ca-central-1", "prod-ca-west-1")]
 
 
 # ---- 1. the deploy runner reaches the private endpoint (bootstrap stack, peering)
@@ -83,19 +72,6 @@ def test_one_vpc_cni_addon_with_its_own_role_exists_before_any_node(plans: dict[
     assert groups and all(waits_for(plan, g, cni["urn"]) for g in groups)
 
 
-# ---- 3. EKS-scoped resources wait for the cluster
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_everything_that_names_the_cluster_waits_for_it(plans: dict[str, Any], stack: str) -> None:
-    plan = plans[stack]
-    (cluster,) = resources_of(plan, "eks:index:Cluster")
-    scoped = [r for r in plan["resources"] if r["custom"] and "clusterName" in r["inputs"]]
-    assert len(scoped) > 5
-    late = [r["name"] for r in scoped if not waits_for(plan, r, cluster["urn"])]
-    assert late == []
-
-
 # ---- 4. the STS endpoint admits IRSA (AssumeRoleWithWebIdentity carries no aws:PrincipalAccount)
 
 
@@ -125,36 +101,12 @@ def test_sts_endpoint_admits_web_identity_into_this_accounts_roles_only() -> Non
     assert not allows(logs, "logs:PutLogEvents", "arn:aws:logs:x", {"aws:PrincipalAccount": "999999999999"})
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod-us-east-1"])
-def test_every_interface_endpoint_uses_the_perimeter_policy(plans: dict[str, Any], stack: str) -> None:
-    endpoints = [
-        r
-        for r in resources_of(plans[stack], "aws:ec2/vpcEndpoint:VpcEndpoint")
-        if r["inputs"]["vpcEndpointType"] == "Interface"
-    ]
-    sts = [e for e in endpoints if e["inputs"]["serviceName"].endswith(".sts")]
-    assert len(sts) == 1
-    assert allows(sts[0]["inputs"]["policy"], "sts:AssumeRoleWithWebIdentity", "arn:aws:iam::123456789012:role/r", {})
+# ---- 3, 5, 6. ordering on the cluster, key managers, alias grants, CNI injection and the STS
+# condition keys over the real plans: the deploy rehearsal, last test of this file (each rule's
+# violating and compliant cases, and a mutation of the real dev plan, are in test_rehearsal.py)
 
 
-# ---- 5. key policies keep a manager the deployer is; grants never name alias ARNs
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_every_key_policy_lets_the_deploy_role_or_account_manage_it(plans: dict[str, Any], stack: str) -> None:
-    plan = plans[stack]
-    deployer = plan["outputs"]["deployerRoleArn"]
-    root = "arn:aws:iam::123456789012:root"
-    keys = resources_of(plan, "aws:kms/key:Key")
-    assert keys
-    for key in keys:
-        managers = set()
-        for s in json.loads(key["inputs"]["policy"])["Statement"]:
-            actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
-            if s["Effect"] == "Allow" and {"kms:*", "kms:Put*", "kms:PutKeyPolicy"} & set(actions):
-                principals = (s["Principal"] or {}).get("AWS", [])
-                managers |= {principals} if isinstance(principals, str) else set(principals)
-        assert managers & {deployer, root}, f"{key['name']}: KMS would refuse this policy (lockout check)"
+# ---- 5. grants on the peer's key name it by alias condition
 
 
 def test_replica_key_grant_names_keys_by_alias_condition_not_alias_arn() -> None:
@@ -166,28 +118,6 @@ def test_replica_key_grant_names_keys_by_alias_condition_not_alias_arn() -> None
         "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/p/prod-us-west-2/tenant/t/dr"}
     }
     assert key_resource("arn:aws:kms:us-east-1:1:key/abc") == {"Resource": ["arn:aws:kms:us-east-1:1:key/abc"]}
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_no_iam_policy_grants_key_use_on_an_alias_arn(plans: dict[str, Any], stack: str) -> None:
-    for r in plans[stack]["resources"]:
-        if r["type"] not in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"):
-            continue
-        for s in json.loads(r["inputs"]["policy"])["Statement"]:
-            resources = [s.get("Resource", [])] if isinstance(s.get("Resource"), str) else s.get("Resource", [])
-            assert not any(":alias/" in x for x in resources), f"{r['name']} grants on an alias ARN"
-
-
-# ---- 6. sidecars need no NET_ADMIN: CNI-based injection
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_istiod_injects_through_the_cni(plans: dict[str, Any], stack: str) -> None:
-    releases = {r["inputs"]["name"]: r for r in resources_of(plans[stack], "kubernetes:helm.sh/v3:Release")}
-    # istio/istio manifests/charts/istiod/files/injection-template.yaml reads .Values.pilot.cni.enabled
-    assert releases["istiod"]["inputs"]["values"]["pilot"]["cni"]["enabled"] is True
-    assert "istio_cni" not in releases["istiod"]["inputs"]["values"]
-    assert "istio-cni" in releases
 
 
 # ---- 7. tenant views wait for the IdP client secret
@@ -304,7 +234,5 @@ def test_database_changes_apply_in_the_deploy_that_makes_them(plans: dict[str, A
 def test_rehearsal_of_every_stack_together_finds_nothing_mandatory(plans: dict[str, Any]) -> None:
     """The deploy rehearsal (make rehearse) over all five plans: ordering, names, peers, keys,
     chart values, Pod Security after injection and condition keys all hold today."""
-    from planner.rehearsal import rehearse
-
     mandatory = [f for f in rehearse(list(plans.values())) if f.severity == "mandatory"]
     assert mandatory == [], "\n".join(f"{f.rule} {f.stack} {f.urn}: {f.message}" for f in mandatory)

@@ -54,15 +54,12 @@ def test_each_region_publishes_its_own_origin_under_its_entry_certificate(plans:
         for r in resources_of(plan, "aws:route53/record:Record")
         if r["name"].startswith("entry-origin")
     }
-    # One origin name per tenant served here (CloudFront sends it as Host), plus the transitional
-    # origin-<region> that front-ends used before.
-    assert set(records) == {"entry-origin", *(f"entry-origin-{t}" for t in served)}
-    assert records["entry-origin"].startswith(f"origin-{region}.")
+    # One origin name per tenant served here (CloudFront sends it as Host).
+    assert set(records) == {f"entry-origin-{t}" for t in served}
     (certificate,) = [r for r in resources_of(plan, "aws:acm/certificate:Certificate") if r["name"] == "entry"]
     wildcard = certificate["inputs"]["domainName"]
     for record, name in records.items():
-        if record != "entry-origin":
-            assert name.startswith(f"{record.removeprefix('entry-origin-')}-origin-{region}.")
+        assert name.startswith(f"{record.removeprefix('entry-origin-')}-origin-{region}.")
         assert fnmatch.fnmatch(name, wildcard) and name.split(".", 1)[1] == wildcard[2:]  # one label: covered
 
 

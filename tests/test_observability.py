@@ -287,3 +287,13 @@ def test_tenant_container_logs_land_in_the_tenants_own_log_group(plans: dict[str
     for group in insights:
         assert group["inputs"]["kmsKeyId"] and group["inputs"]["retentionInDays"] >= 90
         assert group["options"]["protect"] is True
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod-us-east-1"])
+def test_loki_runs_as_microservices_not_the_deprecated_simple_scalable_mode(plans: dict[str, Any], stack: str) -> None:
+    """The loki chart (values.yaml at 18.x) marks SimpleScalable deprecated, removed in Loki 4."""
+    (loki,) = [r for r in resources_of(plans[stack], "kubernetes:helm.sh/v3:Release") if r["inputs"]["chart"] == "loki"]
+    values = loki["inputs"]["values"]
+    assert values["deploymentMode"] == "Distributed"
+    assert all(values[target]["replicas"] == 0 for target in ("read", "write", "backend", "singleBinary"))
+    assert all(values[target]["replicas"] >= 2 for target in ("distributor", "ingester", "querier"))

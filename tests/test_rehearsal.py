@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from planner import rehearsal
+from planner.mocks import offline_key_id
 from planner.rehearsal import Finding, rehearse, replacements
 
 ACCT = "123456789012"
@@ -289,7 +290,7 @@ def test_peer1_missing_peer_plan_is_advisory_and_kms_key_ids_match() -> None:
     found = rehearse([lone])
     assert rules(found, "REH-PEER-1", "advisory") and not rules(found, "REH-PEER-1")
     key = res("aws:kms/key:Key", "dr-key", {}, stack="prod-us-east-1")
-    key_id = f"{rehearsal._hex('dr-key', length=8)}-0000-4000-8000-{rehearsal._hex(key['type'], 'dr-key', length=12)}"
+    key_id = offline_key_id("dr-key")  # the id the mock engine gives this key
     user = res(
         "aws:rds/instance:Instance",
         "r",
@@ -489,6 +490,24 @@ def test_cond1_ifexists_or_uncovered_action_passes() -> None:
     ifexists = _sts_endpoint({"StringEqualsIfExists": {"aws:PrincipalAccount": ACCT}})
     other_action = _sts_endpoint({"StringEquals": {"aws:PrincipalAccount": ACCT}}, action=["sts:AssumeRole"])
     assert not rules(rehearse([plan(IRSA, ifexists, other_action)]), "REH-COND-1")
+
+
+def test_cond1_a_second_allow_for_web_identity_admits_the_call() -> None:
+    """components/endpoints.py: the account perimeter plus an Allow for AssumeRoleWithWebIdentity;
+    IAM needs one Allow, so the call goes through and nothing is reported."""
+    perimeter: dict[str, Any] = {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}
+    perimeter["Condition"] = {"StringEquals": {"aws:PrincipalAccount": ACCT}}
+    web_identity = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Resource": f"arn:aws:iam::{ACCT}:role/*",
+    }
+    endpoint = _sts_endpoint({"StringEquals": {"aws:PrincipalAccount": ACCT}})
+    endpoint["inputs"]["policy"] = policy(perimeter, web_identity)
+    assert not rules(rehearse([plan(IRSA, endpoint)]), "REH-COND-1")
+    endpoint["inputs"]["policy"] = policy(perimeter)
+    assert rules(rehearse([plan(IRSA, endpoint)]), "REH-COND-1")
 
 
 def test_cond1_dev_plan_mutation(dev_plan: dict[str, Any]) -> None:

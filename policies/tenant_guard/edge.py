@@ -21,7 +21,7 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS managed cache p
 # as Host, the name the regional entry certificate covers (AllViewer forwards the viewer's Host).
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 DEFAULT_ORIGIN_REQUEST_POLICIES = (ALL_VIEWER_EXCEPT_HOST,)
-# components/public_entry.tenant_origin_host: <tenant>-origin-<region>.<platform domain>
+# catalog/model.tenant_origin_host: <tenant>-origin-<region>.<platform domain>
 TENANT_ORIGIN = re.compile(r"^(?P<tenant>[a-z][a-z0-9-]*)-origin-[a-z]{2}-[a-z]+-\d\.")
 DEFAULT_VIEWER_TLS = ("TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025")
 HTTPS_VIEWER = ("redirect-to-https", "https-only")

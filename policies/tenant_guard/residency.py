@@ -182,7 +182,7 @@ def copy_destinations(r: Res) -> list[tuple[str, str]]:
     return found
 
 
-# components/public_entry.tenant_origin_host: <tenant>-origin-<region>.<domain> (EDGE-CF-1 checks
+# catalog/model.tenant_origin_host: <tenant>-origin-<region>.<domain> (EDGE-CF-1 checks
 # the tenant); the plain origin-<region>.<domain> of earlier front-ends is read the same way.
 _ORIGIN_HOST = re.compile(r"^(?:[a-z][a-z0-9-]*-)?origin-([a-z]{2}-[a-z]+-\d)\.")
 
