@@ -290,6 +290,8 @@ pulumi.export(
             "namespace": t.namespace.namespace_name,
             "home": t.database is not None,
             "databaseEndpoint": t.database.instance.endpoint if t.database else None,
+            # the JWT issuer's pool (home region only); the nightly smoke test gets a token from it
+            "userPoolId": t.identity.user_pool.id if t.identity.user_pool else None,
         }
         for tenant_id, t in tenants.items()
     },

@@ -110,6 +110,11 @@ def deployer_name(stack: str) -> str:
     return f"insurance-deployer-{stack}"
 
 
+def plan_role_name(stack: str) -> str:
+    """The read-only role of a regional stack's pull-request previews (bootstrap/)."""
+    return f"insurance-plan-{stack}"
+
+
 @dataclass(frozen=True)
 class DeployerSettings:
     """Where `pulumi up` runs: a CodeBuild-hosted GitHub Actions runner in a small deployer VPC

@@ -21,6 +21,11 @@ from components.versions import EKS_ADDONS
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# Pull-request previews run the pull request's code with the plan role, so it may only read, and
+# not Secrets (AmazonEKSViewPolicy). pulumi-kubernetes previews need no more: Diff compares with the
+# checkpoint, a Forbidden server-side dry run falls back to client side (provider.go Create/Update),
+# and Helm releases render client-only (helm_release.go renderChartManifest).
+PREVIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 # The VPC CNI gets its own IRSA role (ClusterAddons), so nodes keep only what kubelet needs.
 NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
@@ -112,6 +117,17 @@ class Cluster(pulumi.ComponentResource):
                     },
                 )
                 for i, arn in enumerate(s.cluster.admin_role_arns)
+            }
+            | {
+                "previewer": eks.AccessEntryArgs(
+                    principal_arn=args.deployer.preview_role_arn,
+                    access_policies={
+                        "view": eks.AccessPolicyAssociationArgs(
+                            policy_arn=PREVIEW_POLICY,
+                            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                        )
+                    },
+                )
             },
             encryption_config_key_arn=args.secrets_key_arn,
             enabled_cluster_log_types=CONTROL_PLANE_LOG_TYPES,

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from catalog.model import deployer_name
+from catalog.model import deployer_name, plan_role_name
 from components.iam import account_root_statement, document
 from components.network import FlowLogsArgs, flow_logs
 from components.secure_bucket import SecureBucket, SecureBucketArgs
@@ -35,10 +35,6 @@ def runner_project_name(regional_stack: str) -> str:
 def preview_project_name(regional_stack: str) -> str:
     """CodeBuild project that runs pull-request previews with the read-only plan role."""
     return f"insurance-previewer-{regional_stack}"
-
-
-def plan_role_name(regional_stack: str) -> str:
-    return f"insurance-plan-{regional_stack}"
 
 
 def bootstrap_role_name(regional_stack: str) -> str:

@@ -22,6 +22,7 @@ class DeployerEndpoint:
     vpc_id: pulumi.Input[str]
     route_table_ids: pulumi.Input[list[str]]
     role_arn: pulumi.Input[str]  # the runner's role: it runs `pulumi up`, so it creates the cluster
+    preview_role_arn: pulumi.Input[str]  # the read-only plan role of pull-request previews
 
     @staticmethod
     def from_stack(reference: pulumi.StackReference, cidr: str) -> "DeployerEndpoint":
@@ -30,6 +31,7 @@ class DeployerEndpoint:
             vpc_id=reference.require_output("vpcId").apply(str),
             route_table_ids=reference.require_output("privateRouteTableIds").apply(lambda ids: [str(i) for i in ids]),
             role_arn=reference.require_output("runnerRoleArn").apply(str),
+            preview_role_arn=reference.require_output("planRoleArn").apply(str),
         )
 
 

@@ -12,7 +12,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import resource_pb2
 
-from catalog.model import deployer_name
+from catalog.model import deployer_name, plan_role_name
 
 OFFLINE_ACCOUNT_ID = "123456789012"
 SECRET = "[secret]"
@@ -230,6 +230,7 @@ class PlanMocks(pulumi.runtime.Mocks):
             "privateRouteTableIds": [f"rtb-{_hex(reference, str(i))}" for i in range(2)],
             "runnerRoleArn": f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/{deployer_name(stack)}",
             "runnerProject": deployer_name(stack),
+            "planRoleArn": f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/{plan_role_name(stack)}",
         }
 
     def _eks_cluster(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -97,7 +97,13 @@ def test_every_network_resource_uses_the_regional_provider(dev: StackSettings) -
 # ------------------------------------------------------------------------------------ cluster
 
 
-DEPLOYER = DeployerEndpoint("10.255.0.0/24", "vpc-deployer", ["rtb-1", "rtb-2"], "arn:aws:iam::123456789012:role/d")
+DEPLOYER = DeployerEndpoint(
+    "10.255.0.0/24",
+    "vpc-deployer",
+    ["rtb-1", "rtb-2"],
+    "arn:aws:iam::123456789012:role/d",
+    "arn:aws:iam::123456789012:role/p",
+)
 
 
 def cluster(settings: StackSettings, dedicated: list[str]) -> list[Registration]:
@@ -126,11 +132,16 @@ def test_cluster_is_private_encrypted_logged_and_api_authenticated(prod: StackSe
     assert eks["skipDefaultNodeGroup"] is True
     assert eks["version"] == prod.cluster.version
     assert eks["deletionProtection"] is True
-    admins = {entry["principalArn"] for entry in eks["accessEntries"].values()}
-    assert admins == set(prod.cluster.admin_role_arns)
+    by_policy: dict[str, set[str]] = {}
     for entry in eks["accessEntries"].values():
         (policy,) = entry["accessPolicies"].values()
         assert policy["accessScope"]["type"] == "cluster"
+        by_policy.setdefault(policy["policyArn"].rsplit("/", 1)[-1], set()).add(entry["principalArn"])
+    # admins administer; the pull-request previewer only views
+    assert by_policy == {
+        "AmazonEKSClusterAdminPolicy": set(prod.cluster.admin_role_arns),
+        "AmazonEKSViewPolicy": {"arn:aws:iam::123456789012:role/p"},
+    }
     logs = single(regs, "aws:cloudwatch/logGroup:LogGroup").inputs
     assert logs["name"] == f"/aws/eks/{eks['name']}/cluster" and logs["kmsKeyId"] == KEY
 

@@ -56,6 +56,22 @@ def test_private_endpoint_is_reached_from_the_peered_deployer_only_and_kubernete
     assert plan["outputs"]["deployerRoleArn"].endswith(f":role/insurance-deployer-{stack}")
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_pull_request_previews_reach_the_cluster_read_only_and_never_its_secrets(
+    plans: dict[str, Any], stack: str
+) -> None:
+    """The previewer runs a pull request's code with the plan role: it gets the EKS view policy
+    (no Secrets, no writes) at cluster scope, and nothing else. pulumi-kubernetes 4.x previews
+    need no more (provider.go: a Forbidden dry run falls back to client side)."""
+    (cluster,) = resources_of(plans[stack], "eks:index:Cluster")
+    entries = cluster["inputs"]["accessEntries"]
+    plan_role = [e for e in entries.values() if e["principalArn"].endswith(f":role/insurance-plan-{stack}")]
+    assert len(plan_role) == 1, "the plan role needs an access entry or every Kubernetes preview is refused"
+    policies = plan_role[0]["accessPolicies"].values()
+    assert [p["policyArn"].rsplit("/", 1)[-1] for p in policies] == ["AmazonEKSViewPolicy"]
+    assert not plan_role[0].get("kubernetesGroups"), "no extra RBAC groups for pull-request code"
+
+
 # ---- 2. one vpc-cni add-on, with its role, before any node
 
 
@@ -236,3 +252,15 @@ def test_rehearsal_of_every_stack_together_finds_nothing_mandatory(plans: dict[s
     chart values, Pod Security after injection and condition keys all hold today."""
     mandatory = [f for f in rehearse(list(plans.values())) if f.severity == "mandatory"]
     assert mandatory == [], "\n".join(f"{f.rule} {f.stack} {f.urn}: {f.message}" for f in mandatory)
+
+
+def test_nightly_smoke_test_can_pass_the_tenant_jwt_requirement(plans: dict[str, Any]) -> None:
+    """The smoke test reads what it needs from dev's outputs: a home tenant with a CloudFront front
+    end and the pool of its own issuer; it calls with that issuer's token and expects 403 without."""
+    outputs = plans["dev"]["outputs"]
+    candidates = [
+        t for t, v in outputs["tenants"].items() if v["home"] and "cloudfront" in outputs["frontEnds"].get(t, {})
+    ]
+    assert candidates and all(outputs["tenants"][t]["userPoolId"] for t in candidates)
+    workflow = (ROOT / ".github/workflows/ephemeral.yml").read_text()
+    assert "Authorization: Bearer $token" in workflow and 'test "$unauthenticated" = 403' in workflow
