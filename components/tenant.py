@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from catalog import StackSettings
 from catalog import Tenant as TenantConfig
+from components.cache import TenantCacheAccess
 from components.observability import COLLECTOR_OTLP
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from components.tags import tenant_tags
@@ -44,7 +45,7 @@ class TenantArgs:
     parameter_group_name: pulumi.Input[str]
     option_group_name: pulumi.Input[str]
     monitoring_role_arn: pulumi.Input[str]
-    redis_host: pulumi.Input[str]
+    cache: TenantCacheAccess  # the tenant's own user on the regional Redis
     vault_name: pulumi.Input[str]
     backup_role_arn: pulumi.Input[str]
     entry_dns_name: pulumi.Input[str]  # the regional public entry, for latency routing
@@ -176,6 +177,7 @@ class Tenant(pulumi.ComponentResource):
                 bucket_arn=f"arn:aws:s3:::{bucket_name}",
                 database_resource_id=db.resource_id if db else None,
                 database_secret_arn=db_secret,
+                cache=args.cache,
             ),
             child,
         )
@@ -187,8 +189,6 @@ class Tenant(pulumi.ComponentResource):
             "HOME_REGION": t.home_region,
             "DOCUMENTS_BUCKET": bucket_name,
             "PII_KEY_ARN": self.key.pii_key.arn if self.key.pii_key else "",
-            "REDIS_HOST": args.redis_host,
-            "REDIS_TLS": "true",
             # In regions other than home, the database is wired to the home primary by DR (issue 6).
             "DATABASE_HOST": db.address if db else "",  # empty: the home-region primary (see DR)
             "DATABASE_PORT": "3306",
@@ -214,6 +214,7 @@ class Tenant(pulumi.ComponentResource):
                 queue_urls={svc: q.url for svc, q in self.messaging.queues.items()},
                 database_secret_arn=db_secret,
                 secrets_role_arn=self.identity.secrets_role.arn,
+                cache=args.cache,
                 depends_on=[self.namespace, *args.platform_addons],
             ),
             child,

@@ -8,6 +8,7 @@ import pytest
 
 from catalog import TIERS, StackSettings
 from catalog.tiers import Overrides, effective_tier
+from components.cache import TenantCacheAccess
 from components.cluster import CONTROL_PLANE_LOG_TYPES, Cluster, ClusterArgs
 from components.deployer_access import DeployerEndpoint
 from components.network import Network, NetworkArgs, subnet_plan
@@ -204,7 +205,13 @@ def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
                 parameter_group_name="db-params",
                 option_group_name="db-options",
                 monitoring_role_arn="arn:aws:iam::123456789012:role/rds-monitoring",
-                redis_host="redis.internal",
+                cache=TenantCacheAccess(
+                    host="redis.internal",
+                    replication_group_id="ip-dev-us-east-1-redis",
+                    user_id=f"ip-dev-{base.id}",
+                    user_name=f"ip-dev-{base.id}",
+                    key_prefix=f"{base.id}:",
+                ),
                 vault_name="ip-dev-us-east-1-vault",
                 backup_role_arn="arn:aws:iam::123456789012:role/backup",
                 entry_dns_name="entry.us-east-1.elb.amazonaws.com",
