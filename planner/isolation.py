@@ -991,6 +991,21 @@ def rbac_channels(stack: Stack) -> Iterator[Channel]:
                 yield Channel(
                     "rbac", a, b, f"{', '.join(rights)} in {ns or 'every namespace'}", (label(binding), label(role))
                 )
+        if ("Group", "system:masters") in subjects:
+            entries = [
+                e
+                for e in stack.of_type("aws:eks/accessEntry:AccessEntry")
+                if "system:masters" in (e["inputs"].get("kubernetesGroups") or [])
+            ]
+            for b in stack.tenants:
+                if b != a:
+                    yield Channel(
+                        "rbac",
+                        a,
+                        b,
+                        f"an access entry of {a} puts its role in system:masters",
+                        tuple(label(e) for e in entries),
+                    )
         roles_of_a = {stack.arn(r) for r in stack.owned(a, "aws:iam/role:Role")}
         for assoc in stack.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation"):
             inputs = assoc["inputs"]
@@ -1069,13 +1084,13 @@ class Iam:
         arn: str,
         resource_policy: list[Statement],
         *,
-        key: bool = False,
-        extra: dict[str, list[str]] | None = None,
+        required: bool = False,
     ) -> list[str] | None:
         """Evidence that `role` may do `action` on `arn` within the account, or None.
-        Same account: the identity policy or the resource policy suffices; a KMS key policy
-        must allow, directly or by delegating to the account (then identity must allow too)."""
-        ctx = {**self.context(role), **(extra or {})}
+        Same account: the identity policy or the resource policy suffices; a KMS key policy or
+        a role's trust policy (`required`) must allow, directly or by naming the account (then
+        the identity policy must allow too)."""
+        ctx = self.context(role)
         principal = self.stack.arn(role)
         relevant = [s for s in resource_policy if s.covers(action, arn)]
         for s in relevant:
@@ -1089,9 +1104,9 @@ class Iam:
             s.effect == "Deny" and s.covers(action, arn) and s.condition(ctx) is True for s in self.identity(role)
         ):
             own = None
-        if direct is not None and not key:
+        if direct is not None and not required:
             return [label(direct.origin) + f" grants {action}"]
-        if key:
+        if required:
             if direct is not None:
                 return [label(direct.origin) + f" grants {action}"]
             if delegated is not None and own is not None:
@@ -1117,7 +1132,7 @@ class Target:
     arn: str
     actions: tuple[str, ...]
     policy: tuple[Statement, ...]
-    key: bool = False
+    required: bool = False  # the resource policy must grant (KMS key policy)
 
 
 def data_targets(stack: Stack, tenant: str) -> list[Target]:
@@ -1156,7 +1171,9 @@ def data_targets(stack: Stack, tenant: str) -> list[Target]:
             found.append(Target(r, arn, ("secretsmanager:GetSecretValue",), tuple(policies[arn])))
         elif t == "aws:kms/key:Key":
             doc = _statements(r["inputs"].get("policy"), r) + policies[arn]
-            found.append(Target(r, arn, ("kms:Decrypt", "kms:CreateGrant", "kms:PutKeyPolicy"), tuple(doc), key=True))
+            found.append(
+                Target(r, arn, ("kms:Decrypt", "kms:CreateGrant", "kms:PutKeyPolicy"), tuple(doc), required=True)
+            )
         elif t == "aws:rds/instance:Instance":
             state = stack.outputs.get(r["urn"], ("", {}))[1]
             rid = state.get("resourceId")
@@ -1180,7 +1197,7 @@ def tenant_roles(stack: Stack, iam: Iam, tenant: str) -> dict[str, tuple[Resourc
         for dst in iam.roles:
             if dst["urn"] in found or stack.tenant_of(dst) not in (None, tenant):
                 continue
-            evidence = iam.can(src, "sts:AssumeRole", stack.arn(dst), iam.trust(dst))
+            evidence = iam.can(src, "sts:AssumeRole", stack.arn(dst), iam.trust(dst), required=True)
             if evidence:
                 found[dst["urn"]] = (dst, [*how, *evidence])
                 queue.append(dst["urn"])
@@ -1201,7 +1218,7 @@ def iam_channels(stack: Stack) -> Iterator[Channel]:
             for role, how in principals.values():
                 for target in targets[b]:
                     for action in target.actions:
-                        evidence = iam.can(role, action, target.arn, list(target.policy), key=target.key)
+                        evidence = iam.can(role, action, target.arn, list(target.policy), required=target.required)
                         if evidence:
                             yield Channel(
                                 "iam",
@@ -1212,7 +1229,7 @@ def iam_channels(stack: Stack) -> Iterator[Channel]:
                             )
                             break
                 for dst in stack.owned(b, "aws:iam/role:Role"):
-                    evidence = iam.can(role, "sts:AssumeRole", stack.arn(dst), iam.trust(dst))
+                    evidence = iam.can(role, "sts:AssumeRole", stack.arn(dst), iam.trust(dst), required=True)
                     if evidence:
                         yield Channel("iam", a, b, f"{label(role)} may assume {label(dst)}", (*how[1:], *evidence))
             yield from _web_identity(stack, iam, a)
@@ -1220,8 +1237,10 @@ def iam_channels(stack: Stack) -> Iterator[Channel]:
 
 
 def _web_identity(stack: Stack, iam: Iam, a: str) -> Iterator[Channel]:
-    """A service account of A matches the web-identity trust of another tenant's role."""
-    accounts = {s for kind, s in tenant_subjects(stack, a) if kind == "ServiceAccount"}
+    """A service account of A (one in the plan, or one A may name to fit a wildcard) matches the
+    web-identity trust of another tenant's role."""
+    namespaces = stack.tenant_namespaces(a)
+    existing = {s for kind, s in tenant_subjects(stack, a) if kind == "ServiceAccount"}
     for dst in iam.roles:
         b = stack.tenant_of(dst)
         if b in (None, a):
@@ -1229,24 +1248,16 @@ def _web_identity(stack: Stack, iam: Iam, a: str) -> Iterator[Channel]:
         for s in iam.trust(dst):
             if s.effect != "Allow" or not any(k == "Federated" for k, _ in s.principals()):
                 continue
+            conditions = [(k, v) for op in (s.doc.get("Condition") or {}).values() for k, v in (op or {}).items()]
+            wanted = [str(v).rsplit(":", 1)[-1].replace("*", "x") for k, v in conditions if k.endswith(":sub")]
+            accounts = existing | {f"{ns}:{name}" for ns in namespaces for name in wanted}
             for account in sorted(accounts):
                 ns, name = account.split(":", 1)
-                sub = f"system:serviceaccount:{ns}:{name}"
-                ctx = {k: [sub] for op in (s.doc.get("Condition") or {}).values() for k in op if k.endswith(":sub")}
-                ctx |= {
-                    k: ["sts.amazonaws.com"]
-                    for op in (s.doc.get("Condition") or {}).values()
-                    for k in op
-                    if k.endswith(":aud")
-                }
+                ctx = {k: [f"system:serviceaccount:{ns}:{name}"] for k, _ in conditions if k.endswith(":sub")}
+                ctx |= {k: ["sts.amazonaws.com"] for k, _ in conditions if k.endswith(":aud")}
                 if s.condition(ctx) is not False:
-                    yield Channel(
-                        "iam",
-                        a,
-                        str(b),
-                        f"service account {ns}/{name} matches the trust of {label(dst)}",
-                        (label(dst),),
-                    )
+                    why = f"service account {ns}/{name} matches the trust of {label(dst)}"
+                    yield Channel("iam", a, str(b), why, (label(dst),))
                     break
 
 
@@ -1304,7 +1315,9 @@ def secrets_channels(stack: Stack) -> Iterator[Channel]:
             usable.append(store)
         for store in usable:
             aws = ((store["inputs"].get("spec") or {}).get("provider") or {}).get("aws") or {}
-            acting = _store_principal(stack, iam, controller, aws)
+            acting = _store_principal(
+                stack, iam, controller, aws, (store["inputs"].get("metadata") or {}).get("namespace")
+            )
             if acting is None:
                 continue
             role, how = acting
@@ -1329,7 +1342,7 @@ def secrets_channels(stack: Stack) -> Iterator[Channel]:
                 continue
             for dst in stack.owned(b, "aws:iam/role:Role"):
                 trust = iam.trust(dst)
-                evidence = iam.can(controller, "sts:AssumeRole", stack.arn(dst), trust)
+                evidence = iam.can(controller, "sts:AssumeRole", stack.arn(dst), trust, required=True)
                 if evidence and (_secret_reader(stack, iam, dst, targets[b]) or _reads_secrets(iam, dst)):
                     yield Channel(
                         "secrets",
@@ -1369,14 +1382,46 @@ def _cluster_store_open(stack: Stack, spec: dict[str, Any], namespaces: set[str]
 
 
 def _store_principal(
-    stack: Stack, iam: Iam, controller: Resource | None, aws: dict[str, Any]
+    stack: Stack, iam: Iam, controller: Resource | None, aws: dict[str, Any], namespace: str | None
 ) -> tuple[Resource, list[str]] | None:
+    """The role a store acts as: the controller's, or with `auth.jwt` the role annotated on the
+    named service account (assumed with that account's token); then `role`, assumed from it."""
+    acting, how = controller, [f"controller role {label(controller)}"] if controller else []
+    account = (((aws.get("auth") or {}).get("jwt") or {}).get("serviceAccountRef")) or None
+    if account is not None:
+        acting, how = _service_account_role(stack, iam, account.get("namespace") or namespace, account.get("name"))
     named = next((x for x in iam.roles if stack.arn(x) == aws.get("role")), None)
-    if named is None:
-        return (controller, [f"controller role {label(controller)}"]) if controller is not None else None
-    if controller is not None and iam.can(controller, "sts:AssumeRole", stack.arn(named), iam.trust(named)):
-        return named, [f"controller {label(controller)} assumes {label(named)}"]
-    return None
+    if acting is None or named is None:
+        return (acting, how) if acting is not None and not aws.get("role") else None
+    evidence = iam.can(acting, "sts:AssumeRole", stack.arn(named), iam.trust(named), required=True)
+    return (named, [*how, *evidence]) if evidence else None
+
+
+def _service_account_role(
+    stack: Stack, iam: Iam, namespace: str | None, name: Any
+) -> tuple[Resource | None, list[str]]:
+    """The IRSA role of a service account, when its token satisfies the role's trust."""
+    for sa in stack.of_type("kubernetes:core/v1:ServiceAccount"):
+        meta = sa["inputs"].get("metadata") or {}
+        if meta.get("namespace") != namespace or meta.get("name") != name:
+            continue
+        arn = (meta.get("annotations") or {}).get("eks.amazonaws.com/role-arn")
+        role = next((x for x in iam.roles if stack.arn(x) == arn), None)
+        if role is None:
+            return None, []
+        sub = f"system:serviceaccount:{namespace}:{name}"
+        for s in iam.trust(role):
+            keys = [k for op in (s.doc.get("Condition") or {}).values() for k in (op or {})]
+            ctx = {
+                k: [sub] if k.endswith(":sub") else ["sts.amazonaws.com"] for k in keys if k.endswith((":sub", ":aud"))
+            }
+            if (
+                s.effect == "Allow"
+                and any(k == "Federated" for k, _ in s.principals())
+                and s.condition(ctx) is not False
+            ):
+                return role, [f"{label(sa)} -> {label(role)}"]
+    return None, []
 
 
 def _reads_secrets(iam: Iam, role: Resource) -> bool:

@@ -275,6 +275,22 @@ def test_secrets_cluster_store_without_conditions(base: Any) -> None:
     assert all("ClusterSecretStore::shared-secrets" in c.rule for c in new)
 
 
+def test_secrets_reader_role_trusting_only_the_tenants_own_service_account(base: Any) -> None:
+    """The fix the issue asks for: granite-re's reader role trusts only a service account of its
+    namespace (web identity), not the shared controller; no other tenant's store can use it."""
+    plan, before = base
+    assert any(c.kind == "secrets" and c.target == "granite-re" for c in before)
+    changed = copy.deepcopy(plan)
+    role = one(changed, "aws:iam/role:Role", "tenant-granite-re-identity-secrets")
+    carrier = policy(one(changed, "aws:iam/role:Role", "tenant-granite-re-identity-carrier"), "assumeRolePolicy")
+    condition = carrier["Statement"][0]["Condition"]["StringEquals"]
+    sub = next(k for k in condition if k.endswith(":sub"))
+    condition[sub] = "system:serviceaccount:granite-re:secrets-reader"
+    role["inputs"]["assumeRolePolicy"] = json.dumps(carrier)
+    after = analyze(changed)
+    assert not [c.line() for c in after if c.kind == "secrets" and c.target == "granite-re"]
+
+
 # ---------------------------------------------------------------- cache
 
 
