@@ -230,8 +230,10 @@ def _port_matches(ports: list[dict[str, Any]] | None, port: int, protocol: str) 
 
 
 def _ip_block_matches(block: dict[str, Any], networks: Iterable[Network]) -> bool:
-    cidr = ipaddress.ip_network(block.get("cidr", "0.0.0.0/0"), strict=False)
-    excepts = [ipaddress.ip_network(e, strict=False) for e in block.get("except") or []]
+    parsed = _networks(block.get("cidr", "0.0.0.0/0"))
+    if not parsed:
+        return True  # a value the plan cannot show (unknown at preview): assume it matches
+    cidr, excepts = parsed[0], _networks(block.get("except"))
     for net in networks:
         if net.version != cidr.version or not net.overlaps(cidr):
             continue
@@ -288,7 +290,7 @@ class NetworkPolicies:
             networks = networks or self.stack.pod_networks
         for r in selecting:
             ns = r["inputs"]["metadata"]["namespace"]
-            for rule in r["inputs"]["spec"].get(key) or []:
+            for rule in (r["inputs"].get("spec") or {}).get(key) or []:
                 if not _port_matches(rule.get("ports"), port, protocol):
                     continue
                 peers = rule.get(peers_key)
@@ -506,7 +508,7 @@ def _networks(*lists: Any) -> tuple[Network, ...]:
 def _sg_rule(r: Resource, raw: dict[str, Any], sg: str) -> SgRule:
     protocol = str(raw.get("ipProtocol") or raw.get("protocol") or "-1").lower()
     lo, hi = raw.get("fromPort"), raw.get("toPort")
-    if protocol in ("-1", "all") or lo is None:
+    if protocol in ("-1", "all") or not isinstance(lo, int | float):
         lo, hi = 0, 65535
     groups = [
         *as_list(raw.get("securityGroups")),
@@ -517,7 +519,7 @@ def _sg_rule(r: Resource, raw: dict[str, Any], sg: str) -> SgRule:
         groups.append(sg)
     return SgRule(
         int(lo),
-        int(hi if hi is not None else lo),
+        int(hi if isinstance(hi, int | float) else lo),
         protocol,
         tuple(g for g in groups if g),
         _networks(raw.get("cidrBlocks"), raw.get("ipv6CidrBlocks"), raw.get("cidrIpv4"), raw.get("cidrIpv6")),
