@@ -1542,10 +1542,36 @@ def _grafana_tenant(stack: Stack, release: Resource) -> str | None:
     return stack.tenant_of(release)
 
 
+def _store_of(stack: Stack, url: str) -> Resource | None:
+    """The store release a data source URL points at (`http://<release>-<component>.<namespace>.svc...`)."""
+    host = re.sub(r"^[a-z]+://", "", url).split("/", 1)[0].split(":", 1)[0]
+    service, _, rest = host.partition(".")
+    for r in stack.of_type("kubernetes:helm.sh/v3:Release"):
+        chart = str(r["inputs"].get("chart", "")).rsplit("/", 1)[-1]
+        name, namespace = str(r["inputs"].get("name", "")), str(r["inputs"].get("namespace", ""))
+        if chart in STORE_CHARTS and service.startswith(name) and rest.split(".", 1)[0] == namespace:
+            return r
+    return None
+
+
+def _multitenant(release: Resource) -> bool:
+    """Whether the store keeps tenants apart by X-Scope-OrgID (chart defaults: Tempo off, Loki and
+    Mimir on)."""
+    values = release["inputs"].get("values") or {}
+    chart = str(release["inputs"].get("chart", "")).rsplit("/", 1)[-1]
+    if chart.startswith("tempo"):
+        return bool(values.get("multitenancyEnabled", False))
+    if chart == "loki":
+        return bool((values.get("loki") or {}).get("auth_enabled", True))
+    config = ((values.get("mimir") or {}).get("structuredConfig")) or {}
+    return bool(config.get("multitenancy_enabled", True))
+
+
 def observability_channels(stack: Stack) -> Iterator[Channel]:
     """A tenant Grafana of A whose data source sends another tenant's X-Scope-OrgID, or whose
-    users may edit data sources (Editor/Admin, editable); and A's pods reaching a multi-tenant
-    store directly, where the client chooses the tenant header."""
+    users may edit data sources (Editor/Admin, editable), or whose data source reads a store with
+    multi-tenancy off; and A's pods reaching a store directly, where the client chooses the
+    tenant header."""
     for release in stack.of_type("kubernetes:helm.sh/v3:Release"):
         values = release["inputs"].get("values") or {}
         chart = str(release["inputs"].get("chart", "")).rsplit("/", 1)[-1]
@@ -1553,6 +1579,15 @@ def observability_channels(stack: Stack) -> Iterator[Channel]:
             a = _grafana_tenant(stack, release)
             if a is None:
                 continue
+            for ds in ((values.get("datasources") or {}).get("datasources.yaml") or {}).get("datasources") or []:
+                store = _store_of(stack, str(ds.get("url", "")))
+                if store is not None and not _multitenant(store):
+                    why = f"data source {ds.get('name')} reads {label(store)}, whose multi-tenancy is off"
+                    yield from (
+                        Channel("observability", a, b, why, (label(release), label(store)))
+                        for b in stack.tenants
+                        if b != a
+                    )
             ini = values.get("grafana.ini") or {}
             role = str((ini.get("auth.generic_oauth") or {}).get("role_attribute_path", "'Viewer'"))
             auto = str((ini.get("users") or {}).get("auto_assign_org_role", "Viewer"))

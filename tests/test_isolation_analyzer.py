@@ -341,6 +341,19 @@ def test_observability_tenant_grafana_users_become_editors(base: Any) -> None:
     assert_opens(opened(base, mutate), "observability", "granite-re", "harbor-mutual")
 
 
+def test_observability_store_with_multitenancy_switched_off(base: Any) -> None:
+    """Loki without `auth_enabled`: every tenant's Grafana reads one shared org."""
+
+    def mutate(plan: Plan) -> None:
+        one(plan, "kubernetes:helm.sh/v3:Release", "observability-loki")["inputs"]["values"]["loki"]["auth_enabled"] = (
+            False
+        )
+
+    new = opened(base, mutate)
+    assert_opens(new, "observability", "granite-re", "harbor-mutual")
+    assert all("Release::observability-loki" in c.evidence for c in new)
+
+
 # ---------------------------------------------------------------- DNS and host names
 
 
