@@ -1095,26 +1095,21 @@ class Iam:
         ctx = self.context(role)
         principal = self.stack.arn(role)
         relevant = [s for s in resource_policy if s.covers(action, arn)]
-        for s in relevant:
-            if s.effect == "Deny" and s.names_principal(principal) and s.condition(ctx) is True:
-                return None
+        own_statements = [s for s in self.identity(role) if s.covers(action, arn)]
+        denies = [s for s in relevant if s.effect == "Deny" and s.names_principal(principal)]
+        if any(s.condition(ctx) is True for s in denies + [s for s in own_statements if s.effect == "Deny"]):
+            return None  # an explicit Deny that surely applies wins
         grants = [s for s in relevant if s.effect == "Allow" and s.condition(ctx) is not False]
         direct = next((s for s in grants if s.names_principal(principal) == "direct"), None)
         delegated = next((s for s in grants if s.names_principal(principal) == "account"), None)
         own = self.identity_allows(role, action, arn, ctx)
-        if own is not None and any(
-            s.effect == "Deny" and s.covers(action, arn) and s.condition(ctx) is True for s in self.identity(role)
-        ):
-            own = None
-        if direct is not None and not required:
+        if direct is not None:
             return [label(direct.origin) + f" grants {action}"]
-        if required:
-            if direct is not None:
-                return [label(direct.origin) + f" grants {action}"]
-            if delegated is not None and own is not None:
-                return [label(own.origin) + f" allows {action}", label(delegated.origin) + " delegates to IAM"]
-            return None
-        return [label(own.origin) + f" allows {action}"] if own is not None else None
+        if not required:
+            return [label(own.origin) + f" allows {action}"] if own is not None else None
+        if delegated is not None and own is not None:
+            return [label(own.origin) + f" allows {action}", label(delegated.origin) + " delegates to IAM"]
+        return None
 
     def trust(self, target: Resource) -> list[Statement]:
         return _statements(target["inputs"].get("assumeRolePolicy"), target)
