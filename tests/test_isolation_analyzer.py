@@ -497,6 +497,31 @@ def test_conditions_decided_when_known_and_open_when_not() -> None:
     assert negated.condition({"aws:PrincipalTag/t": ["b"]}) is True
 
 
+def test_iam_same_account_evaluation() -> None:
+    """Resource policy naming the role suffices; naming the account needs the identity policy
+    too when the resource policy is required (KMS, trust); an explicit Deny always wins."""
+    plan: Plan = {"stack": "synthetic", "region": "us-east-1", "resources": []}
+    role_id = add(plan, "aws:iam/role:Role", "a-role", {"name": "a-role", "assumeRolePolicy": "{}"}, "a")
+    identity = {"Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}
+    add(plan, "aws:iam/rolePolicy:RolePolicy", "a-role", {"role": role_id, "policy": json.dumps(identity)}, "a")
+    stack = isolation.Stack(plan)
+    iam = isolation.Iam(stack)
+    role = one(plan, "aws:iam/role:Role", "a-role")
+    origin = {"type": "aws:kms/key:Key", "name": "b-key"}
+    arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/b"
+    to_account = isolation.Statement(
+        "Allow", {"Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*"}, origin
+    )
+    direct = isolation.Statement("Allow", {"Principal": {"AWS": stack.arn(role)}, "Action": "kms:Decrypt"}, origin)
+    assert iam.can(role, "kms:Decrypt", arn, [to_account], required=True)
+    assert iam.can(role, "kms:Decrypt", arn, [], required=True) is None
+    assert iam.can(role, "s3:GetObject", "arn:aws:s3:::b/k", [to_account], required=True) is None
+    assert iam.can(role, "kms:Decrypt", arn, [direct], required=True)
+    identity["Statement"].append({"Effect": "Deny", "Action": "kms:*", "Resource": "*"})
+    one(plan, "aws:iam/rolePolicy:RolePolicy", "a-role")["inputs"]["policy"] = json.dumps(identity)
+    assert isolation.Iam(isolation.Stack(plan)).can(role, "kms:Decrypt", arn, [direct], required=True) is None
+
+
 def test_istio_mtls_only_fields_never_match_plain_text() -> None:
     """istio.io ISTIO-SECURITY-2021-004: `notNamespaces` compares an empty source to the list."""
     source = {"notNamespaces": ["kube-system"]}
