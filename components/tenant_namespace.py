@@ -1,10 +1,11 @@
 """A tenant's Kubernetes boundary: namespace (Pod Security `restricted`, Istio injection), quota
 and limit range from the tier, default-deny network policies with only the allows its services
-need, STRICT mTLS with an authorization policy that admits only the router and the tenant itself
-(and, where the tenant's issuer is known, only requests carrying its own JWTs), and namespace-only
-RBAC for its operators."""
+need, STRICT mTLS with an authorization policy that admits only the tenant itself and router requests
+carrying a JWT of the tenant's own issuer (in every serving region; a region that does not know the
+issuer yet refuses the router), and namespace-only RBAC for its operators."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -40,7 +41,7 @@ class TenantNamespaceArgs:
     settings: StackSettings
     tenant: Tenant
     operators_group: str
-    jwt_issuer: pulumi.Input[str] | None = None  # the tenant's own OAuth2 issuer, where known
+    jwt_issuer: pulumi.Input[str] | None = None  # the tenant's own OAuth2 issuer; None: router refused
 
 
 class TenantNamespace(pulumi.ComponentResource):
@@ -225,8 +226,15 @@ class TenantNamespace(pulumi.ComponentResource):
             spec={"mtls": {"mode": "STRICT"}},
             opts=child,
         )
-        router_rule: dict[str, object] = {"from": [{"source": {"principals": [ROUTER_PRINCIPAL]}}]}
-        if issuer is not None:
+        same_namespace = {"from": [{"source": {"namespaces": [ns_name]}}]}
+        router = {"principals": [ROUTER_PRINCIPAL]}
+        allow: pulumi.Input[dict[str, Any]]
+        deny: pulumi.Input[dict[str, Any]]
+        if issuer is None:
+            # Issuer not known in this region yet: fail closed, the router's requests are refused.
+            allow = {"action": "ALLOW", "rules": [same_namespace]}
+            deny = {"action": "DENY", "rules": [{"from": [{"source": router}]}]}
+        else:
             k8s.apiextensions.CustomResource(
                 f"{name}-jwt",
                 api_version="security.istio.io/v1",
@@ -241,18 +249,36 @@ class TenantNamespace(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            # Traffic from the router must carry a token of this tenant's own issuer.
-            router_rule = {
-                "from": [{"source": {"principals": [ROUTER_PRINCIPAL], "requestPrincipals": ["*"]}}],
-            }
+            # The request principal is `<iss>/<sub>`: pinned to this tenant's issuer, so a token of
+            # another issuer (another tenant's pool) never matches.
+            own_tokens = pulumi.Output.from_input(issuer).apply(lambda iss: [f"{iss}/*"])
+            allow = own_tokens.apply(
+                lambda tokens: {
+                    "action": "ALLOW",
+                    "rules": [{"from": [{"source": {**router, "requestPrincipals": tokens}}]}, same_namespace],
+                }
+            )
+            deny = own_tokens.apply(
+                lambda tokens: {
+                    "action": "DENY",
+                    "rules": [{"from": [{"source": {**router, "notRequestPrincipals": tokens}}]}],
+                }
+            )
         k8s.apiextensions.CustomResource(
             f"{name}-authz",
             api_version="security.istio.io/v1",
             kind="AuthorizationPolicy",
             metadata=meta("allow-router-and-tenant"),
-            spec={
-                "action": "ALLOW",
-                "rules": [router_rule, {"from": [{"source": {"namespaces": [ns_name]}}]}],
-            },
+            spec=allow,
+            opts=child,
+        )
+        # DENY is evaluated before every ALLOW (mesh-wide ones in istio-system included): no other
+        # policy can admit the router's requests without the tenant's own token.
+        k8s.apiextensions.CustomResource(
+            f"{name}-router-jwt",
+            api_version="security.istio.io/v1",
+            kind="AuthorizationPolicy",
+            metadata=meta("router-requires-tenant-jwt"),
+            spec=deny,
             opts=child,
         )

@@ -50,6 +50,12 @@ def offline_key_id(name: str) -> str:
     return f"{_hex(name, length=8)}-0000-4000-8000-{_hex('aws:kms/key:Key', name, length=12)}"
 
 
+def offline_user_pool_id(region: str, name: str) -> str:
+    """The fake Cognito user pool id of the pool registered as `name` in `region` (the offline DR
+    gate hands the same id to the peer stack, as planner/gates.py does from the real outputs)."""
+    return f"{region}_{_hex(name, length=9)}"
+
+
 def renamed_from(urn: str, aliases: list[str]) -> list[str]:
     """The plan URNs this resource had before a rename or a move to another parent (its aliases in
     the plan's URN form: the immediate parent's type, then its own). The providers also alias
@@ -182,7 +188,7 @@ class PlanMocks(pulumi.runtime.Mocks):
         elif typ == "aws:route53/record:Record":
             state["fqdn"] = str(inputs.get("name", name)).rstrip(".")
         elif typ == "aws:cognito/userPool:UserPool":
-            rid = f"{self.region}_{_hex(name, length=9)}"
+            rid = offline_user_pool_id(self.region, name)
             state.update(
                 arn=self._arn("cognito-idp", f"userpool/{rid}"),
                 endpoint=f"cognito-idp.{self.region}.amazonaws.com/{rid}",

@@ -1,0 +1,267 @@
+"""Identity isolation on the plans (issue 12, item 3): in every region that serves a tenant, the
+router's requests reach the tenant only with a JWT of the tenant's own issuer (the user pool of
+its home region), a region that does not know that issuer yet refuses them, and no other policy
+(a mesh-wide one in istio-system included) lets them through.
+
+The mesh is judged by a small evaluator of Istio's AuthorizationPolicy semantics (istio/api
+security/v1beta1/authorization_policy.proto: CUSTOM, then DENY, then ALLOW; `<iss>/<sub>` request
+principals; exact/prefix/suffix/presence matching). Where the plan holds something the evaluator
+does not model, it errs towards admitting: an ALLOW it cannot read matches, a DENY does not."""
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog import ConfigError
+from catalog.loader import load_settings
+from catalog.model import cognito_issuer
+from planner.runner import build_plan, with_gates
+from planner.stackconfig import read_stack_config
+from tests.conftest import STACKS, resources_of
+
+AUTHZ = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
+REQUEST_AUTHN = "kubernetes:security.istio.io/v1:RequestAuthentication"
+ROOT_NAMESPACE = "istio-system"
+ROUTER = ("cluster.local/ns/nginx-ingress/sa/nginx-ingress", "nginx-ingress")
+SOURCE_FIELDS = {
+    "principals",
+    "notPrincipals",
+    "requestPrincipals",
+    "notRequestPrincipals",
+    "namespaces",
+    "notNamespaces",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    principal: str  # the caller's mTLS identity
+    namespace: str
+    token_issuer: str | None = None  # the `iss` of the JWT it carries, if any
+    subject: str = "user-1"
+
+
+def matches(pattern: str, value: str | None) -> bool:
+    if value is None or value == "":
+        return False
+    if pattern == "*":
+        return True
+    if pattern.endswith("*"):
+        return value.startswith(pattern[:-1])
+    if pattern.startswith("*"):
+        return value.endswith(pattern[1:])
+    return value == pattern
+
+
+def _source_matches(source: dict[str, Any], attributes: dict[str, str | None], deny: bool) -> bool:
+    if set(source) - SOURCE_FIELDS:
+        return not deny  # unmodelled field: an ALLOW is assumed to match, a DENY not
+    for field, value in attributes.items():
+        positive = source.get(f"{field}s")
+        negative = source.get(f"not{field[0].upper()}{field[1:]}s")
+        if positive is not None and not any(matches(p, value) for p in positive):
+            return False
+        if negative is not None and any(matches(p, value) for p in negative):
+            return False
+    return True
+
+
+def _rule_matches(rule: dict[str, Any], attributes: dict[str, str | None], deny: bool) -> bool:
+    if rule.get("to") or rule.get("when"):
+        return not deny
+    sources = [f.get("source", {}) for f in rule.get("from") or []]
+    return not sources or any(_source_matches(s, attributes, deny) for s in sources)
+
+
+def _applies(policy: dict[str, Any], namespace: str) -> bool:
+    meta, spec = policy["inputs"]["metadata"], policy["inputs"].get("spec") or {}
+    if meta.get("namespace") not in (namespace, ROOT_NAMESPACE):
+        return False
+    narrowed = spec.get("selector") or spec.get("targetRef") or spec.get("targetRefs")
+    return not (narrowed and spec.get("action") == "DENY")  # a narrowed DENY may miss the workload
+
+
+def request_principal(plan: dict[str, Any], namespace: str, request: Request) -> str | None:
+    """`<iss>/<sub>` when a RequestAuthentication applying to the namespace validates the issuer."""
+    issuers = {
+        rule["issuer"]
+        for ra in resources_of(plan, REQUEST_AUTHN)
+        if ra["inputs"]["metadata"].get("namespace") in (namespace, ROOT_NAMESPACE)
+        for rule in ra["inputs"]["spec"].get("jwtRules", [])
+    }
+    if request.token_issuer is None or request.token_issuer not in issuers:
+        return None
+    return f"{request.token_issuer}/{request.subject}"
+
+
+def admitted(plan: dict[str, Any], namespace: str, request: Request) -> bool:
+    attributes = {
+        "principal": request.principal,
+        "requestPrincipal": request_principal(plan, namespace, request),
+        "namespace": request.namespace,
+    }
+    policies = [p for p in resources_of(plan, AUTHZ) if _applies(p, namespace)]
+    by_action: dict[str, list[dict[str, Any]]] = {}
+    for policy in policies:
+        spec = policy["inputs"].get("spec") or {}
+        by_action.setdefault(spec.get("action", "ALLOW"), []).append(spec)
+    for spec in by_action.get("DENY", []):
+        if any(_rule_matches(rule, attributes, deny=True) for rule in spec.get("rules") or []):
+            return False
+    allows = by_action.get("ALLOW", [])
+    if not allows:
+        return True
+    return any(_rule_matches(rule, attributes, deny=False) for spec in allows for rule in spec.get("rules") or [])
+
+
+def served(plan: dict[str, Any]) -> list[str]:
+    return sorted(r["tenant"] for r in resources_of(plan, "kubernetes:core/v1:Namespace") if r["tenant"])
+
+
+def issuers_of(plans: dict[str, dict[str, Any]], environment: str) -> dict[str, str]:
+    """Each tenant's own issuer, read from its home stack's outputs (the pool the home region created)."""
+    found: dict[str, str] = {}
+    for plan in plans.values():
+        if plan["outputs"]["environment"] != environment:
+            continue
+        for tenant, out in plan["outputs"]["tenants"].items():
+            if out["home"] and out["userPoolId"]:
+                found[tenant] = cognito_issuer(plan["region"], out["userPoolId"])
+    return found
+
+
+def router(issuer: str | None = None) -> Request:
+    return Request(*ROUTER, token_issuer=issuer)
+
+
+# ---------------------------------------------------------------------------------- evaluator
+
+
+def test_evaluator_follows_istio_order_and_matching() -> None:
+    iss = "https://issuer.example/pool"
+
+    def plan_of(*specs: dict[str, Any], namespace: str = "a") -> dict[str, Any]:
+        ra = {
+            "type": REQUEST_AUTHN,
+            "inputs": {"metadata": {"namespace": "a"}, "spec": {"jwtRules": [{"issuer": iss}]}},
+        }
+        return {
+            "resources": [ra]
+            + [{"type": AUTHZ, "inputs": {"metadata": {"namespace": namespace}, "spec": s}} for s in specs]
+        }
+
+    allow_router = {"rules": [{"from": [{"source": {"principals": [ROUTER[0]], "requestPrincipals": [f"{iss}/*"]}}]}]}
+    assert admitted(plan_of(allow_router), "a", router(iss))
+    assert not admitted(plan_of(allow_router), "a", router())
+    assert not admitted(plan_of(allow_router), "a", router("https://issuer.example/pool2"))  # not validated
+    assert admitted(plan_of(), "a", router())  # no ALLOW policy: everything is admitted
+    assert not admitted(plan_of({}), "a", router(iss))  # an ALLOW without rules admits nothing
+    root_allow = {"rules": [{}]}
+    assert admitted(plan_of(root_allow, namespace=ROOT_NAMESPACE), "a", router())
+    deny = {"action": "DENY", "rules": [{"from": [{"source": {"notRequestPrincipals": [f"{iss}/*"]}}]}]}
+    assert not admitted(plan_of(root_allow, deny), "a", router())
+    assert admitted(plan_of(root_allow, deny), "a", router(iss))
+
+
+# ---------------------------------------------------------------------------------- the plans
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_router_reaches_a_tenant_only_with_its_own_token_in_every_serving_region(
+    plans: dict[str, Any], stack: str
+) -> None:
+    plan = plans[stack]
+    issuers = issuers_of(plans, plan["outputs"]["environment"])
+    tenants = served(plan)
+    assert tenants
+    for tenant in tenants:
+        own = issuers[tenant]  # steady state: the home region's pool is known here too
+        assert admitted(plan, tenant, router(own)), f"{stack}: {tenant} refuses its own users"
+        assert not admitted(plan, tenant, router()), f"{stack}: {tenant} admits the router without a token"
+        for other, foreign in issuers.items():
+            if other != tenant:
+                assert not admitted(plan, tenant, router(foreign)), f"{stack}: {tenant} admits {other}'s tokens"
+                caller = Request(f"cluster.local/ns/{other}/sa/carrier", other, token_issuer=own)
+                assert not admitted(plan, tenant, caller), f"{stack}: {tenant} admits pods of {other}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_mesh_wide_allow_lets_the_router_skip_the_token(plans: dict[str, Any], stack: str) -> None:
+    """An ALLOW someone adds in istio-system for the router (a plausible fix for a 403 elsewhere),
+    and a mesh-wide RequestAuthentication validating every tenant's issuer, must not open a tenant
+    to requests without its token or with another tenant's (the pin on its own issuer)."""
+    plan = copy.deepcopy(plans[stack])
+    issuers = issuers_of(plans, plan["outputs"]["environment"])
+    plan["resources"].append(
+        {
+            "type": REQUEST_AUTHN,
+            "inputs": {
+                "metadata": {"name": "every-tenant", "namespace": ROOT_NAMESPACE},
+                "spec": {"jwtRules": [{"issuer": i} for i in issuers.values()]},
+            },
+        }
+    )
+    plan["resources"].append(
+        {
+            "type": AUTHZ,
+            "inputs": {
+                "metadata": {"name": "allow-router", "namespace": ROOT_NAMESPACE},
+                "spec": {"action": "ALLOW", "rules": [{"from": [{"source": {"namespaces": ["nginx-ingress"]}}]}]},
+            },
+        }
+    )
+    for tenant in served(plan):
+        assert not admitted(plan, tenant, router()), f"{stack}: a mesh-wide ALLOW opens {tenant}"
+        foreign = [t for t in issuers if t != tenant]
+        assert not [t for t in foreign if admitted(plan, tenant, router(issuers[t]))], f"{stack}: {tenant}"
+        assert admitted(plan, tenant, router(issuers[tenant]))
+
+
+@pytest.fixture(scope="module")
+def fresh_west() -> dict[str, Any]:
+    """prod-us-west-2 deployed before prod-us-east-1 exists: no pool of us-east-1 is known yet."""
+    return build_plan("prod-us-west-2", fresh=True)
+
+
+def test_region_that_does_not_know_the_issuer_refuses_the_router(
+    plans: dict[str, Any], fresh_west: dict[str, Any]
+) -> None:
+    issuers = issuers_of(plans, "prod")
+    away = [t for t in served(fresh_west) if fresh_west["outputs"]["tenants"][t]["home"] is False]
+    assert away, "prod-us-west-2 serves tenants homed elsewhere"
+    for tenant in away:
+        for issuer in [None, *issuers.values()]:
+            assert not admitted(fresh_west, tenant, router(issuer)), f"{tenant} admits {issuer} without its issuer"
+        assert not [
+            ra for ra in resources_of(fresh_west, REQUEST_AUTHN) if ra["inputs"]["metadata"]["namespace"] == tenant
+        ]
+    for tenant in set(served(fresh_west)) - set(away):  # homed here: its pool is created in this deploy
+        own = cognito_issuer("us-west-2", fresh_west["outputs"]["tenants"][tenant]["userPoolId"])
+        assert admitted(fresh_west, tenant, router(own)) and not admitted(fresh_west, tenant, router())
+
+
+def test_the_issuer_a_region_learns_is_the_home_pool(plans: dict[str, Any]) -> None:
+    """The pinned issuer everywhere is the one the home stack exports: its pool, its region."""
+    issuers = issuers_of(plans, "prod")
+    for stack in STACKS:
+        plan = plans[stack]
+        for ra in resources_of(plan, REQUEST_AUTHN):
+            tenant = ra["inputs"]["metadata"]["namespace"]
+            (rule,) = ra["inputs"]["spec"]["jwtRules"]
+            if stack != "dev":
+                assert rule["issuer"] == issuers[tenant], f"{stack}: {tenant}"
+            assert rule["jwksUri"] == f"{rule['issuer']}/.well-known/jwks.json"
+
+
+def test_a_pool_id_of_another_region_is_refused(project_copy: Path) -> None:
+    config = with_gates(read_stack_config(project_copy, "prod-us-west-2"), project_copy, fresh=False)
+    key = f"{config.project}:dr"
+    dr = json.loads(config.values[key])
+    dr["peerUserPools"]["harbor-mutual"] = "us-west-2_Abc123"  # the issuer would not be harbor's
+    values = {**config.values, key: json.dumps(dr)}
+    with pytest.raises(ConfigError, match="not a Cognito user pool id of us-east-1"):
+        load_settings(values.get, config.project, "prod-us-west-2", project_copy)
