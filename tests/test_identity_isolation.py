@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import celpy
 import pytest
+from celpy.adapter import json_to_cel
 
 from catalog import ConfigError
 from catalog.loader import load_settings
@@ -265,3 +267,139 @@ def test_a_pool_id_of_another_region_is_refused(project_copy: Path) -> None:
     values = {**config.values, key: json.dumps(dr)}
     with pytest.raises(ConfigError, match="not a Cognito user pool id of us-east-1"):
         load_settings(values.get, config.project, "prod-us-west-2", project_copy)
+
+
+# ---------------------------------------------------------------------------------- operators
+
+VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+VAP_BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+READ = {"get", "list", "watch"}
+
+DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "carrier", "namespace": "harbor-mutual"},
+    "spec": {
+        "replicas": 2,
+        "selector": {"matchLabels": {"app": "carrier"}},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+        "revisionHistoryLimit": 10,
+        "progressDeadlineSeconds": 600,
+        "template": {
+            "metadata": {"labels": {"app": "carrier"}, "annotations": {"proxy.istio.io/config": "{}"}},
+            "spec": {
+                "serviceAccountName": "carrier",
+                "containers": [{"name": "carrier", "image": "registry/carrier@sha256:1", "env": []}],
+                "volumes": [],
+            },
+        },
+    },
+}
+
+
+def _admitted_update(policy: dict[str, Any], groups: list[str], old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Evaluates the policy's real CEL (match conditions, then validations) as the API server would."""
+    env = celpy.Environment()
+    activation = {
+        "object": json_to_cel(new),
+        "oldObject": json_to_cel(old),
+        "request": json_to_cel({"operation": "UPDATE", "userInfo": {"username": "op", "groups": groups}}),
+    }
+
+    def holds(expression: str) -> bool:
+        return bool(env.program(env.compile(expression)).evaluate(activation))
+
+    spec = policy["inputs"]["spec"]
+    if not all(holds(c["expression"]) for c in spec.get("matchConditions", [])):
+        return True  # the policy does not apply to this requester
+    return all(holds(v["expression"]) for v in spec["validations"])
+
+
+def _changed(change: Any) -> dict[str, Any]:
+    new = copy.deepcopy(DEPLOYMENT)
+    change(new)
+    return new
+
+
+OPERATOR_CHANGES = {
+    "mount another secret": lambda d: d["spec"]["template"]["spec"]["volumes"].append(
+        {"name": "db", "secret": {"secretName": "harbor-mutual-db-master"}}
+    ),
+    "read a secret into the environment": lambda d: d["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "P", "valueFrom": {"secretKeyRef": {"name": "x", "key": "password"}}}
+    ),
+    "swap the image": lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="evil:latest"),
+    "run as another service account": lambda d: d["spec"]["template"]["spec"].update(serviceAccountName="policy"),
+    "relabel the pods": lambda d: d["spec"]["template"]["metadata"]["labels"].update(app="policy"),
+    "turn the sidecar off": lambda d: d["spec"]["template"]["metadata"]["annotations"].update(
+        {"sidecar.istio.io/inject": "false"}
+    ),
+    "drop an annotation": lambda d: d["spec"]["template"]["metadata"].pop("annotations"),
+    "scale": lambda d: d["spec"].update(replicas=0),
+    "pause the rollout": lambda d: d["spec"].update(paused=True),
+    "change the selector": lambda d: d["spec"]["selector"]["matchLabels"].update(app="x"),
+}
+
+
+def _restarted(at: str, base: dict[str, Any] = DEPLOYMENT) -> dict[str, Any]:
+    new = copy.deepcopy(base)
+    new["spec"]["template"]["metadata"].setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = at
+    return new
+
+
+@pytest.fixture(scope="module")
+def east(plans: dict[str, Any]) -> dict[str, Any]:
+    return plans["prod-us-east-1"]
+
+
+def _policy_of(plan: dict[str, Any], tenant: str) -> dict[str, Any]:
+    (policy,) = [r for r in resources_of(plan, VAP) if r["tenant"] == tenant]
+    return policy
+
+
+def test_operators_may_restart_a_deployment(east: dict[str, Any]) -> None:
+    policy, group = _policy_of(east, "harbor-mutual"), "tenant:harbor-mutual:operators"
+    first = _restarted("2026-11-30T08:00:00Z")
+    assert _admitted_update(policy, [group, "system:authenticated"], DEPLOYMENT, first)
+    assert _admitted_update(policy, [group], first, _restarted("2026-11-30T09:00:00Z", first))
+    bare = copy.deepcopy(DEPLOYMENT)
+    del bare["spec"]["template"]["metadata"]["annotations"]
+    assert _admitted_update(policy, [group], bare, _restarted("2026-11-30T08:00:00Z", bare))
+
+
+@pytest.mark.parametrize("change", sorted(OPERATOR_CHANGES))
+def test_operators_may_change_nothing_else(east: dict[str, Any], change: str) -> None:
+    policy, group = _policy_of(east, "harbor-mutual"), "tenant:harbor-mutual:operators"
+    new = _changed(OPERATOR_CHANGES[change])
+    assert not _admitted_update(policy, [group], DEPLOYMENT, new), change
+    assert not _admitted_update(policy, [group], DEPLOYMENT, _restarted("2026-11-30T08:00:00Z", new)), change
+    # The platform's deploy (not an operator) is not held by it.
+    assert _admitted_update(policy, ["system:masters"], DEPLOYMENT, new)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_tenants_operators_are_held_by_the_policy_bound_to_their_real_group(
+    plans: dict[str, Any], stack: str
+) -> None:
+    plan = plans[stack]
+    for tenant in served(plan):
+        (entry,) = [r for r in resources_of(plan, "aws:eks/accessEntry:AccessEntry") if r["tenant"] == tenant]
+        (group,) = entry["inputs"]["kubernetesGroups"]
+        policy = _policy_of(plan, tenant)
+        spec = policy["inputs"]["spec"]
+        assert spec["failurePolicy"] == "Fail"
+        assert spec["matchConstraints"]["resourceRules"] == [
+            {"apiGroups": ["apps"], "apiVersions": ["*"], "operations": ["UPDATE"], "resources": ["deployments"]}
+        ]
+        assert not _admitted_update(policy, [group], DEPLOYMENT, _changed(OPERATOR_CHANGES["mount another secret"]))
+        bindings = [b for b in resources_of(plan, VAP_BINDING) if b["tenant"] == tenant]
+        assert [b["inputs"]["spec"] for b in bindings] == [
+            {"policyName": policy["inputs"]["metadata"]["name"], "validationActions": ["Deny"]}
+        ]
+        (role,) = [r for r in resources_of(plan, ROLE) if r["tenant"] == tenant]
+        for rule in role["inputs"]["rules"]:
+            writes = set(rule["verbs"]) - READ
+            if writes:  # the only write: the restart patch the policy holds
+                assert (rule["apiGroups"], rule["resources"], writes) == (["apps"], ["deployments"], {"patch"})
+            assert "secrets" not in rule["resources"] and "*" not in rule["resources"] + rule["verbs"]
