@@ -16,6 +16,7 @@ from catalog.model import deployer_name, plan_role_name
 
 OFFLINE_ACCOUNT_ID = "123456789012"
 SECRET = "[secret]"
+OFFLINE_PASSWORD = "offline-plan-not-a-secret"  # every generated password and read secret offline
 UNKNOWN = "[unknown]"
 _SIG = rpc._special_sig_key
 _SECRET_SIG = rpc._special_secret_sig
@@ -109,9 +110,9 @@ class PlanMocks(pulumi.runtime.Mocks):
             names = [f"{self.region}{suffix}" for suffix in "abcd"]
             return {"names": names, "zoneIds": [f"use-az{i}" for i in range(1, 5)], "id": self.region}
         if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
-            return {"randomPassword": "offline-plan-not-a-secret", "id": "offline"}
+            return {"randomPassword": OFFLINE_PASSWORD, "id": "offline"}
         if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
-            secret = json.dumps({"username": "offline", "password": "offline-plan-not-a-secret"})
+            secret = json.dumps({"username": "offline", "password": OFFLINE_PASSWORD})
             return {
                 "secretId": args.args.get("secretId"),
                 "secretString": secret,
