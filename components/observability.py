@@ -572,7 +572,7 @@ class Observability(pulumi.ComponentResource):
         chart's own role would add every Secret (cluster-wide by default), other Grafanas' admin
         credentials included, so the releases create none (`rbac.create: false`)."""
         return k8s.rbac.v1.Role(
-            f"{name}-grafana-dashboards",
+            f"{name}-grafana-dashboards-reader",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana-dashboards-reader", namespace=NAMESPACE),
             rules=[
                 k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["configmaps"], verbs=["get", "list", "watch"])
