@@ -314,9 +314,17 @@ def test_tenant_namespace_is_fenced_by_tier(dev: StackSettings, tier: str) -> No
     (telemetry,) = policies["allow-telemetry-egress"]["egress"]
     assert telemetry["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]
     assert [p["port"] for p in telemetry["ports"]] == [4317]
+    # Cluster-scoped: the namespace, and the admission policy holding its operators to restarts.
+    cluster_scoped = (
+        "kubernetes:core/v1:Namespace",
+        "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+        "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+    )
     for r in regs:
-        if r.type.startswith("kubernetes:") and r.type != "kubernetes:core/v1:Namespace" and r.custom:
+        if r.type.startswith("kubernetes:") and r.type not in cluster_scoped and r.custom:
             assert r.inputs["metadata"]["namespace"] == ns.inputs["metadata"]["name"]
+        elif r.type in cluster_scoped[1:]:
+            assert r.inputs["metadata"]["name"] == f"{ns.inputs['metadata']['name']}-operators-restart-only"
 
 
 def test_every_taggable_tenant_resource_carries_tenant_tier_environment(dev: StackSettings) -> None:
