@@ -148,9 +148,57 @@ class Export:
 
 NOT_SCANNED = {
     "kubernetes:helm.sh/v3:Release": "Helm releases: the chart renders in-cluster; values are not manifests",
-    "eks:index:Cluster": "pulumi-eks component: its aws_eks_cluster is built inside the component provider",
-    "eks:index:ManagedNodeGroup": "pulumi-eks component",
 }
+
+
+def eks_cluster(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The aws:eks/cluster:Cluster that pulumi-eks builds from its component's arguments (the
+    component's children are made in its own provider, so the plan has only the arguments); as
+    nodejs/eks/cluster/cluster.ts (createCore) passes them."""
+    vpc = {
+        "endpointPrivateAccess": inputs.get("endpointPrivateAccess"),
+        "endpointPublicAccess": inputs.get("endpointPublicAccess"),
+        "publicAccessCidrs": inputs.get("publicAccessCidrs"),
+    }
+    cluster: dict[str, Any] = {
+        "name": inputs.get("name"),
+        "version": inputs.get("version"),
+        "enabledClusterLogTypes": inputs.get("enabledClusterLogTypes"),
+        "vpcConfig": {k: v for k, v in vpc.items() if v is not None},
+        "deletionProtection": inputs.get("deletionProtection"),
+        "tags": inputs.get("tags"),
+    }
+    if inputs.get("authenticationMode"):
+        cluster["accessConfig"] = {"authenticationMode": inputs["authenticationMode"]}
+    if inputs.get("encryptionConfigKeyArn"):
+        cluster["encryptionConfig"] = {
+            "provider": {"keyArn": inputs["encryptionConfigKeyArn"]},
+            "resources": ["secrets"],
+        }
+    return {k: v for k, v in cluster.items() if v is not None}
+
+
+def eks_node_group(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The aws:eks/nodeGroup:NodeGroup of a pulumi-eks ManagedNodeGroup: the same arguments, the
+    cluster and role given as objects there (nodejs/eks/nodes/nodegroup.ts)."""
+    return {k: v for k, v in inputs.items() if k not in ("cluster", "nodeRole", "ignoreScalingChanges")}
+
+
+# pulumi-eks components: scanned as the AWS resource each builds.
+COMPONENTS = {
+    "eks:index:Cluster": ("aws:eks/cluster:Cluster", eks_cluster),
+    "eks:index:ManagedNodeGroup": ("aws:eks/nodeGroup:NodeGroup", eks_node_group),
+}
+
+
+def _aws_view(r: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(AWS type token, inputs) a resource is scanned as; None if it is not an AWS resource."""
+    if r["type"] in COMPONENTS:
+        token, convert = COMPONENTS[r["type"]]
+        return token, convert(r["inputs"])
+    if r.get("custom") and tf_type(r["type"]):
+        return r["type"], r["inputs"]
+    return None
 
 
 def _reference_index(plan: dict[str, Any], addresses: dict[str, str]) -> dict[str, str]:
@@ -160,7 +208,7 @@ def _reference_index(plan: dict[str, Any], addresses: dict[str, str]) -> dict[st
     index: dict[str, str] = {}
     for r in plan["resources"]:
         address = addresses.get(r["urn"])
-        if not address or r["type"].startswith("eks:"):
+        if not address or r["type"] in COMPONENTS:
             continue
         rid, state = mocks.new_resource(
             pulumi.runtime.MockResourceArgs(r["type"], r["name"], r["inputs"], provider="", resource_id="")
@@ -211,10 +259,13 @@ def export(plan: dict[str, Any]) -> Export:
     result = Export({}, [])
     addresses: dict[str, str] = {}
     taken: set[str] = set()
+    views: dict[str, dict[str, Any]] = {}
     for r in plan["resources"]:
-        kind = tf_type(r["type"]) if r.get("custom") else None
-        if kind is None:
+        view = _aws_view(r)
+        if view is None:
             continue
+        kind = str(tf_type(view[0]))
+        views[r["urn"]] = view[1]
         base = f"{kind}.{_address_name(r['name'])}"
         address, n = base, 1
         while address in taken:
@@ -231,7 +282,7 @@ def export(plan: dict[str, Any]) -> Export:
         if address is None:
             continue
         kind, name = address.split(".", 1)
-        values = tf_attributes(r["inputs"])
+        values = tf_attributes(views[r["urn"]])
         unknown: dict[str, Any] = {}
         expressions = _references(values, index, address, unknown)
         planned.append({"address": address, "mode": "managed", "type": kind, "name": name, "values": values})

@@ -62,6 +62,15 @@ def test_inputs_become_terraform_attributes() -> None:
     assert values["origin_group"][0]["member"] == [{"origin_id": "a"}, {"origin_id": "b"}]
 
 
+def test_the_pulumi_eks_cluster_is_scanned_as_the_cluster_it_builds() -> None:
+    inputs = {"name": "c", "endpointPrivateAccess": True, "endpointPublicAccess": False, "encryptionConfigKeyArn": "k"}
+    exported = export(small_plan(resource("eks:index:Cluster", "cluster", inputs)))
+    (cluster,) = exported.terraform_plan["planned_values"]["root_module"]["resources"]
+    assert cluster["type"] == "aws_eks_cluster"
+    assert cluster["values"]["encryption_config"] == [{"provider": [{"key_arn": "k"}], "resources": ["secrets"]}]
+    assert cluster["values"]["vpc_config"] == [{"endpoint_private_access": True, "endpoint_public_access": False}]
+
+
 def resource(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"type": type_, "name": name, "inputs": inputs, "custom": True, "urn": f"urn:{type_}::{name}"}
 
@@ -87,7 +96,8 @@ def test_every_aws_resource_of_a_real_plan_is_exported_once(plans: dict[str, dic
     exported = export(plan)
     planned = exported.terraform_plan["planned_values"]["root_module"]["resources"]
     aws = [r for r in plan["resources"] if r["custom"] and r["type"].startswith("aws:")]
-    assert len(planned) == len(aws)
+    eks = [r for r in plan["resources"] if r["type"] in ("eks:index:Cluster", "eks:index:ManagedNodeGroup")]
+    assert len(planned) == len(aws) + len(eks)
     assert len({r["address"] for r in planned}) == len(planned)
     assert all(re.fullmatch(r"aws_[a-z0-9_]+", r["type"]) for r in planned)
     # Every split S3 resource reaches its bucket through a reference (what Checkov's graph follows).
@@ -201,10 +211,11 @@ def checkov_failures(tmp_path: Path, plan: dict[str, Any], framework: str) -> se
 
 
 @needs_checkov
-def test_checkov_sees_a_bucket_without_logging_and_one_with_its_encryption(tmp_path: Path) -> None:
+def test_checkov_sees_an_unlogged_bucket_an_open_cluster_and_a_bucket_with_its_encryption(tmp_path: Path) -> None:
     plan = small_plan(
         resource(BUCKET, "bare", {"bucket": "ip-test-bare"}),
         resource(BUCKET, "sealed", {"bucket": "ip-test-sealed"}),
+        resource("eks:index:Cluster", "open", {"name": "open", "endpointPublicAccess": True}),
         resource(
             SSE,
             "sealed",
@@ -219,6 +230,7 @@ def test_checkov_sees_a_bucket_without_logging_and_one_with_its_encryption(tmp_p
     assert ("CKV_AWS_145", "aws_s3_bucket.bare") in failed
     # The encryption configuration reaches its bucket through the exported reference.
     assert ("CKV_AWS_145", "aws_s3_bucket.sealed") not in failed
+    assert {("CKV_AWS_58", "aws_eks_cluster.open"), ("CKV_AWS_39", "aws_eks_cluster.open")} <= failed
 
 
 @needs_checkov
