@@ -2,7 +2,11 @@
 in the component module that creates the resource as `SCANNER_SKIPS`. Nothing here is deployed:
 `planner.checkov_export` collects the declarations from `components/*` and applies them to the
 Checkov report of the offline plan (a skip that matches no failure fails the scan, so stale ones
-go away)."""
+go away). Why not a tag or a transform: a tag is deployed and visible in AWS, and a Pulumi
+transform can only record by changing the inputs that are deployed; a constant beside the code
+that makes the resource is reviewed with it and costs nothing at apply time. Checkov's own skip
+comments do not exist in a Terraform-plan JSON (its plan runner passes no skips), so the exporter
+applies these to Checkov's report, for Kubernetes manifests too."""
 
 import fnmatch
 from collections.abc import Callable, Mapping
