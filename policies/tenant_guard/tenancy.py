@@ -30,6 +30,8 @@ UNTAGGABLE = frozenset(
         "aws:s3/bucketVersioning:BucketVersioning",
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketNotification:BucketNotification",
+        "aws:s3/bucketLogging:BucketLogging",
         "aws:sqs/queuePolicy:QueuePolicy",
         "aws:sqs/redrivePolicy:RedrivePolicy",
         "aws:sns/topicPolicy:TopicPolicy",
