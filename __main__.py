@@ -22,6 +22,7 @@ from components.ingress_routing import IngressRouting, IngressRoutingArgs
 from components.keys import PlatformKeys, PlatformKeysArgs
 from components.network import Network, NetworkArgs, choose_zones
 from components.observability import Observability, ObservabilityArgs
+from components.platform_network import PlatformNetwork, PlatformNetworkArgs
 from components.pod_security_groups import TenantPodSecurityGroups, TenantPodSecurityGroupsArgs
 from components.providers import config_value, regional_aws_provider
 from components.public_entry import PublicEntry, PublicEntryArgs
@@ -142,7 +143,7 @@ ingress = IngressRouting(
     on_cluster,
 )
 
-Observability(
+observability = Observability(
     "observability",
     ObservabilityArgs(
         settings=settings,
@@ -157,7 +158,7 @@ Observability(
     on_cluster,
 )
 
-Velero(
+velero = Velero(
     "velero",
     VeleroArgs(
         settings=settings,
@@ -166,6 +167,13 @@ Velero(
         kms_key_arn=keys.platform_data.arn,
         **oidc,
     ),
+    on_cluster,
+)
+
+# Platform namespaces: default-deny with explicit allows, once their add-ons run
+PlatformNetwork(
+    "platform-network",
+    PlatformNetworkArgs(settings=settings, depends_on=[mesh, autoscaling, secrets, ingress, observability, velero]),
     on_cluster,
 )
 

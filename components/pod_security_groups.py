@@ -74,7 +74,7 @@ class TenantPodSecurityGroups(pulumi.ComponentResource):
                     security_groups=[args.cluster_security_group_id],
                 ),
                 aws.ec2.SecurityGroupIngressArgs(
-                    description="kubelet probes through the Istio sidecar",
+                    description="kubelet probes and the collector's scrapes (istio-agent)",
                     protocol="tcp",
                     from_port=PROBE_PORT,
                     to_port=PROBE_PORT,

@@ -24,6 +24,7 @@ TELEMETRY_NAMESPACE = "observability"  # components.observability: Alloy's OTLP 
 # The alloy chart's selector labels (release "alloy"): the collector only, never Loki/Tempo/Mimir.
 TELEMETRY_COLLECTOR = {"app.kubernetes.io/name": "alloy", "app.kubernetes.io/instance": "alloy"}
 TELEMETRY_PORT = 4317
+METRICS_PORT = 15020  # istio-agent's merged Prometheus metrics, scraped by Alloy
 # Egress the tenant's services need in the data subnets (never the whole VPC): AWS interface
 # endpoints and Redis everywhere it runs, its own database where this region holds it. Which
 # database and which cache user is the security groups' and IAM's business.
@@ -199,6 +200,22 @@ class TenantNamespace(pulumi.ComponentResource):
                     np.NetworkPolicyIngressRuleArgs(
                         from_=[np.NetworkPolicyPeerArgs(namespace_selector=namespace(ROUTER_NAMESPACE))],
                         ports=[tcp(APP_PORT)],
+                    )
+                ],
+            ),
+            # Alloy scrapes the sidecars' merged metrics (Istio's prometheus.io/port annotation).
+            "allow-metrics-scrape": np.NetworkPolicySpecArgs(
+                pod_selector=everything,
+                policy_types=["Ingress"],
+                ingress=[
+                    np.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            np.NetworkPolicyPeerArgs(
+                                namespace_selector=namespace(TELEMETRY_NAMESPACE),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=TELEMETRY_COLLECTOR),
+                            )
+                        ],
+                        ports=[tcp(METRICS_PORT)],
                     )
                 ],
             ),

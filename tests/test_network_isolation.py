@@ -249,3 +249,65 @@ def test_security_groups_for_pods_are_switched_on(plans: dict[str, Any], stack: 
     for group in resources_of(plan, "eks:index:ManagedNodeGroup"):
         if group["name"] != "cluster-system":
             assert all(not t.startswith("t") for t in group["inputs"]["instanceTypes"]), group["name"]
+
+
+# ---------------------------------------------------------------- platform namespaces
+
+
+def platform_namespaces(plan: dict[str, Any]) -> list[str]:
+    return sorted(
+        r["inputs"]["metadata"]["name"]
+        for r in resources_of(plan, "kubernetes:core/v1:Namespace")
+        if not r["tenant"] and r["inputs"]["metadata"]["labels"].get("app.kubernetes.io/part-of") == "platform"
+    )
+
+
+def policies_in(plan: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
+    return [r for r in resources_of(plan, NETWORK_POLICY) if r["inputs"]["metadata"].get("namespace") == namespace]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_platform_namespaces_deny_by_default_and_allow_only_named_peers(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    namespaces = platform_namespaces(plan)
+    assert {"observability", "nginx-ingress", "external-secrets", "keda", "istio-system"} <= set(namespaces)
+    for namespace in namespaces:
+        policies = policies_in(plan, namespace)
+        denies = [p for p in policies if p["inputs"]["metadata"]["name"] == "default-deny"]
+        assert len(denies) == 1, f"{namespace}: no default-deny"
+        deny = denies[0]
+        assert deny["inputs"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        others = {p["urn"] for p in policies if p is not deny}
+        assert others <= set(deny["options"]["dependsOn"]), f"{namespace}: the deny would close before the allows"
+        for p in policies:
+            spec = p["inputs"]["spec"]
+            for rule in spec.get("ingress", []):
+                assert rule.get("from"), f"{p['urn']}: an ingress rule without `from` admits everyone"
+            for rule in spec.get("egress", []):
+                assert rule.get("to"), f"{p['urn']}: an egress rule without `to` allows everything"
+
+
+def _may_be_tenant(peer: dict[str, Any], tenants: list[str]) -> bool:
+    """Whether a NetworkPolicy peer (seen from another namespace) can match a tenant's pods."""
+    if "ipBlock" in peer:
+        return True  # pods take VPC addresses
+    selector = peer.get("namespaceSelector")
+    if selector is None:
+        return False  # the policy's own namespace
+    # {} or a tenant label or a tenant's name
+    return selector.get("matchLabels", {}).get("kubernetes.io/metadata.name") in (None, *tenants)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tenants_may_reach_only_the_collector_in_observability(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    tenants = tenants_of(plan)
+    open_to_tenants = []
+    for p in policies_in(plan, "observability"):
+        spec = p["inputs"]["spec"]
+        for rule in spec.get("ingress", []):
+            if any(_may_be_tenant(peer, tenants) for peer in rule["from"]):
+                assert spec["podSelector"] == {"matchLabels": TELEMETRY_COLLECTOR}, f"{p['urn']} opens a store"
+                assert [(x["protocol"], x["port"]) for x in rule["ports"]] == [("TCP", 4317)], p["urn"]
+                open_to_tenants.append(p["urn"])
+    assert open_to_tenants, "tenants could not send telemetry at all"
