@@ -41,7 +41,9 @@ EVERYWHERE = "0.0.0.0/0"
 
 @dataclass(frozen=True)
 class Allowances:
-    aws_apis: bool = False  # HTTPS to any address: AWS APIs without an interface endpoint, S3, an IdP
+    # HTTPS to any address: AWS APIs without an interface endpoint, S3 (gateway endpoint), an IdP;
+    # otherwise HTTPS only to the VPC and the Kubernetes API's ClusterIP
+    https_anywhere: bool = False
     webhook_ports: tuple[int, ...] = ()  # served to the API server (control plane in the VPC)
     extra: Mapping[str, Any] = field(default_factory=dict)  # more policies: name -> spec (dict)
 
@@ -60,6 +62,7 @@ def platform_allowances(settings: StackSettings) -> dict[str, Allowances]:
     tenants = {"matchExpressions": [{"key": "tenant", "operator": "Exists"}]}  # tags.tenant_labels
     return {
         MESH_NAMESPACE: Allowances(
+            https_anywhere=True,  # istiod fetches the tenant issuers' JWKS (RequestAuthentication)
             webhook_ports=(ISTIOD_WEBHOOK_PORT,),
             extra={
                 # Every sidecar (router, tenants) fetches its configuration and certificate.
@@ -108,7 +111,7 @@ def platform_allowances(settings: StackSettings) -> dict[str, Allowances]:
             }
         ),
         OBSERVABILITY: Allowances(
-            aws_apis=True,  # S3 (gateway endpoint) for Loki, Tempo, Mimir; the IdP for Grafana
+            https_anywhere=True,  # S3 (gateway endpoint) for Loki, Tempo, Mimir; the IdP for Grafana
             extra={
                 # Everyone may send telemetry to the collector, and only to it.
                 "allow-otlp-to-collector": {
@@ -131,9 +134,9 @@ def platform_allowances(settings: StackSettings) -> dict[str, Allowances]:
                 },
             },
         ),
-        EXTERNAL_SECRETS: Allowances(aws_apis=True, webhook_ports=(10250,)),
-        "keda": Allowances(aws_apis=True, webhook_ports=(9443, 6443)),  # admission webhooks, external metrics API
-        "cluster-autoscaler": Allowances(aws_apis=True),
+        EXTERNAL_SECRETS: Allowances(https_anywhere=True, webhook_ports=(10250,)),
+        "keda": Allowances(https_anywhere=True, webhook_ports=(9443, 6443)),  # admission webhooks, external metrics API
+        "cluster-autoscaler": Allowances(https_anywhere=True),
         "vpa": Allowances(webhook_ports=(8000,)),
         "metrics-server": Allowances(
             webhook_ports=(10250,),  # the resource metrics API, aggregated by the API server
@@ -145,8 +148,8 @@ def platform_allowances(settings: StackSettings) -> dict[str, Allowances]:
                 }
             },
         ),
-        LBC_NAMESPACE: Allowances(aws_apis=True, webhook_ports=(9443,)),
-        VELERO: Allowances(aws_apis=True),
+        LBC_NAMESPACE: Allowances(https_anywhere=True, webhook_ports=(9443,)),
+        VELERO: Allowances(https_anywhere=True),
     }
 
 
@@ -155,7 +158,7 @@ def platform_policies(settings: StackSettings, allowances: Allowances) -> dict[s
     everything: dict[str, Any] = {}
     https = (
         [{"ipBlock": {"cidr": EVERYWHERE}}]
-        if allowances.aws_apis
+        if allowances.https_anywhere
         else [{"ipBlock": {"cidr": c}} for c in (settings.vpc_cidr, *KUBERNETES_API_ADDRESSES)]
     )
     policies: dict[str, dict[str, Any]] = {

@@ -311,3 +311,26 @@ def test_tenants_may_reach_only_the_collector_in_observability(plans: dict[str, 
                 assert [(x["protocol"], x["port"]) for x in rule["ports"]] == [("TCP", 4317)], p["urn"]
                 open_to_tenants.append(p["urn"])
     assert open_to_tenants, "tenants could not send telemetry at all"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tenant_ingress_admits_only_itself_the_router_and_the_collector(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    router = {"kubernetes.io/metadata.name": "nginx-ingress"}
+    observability = {"kubernetes.io/metadata.name": "observability"}
+    for tenant in tenants_of(plan):
+        for np in [r for r in resources_of(plan, NETWORK_POLICY) if r["tenant"] == tenant]:
+            for rule in np["inputs"]["spec"].get("ingress", []):
+                assert rule.get("from"), f"{np['urn']}: an ingress rule without `from` admits everyone"
+                ports = [(p["protocol"], p["port"]) for p in rule.get("ports", [])]
+                for peer in rule["from"]:
+                    assert "ipBlock" not in peer, np["urn"]
+                    namespaces = peer.get("namespaceSelector", {}).get("matchLabels")
+                    if "namespaceSelector" not in peer:
+                        assert peer["podSelector"] == {}  # its own namespace
+                    elif namespaces == router:
+                        assert ports == [("TCP", 8080)], np["urn"]
+                    else:
+                        assert namespaces == observability, f"{np['urn']}: {peer}"
+                        assert peer["podSelector"]["matchLabels"] == TELEMETRY_COLLECTOR
+                        assert ports == [("TCP", 15020)], np["urn"]
