@@ -22,6 +22,8 @@ from components.ingress_routing import IngressRouting, IngressRoutingArgs
 from components.keys import PlatformKeys, PlatformKeysArgs
 from components.network import Network, NetworkArgs, choose_zones
 from components.observability import Observability, ObservabilityArgs
+from components.platform_network import PlatformNetwork, PlatformNetworkArgs
+from components.pod_security_groups import TenantPodSecurityGroups, TenantPodSecurityGroupsArgs
 from components.providers import config_value, regional_aws_provider
 from components.public_entry import PublicEntry, PublicEntryArgs
 from components.secrets_delivery import SecretsDelivery, SecretsDeliveryArgs
@@ -61,7 +63,7 @@ network = Network(
     ),
     on_aws,
 )
-VpcEndpoints(
+endpoints = VpcEndpoints(
     "endpoints",
     VpcEndpointsArgs(
         settings=settings,
@@ -141,7 +143,7 @@ ingress = IngressRouting(
     on_cluster,
 )
 
-Observability(
+observability = Observability(
     "observability",
     ObservabilityArgs(
         settings=settings,
@@ -156,7 +158,7 @@ Observability(
     on_cluster,
 )
 
-Velero(
+velero = Velero(
     "velero",
     VeleroArgs(
         settings=settings,
@@ -168,14 +170,32 @@ Velero(
     on_cluster,
 )
 
-# ---- shared data plane
+# Platform namespaces: default-deny with explicit allows, once their add-ons run
+PlatformNetwork(
+    "platform-network",
+    PlatformNetworkArgs(settings=settings, depends_on=[mesh, autoscaling, secrets, ingress, observability, velero]),
+    on_cluster,
+)
+
+# ---- shared data plane: tenant pods get their own security groups, which the data admits
+pod_groups = TenantPodSecurityGroups(
+    "tenant-pods",
+    TenantPodSecurityGroupsArgs(
+        settings=settings,
+        tenants=settings.served_tenants,
+        vpc_id=network.vpc.id,
+        cluster_security_group_id=cluster.cluster_security_group_id,
+        endpoints_security_group_id=endpoints.security_group.id,
+    ),
+    on_aws,
+)
 cache = Cache(
     "cache",
     CacheArgs(
         settings=settings,
         vpc_id=network.vpc.id,
         private_subnet_ids=network.private_subnet_ids,
-        client_security_group_id=cluster.cluster_security_group_id,
+        client_security_group_ids=[sg.id for sg in pod_groups.by_tenant.values()],
         kms_key_arn=keys.platform_data.arn,
         tenants=settings.served_tenants,
         node_type="cache.r7g.large" if settings.environment == "prod" else "cache.t4g.medium",
@@ -203,7 +223,8 @@ recovery = {
             tenant=tenant,
             account_id=account_id,
             vpc_id=network.vpc.id,
-            client_security_group_id=cluster.cluster_security_group_id,
+            # a copy of a tenant not served here admits nobody until it is (promotion)
+            client_security_group_id=pod_groups.by_tenant[tenant.id].id if tenant.id in pod_groups.by_tenant else None,
             subnet_group_name=databases.subnet_group.name,
             parameter_group_name=databases.parameter_group.name,
             option_group_name=databases.option_group.name,
@@ -224,7 +245,8 @@ tenants = {
             account_id=account_id,
             vpc_id=network.vpc.id,
             cluster_name=cluster.ready_name,
-            cluster_security_group_id=cluster.cluster_security_group_id,
+            pod_security_group_id=pod_groups.by_tenant[tenant.id].id,
+            shared_pod_security_group_id=pod_groups.shared.id,
             secrets_operator_role_arn=secrets.role.arn,
             subnet_group_name=databases.subnet_group.name,
             parameter_group_name=databases.parameter_group.name,
@@ -235,7 +257,7 @@ tenants = {
             backup_role_arn=vault.role.arn,
             entry_dns_name=entry.load_balancer.dns_name,
             entry_zone_id=entry.load_balancer.zone_id,
-            platform_addons=[mesh, autoscaling, secrets, ingress],
+            platform_addons=[mesh, autoscaling, secrets, ingress, cluster.vpc_cni],  # + SecurityGroupPolicy
             promoted_database=recovery[tenant.id].promoted if tenant.id in recovery else None,
             **oidc,
         ),

@@ -37,7 +37,8 @@ class TenantArgs:
     account_id: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
     cluster_name: pulumi.Input[str]  # an Output of the cluster: access entries wait for it
-    cluster_security_group_id: pulumi.Input[str]
+    pod_security_group_id: pulumi.Input[str]  # the tenant's own pods (TenantPodSecurityGroups)
+    shared_pod_security_group_id: pulumi.Input[str]  # platform services every tenant pod needs
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
     secrets_operator_role_arn: pulumi.Input[str]
@@ -87,7 +88,11 @@ class Tenant(pulumi.ComponentResource):
         self.namespace = TenantNamespace(
             f"{name}-ns",
             TenantNamespaceArgs(
-                settings=s, tenant=t, operators_group=operators_group(t.id), jwt_issuer=self.identity.issuer
+                settings=s,
+                tenant=t,
+                operators_group=operators_group(t.id),
+                jwt_issuer=self.identity.issuer,
+                pod_security_group_ids=[args.pod_security_group_id, args.shared_pod_security_group_id],
             ),
             pulumi.ResourceOptions(parent=self, depends_on=list(args.platform_addons)),
         )
@@ -121,7 +126,7 @@ class Tenant(pulumi.ComponentResource):
                     settings=s,
                     tenant=t,
                     vpc_id=args.vpc_id,
-                    client_security_group_id=args.cluster_security_group_id,
+                    client_security_group_id=args.pod_security_group_id,
                     kms_key_arn=self.key.arn,
                     subnet_group_name=args.subnet_group_name,
                     parameter_group_name=args.parameter_group_name,

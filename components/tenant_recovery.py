@@ -32,7 +32,9 @@ class TenantRecoveryArgs:
     tenant: Tenant
     account_id: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
-    client_security_group_id: pulumi.Input[str]
+    # The tenant's pod security group where this region serves it (TenantPodSecurityGroups);
+    # None otherwise: the copy admits nobody until the tenant is served (promoted) here.
+    client_security_group_id: pulumi.Input[str] | None
     subnet_group_name: pulumi.Input[str]
     parameter_group_name: pulumi.Input[str]
     option_group_name: pulumi.Input[str]

@@ -197,7 +197,8 @@ def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
                 account_id="123456789012",
                 vpc_id="vpc-1",
                 cluster_name="ip-dev-us-east-1",
-                cluster_security_group_id="sg-cluster",
+                pod_security_group_id="sg-tenant-pods",
+                shared_pod_security_group_id="sg-shared-pods",
                 oidc_provider_arn=OIDC_ARN,
                 oidc_provider_url=OIDC_URL,
                 secrets_operator_role_arn="arn:aws:iam::123456789012:role/eso",
@@ -260,12 +261,12 @@ def test_tenant_database_follows_its_tier(dev: StackSettings, tier: str) -> None
     assert db.options["protect"] is True and key.options["protect"] is True
 
 
-def test_tenant_database_admits_only_the_cluster_on_3306(dev: StackSettings) -> None:
+def test_tenant_database_admits_only_the_tenants_pods_on_3306(dev: StackSettings) -> None:
     regs = tenant_resources(dev, "basic")
     group = single(regs, "aws:ec2/securityGroup:SecurityGroup").inputs
     (rule,) = group["ingress"]
     assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (3306, 3306, "tcp")
-    assert rule["securityGroups"] == ["sg-cluster"]
+    assert rule["securityGroups"] == ["sg-tenant-pods"]  # not the shared pod group, not the cluster
     assert not rule.get("cidrBlocks") and not rule.get("ipv6CidrBlocks")
     assert group.get("egress", []) == []
 
@@ -312,7 +313,13 @@ def test_tenant_namespace_is_fenced_by_tier(dev: StackSettings, tier: str) -> No
     dns = policies["allow-dns-egress"]
     assert {p["port"] for p in dns["egress"][0]["ports"]} == {53}
     (telemetry,) = policies["allow-telemetry-egress"]["egress"]
-    assert telemetry["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]
+    assert telemetry["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+            # the collector only: Loki, Tempo and Mimir in the same namespace stay out of reach
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "alloy", "app.kubernetes.io/instance": "alloy"}},
+        }
+    ]
     assert [p["port"] for p in telemetry["ports"]] == [4317]
     # Cluster-scoped: the namespace, and the admission policy holding its operators to restarts.
     cluster_scoped = (

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from planner.mocks import _hex
 from tests.conftest import STACKS, resources_of
 
 
@@ -182,14 +183,20 @@ def test_queue_topic_and_bucket_policies_admit_only_the_tenants_roles(plans: dic
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_tenant_security_groups_admit_only_the_cluster(plans: dict[str, Any], stack: str) -> None:
+def test_tenant_security_groups_admit_only_the_tenants_own_groups(plans: dict[str, Any], stack: str) -> None:
+    """Every security group of tenant A admits by group only, and only groups of A: no CIDR, no
+    cluster group (every platform pod and node), no other tenant's (the pair-by-pair network path
+    analysis is tests/test_network_isolation.py)."""
     plan = plans[stack]
     tenant_groups = {r["urn"]: r for r in resources_of(plan, "aws:ec2/securityGroup:SecurityGroup") if r["tenant"]}
+    ids = {f"sg-{_hex(r['name'])}": r["tenant"] for r in tenant_groups.values()}  # the mock engine's ids
     for a, _ in pairs(plan):
         for sg in owned(plan, a, "aws:ec2/securityGroup:SecurityGroup"):
             for rule in sg["inputs"]["ingress"]:
                 assert not rule.get("cidrBlocks") and not rule.get("ipv6CidrBlocks")
-                assert rule["securityGroups"] and all(g.startswith("sg-") for g in rule["securityGroups"])
+                assert rule.get("self") or rule["securityGroups"], f"{sg['urn']}: a rule without source"
+                for source in rule.get("securityGroups") or []:
+                    assert ids.get(source) == a, f"{sg['urn']} admits {source}, not a group of {a}"
             # No tenant's security group is a dependency (source) of another tenant's.
             others = {urn for urn, other in tenant_groups.items() if other["tenant"] != a}
             assert not (set(sg["options"]["dependsOn"]) & others)
