@@ -10,7 +10,7 @@ from catalog import ConfigError
 from catalog.loader import load_settings
 from components.account_baseline import AccountBaseline, AccountBaselineArgs
 from components.autoscaling import Autoscaling, AutoscalingArgs
-from components.backup_vault import BackupVault, BackupVaultArgs
+from components.backup_vault import BackupVault, BackupVaultArgs, TenantVault, TenantVaultArgs
 from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
@@ -212,6 +212,13 @@ recovery = {
     )
     for tenant in settings.dr_tenants
 }
+# Each DR tenant's vault for the copies its home region's backup plan makes, under its DR key.
+for tenant in settings.dr_tenants:
+    TenantVault(
+        f"dr-{tenant.id}-vault",
+        TenantVaultArgs(settings=settings, tenant=tenant, kms_key_arn=recovery[tenant.id].key.arn, dr=True),
+        on_aws,
+    )
 
 # ---- tenants served in this region
 tenants = {
@@ -230,7 +237,6 @@ tenants = {
             option_group_name=databases.option_group.name,
             monitoring_role_arn=databases.monitoring_role.arn,
             redis_host=cache.replication_group.primary_endpoint_address,
-            vault_name=vault.vault.name,
             backup_role_arn=vault.role.arn,
             entry_dns_name=entry.load_balancer.dns_name,
             entry_zone_id=entry.load_balancer.zone_id,
