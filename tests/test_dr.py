@@ -87,10 +87,13 @@ def test_single_region_residency_gets_no_cross_region_copy_and_says_so(plans: di
 
 def test_vault_is_locked_and_restores_are_tested(plans: dict[str, Any]) -> None:
     plan = plans["prod-us-east-1"]
-    (vault,) = resources_of(plan, "aws:backup/vault:Vault")
-    assert vault["inputs"]["name"] == "ip-prod-us-east-1-vault" and vault["options"]["protect"] is True
-    (lock,) = resources_of(plan, "aws:backup/vaultLockConfiguration:VaultLockConfiguration")
-    assert lock["inputs"]["minRetentionDays"] == 7 and lock["inputs"]["changeableForDays"] == 3
+    vaults = resources_of(plan, "aws:backup/vault:Vault")
+    assert "ip-prod-us-east-1-vault" in {v["inputs"]["name"] for v in vaults}
+    assert all(v["options"]["protect"] is True for v in vaults)
+    locks = resources_of(plan, "aws:backup/vaultLockConfiguration:VaultLockConfiguration")
+    assert len(locks) == len(vaults), "every vault (platform and per tenant) is locked"
+    for lock in locks:
+        assert lock["inputs"]["minRetentionDays"] == 7 and lock["inputs"]["changeableForDays"] == 3
     (testing,) = resources_of(plan, "aws:backup/restoreTestingSelection:RestoreTestingSelection")
     assert testing["inputs"]["protectedResourceType"] == "RDS"
 
