@@ -8,7 +8,13 @@ import pulumi_aws as aws
 
 from catalog import ConfigError
 from catalog.loader import load_settings
-from components.account_baseline import AccountBaseline, AccountBaselineArgs
+from components.account_baseline import (
+    AccountBaseline,
+    AccountBaselineArgs,
+    RegionalAudit,
+    RegionalAuditArgs,
+    residency_bound,
+)
 from components.autoscaling import Autoscaling, AutoscalingArgs
 from components.backup_vault import BackupVault, BackupVaultArgs, TenantVault, TenantVaultArgs
 from components.cache import Cache, CacheArgs
@@ -189,6 +195,8 @@ databases = DatabaseFoundation(
 
 if settings.account.owner:
     AccountBaseline("account", AccountBaselineArgs(settings=settings, account_id=account_id), on_aws)
+elif residency_bound(settings.tenants):  # the owner's trail records its own region only
+    RegionalAudit("audit", RegionalAuditArgs(settings=settings, account_id=account_id), on_aws)
 vault = BackupVault(
     "backup", BackupVaultArgs(settings=settings, account_id=account_id, kms_key_arn=keys.platform_data.arn), on_aws
 )
