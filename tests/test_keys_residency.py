@@ -9,6 +9,7 @@
 - activity and logs of the Canadian regions stay in Canada (trails, buckets, log groups, WAF and
   CloudFront request data, Loki/Tempo/Mimir and Velero storage)."""
 
+import copy
 import fnmatch
 import json
 import re
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from planner.mocks import offline_key_id
+from planner.rehearsal import key_policy_keeps_manager
 from tests.conftest import resources_of
 from tests.helpers import settings_for
 
@@ -152,6 +154,18 @@ def test_key_administration_actions_are_listed_never_wildcards(plans: dict[str, 
                 assert not [a for a in _list(s["Action"]) if "*" in a], (key["name"], s["Sid"])
 
 
+def test_reh_kms1_sees_a_deny_that_takes_put_key_policy_from_the_deploy_role(plans: dict[str, Plan]) -> None:
+    plan = copy.deepcopy(plans["prod-ca-central-1"])
+    (key,) = [k for k in resources_of(plan, "aws:kms/key:Key") if k["name"] == "tenant-maple-mutual-key"]
+    assert not [f for f in key_policy_keeps_manager([plan]) if f.urn == key["urn"]]
+    policy = json.loads(key["inputs"]["policy"])
+    deny = next(s for s in policy["Statement"] if s["Sid"] == "OnlyTheDeployRoleChangesThePolicy")
+    del deny["Condition"]  # "nobody changes the policy": KMS refuses it (lockout safety check)
+    key["inputs"]["policy"] = json.dumps(policy)
+    (finding,) = [f for f in key_policy_keeps_manager([plan]) if f.urn == key["urn"]]
+    assert finding.severity == "mandatory" and "a Deny" in finding.message
+
+
 # ---------------------------------------------------------------- crypto-shredding
 
 
@@ -226,8 +240,8 @@ def test_destroying_a_tenants_keys_shreds_every_copy_of_its_data(plans: dict[str
             tenant = backup["tenant"]
             for rule in backup["inputs"]["rules"]:
                 assert vault_keys[(plan["region"], rule["targetVaultName"])]["tenant"] == tenant
-                for copy in rule.get("copyActions", []):
-                    _, _, _, region, _, _, name = copy["destinationVaultArn"].split(":")
+                for action in rule.get("copyActions", []):
+                    _, _, _, region, _, _, name = action["destinationVaultArn"].split(":")
                     dr_key = vault_keys[(region, name)]
                     assert dr_key["tenant"] == tenant and "DR copies" in dr_key["inputs"]["description"]
 
