@@ -162,18 +162,6 @@ Observability(
     on_cluster,
 )
 
-Velero(
-    "velero",
-    VeleroArgs(
-        settings=settings,
-        tenants=settings.served_tenants,
-        account_id=account_id,
-        kms_key_arn=keys.platform_data.arn,
-        **oidc,
-    ),
-    on_cluster,
-)
-
 # ---- shared data plane
 cache = Cache(
     "cache",
@@ -256,6 +244,19 @@ tenants = {
     )
     for tenant in settings.served_tenants
 }
+
+Velero(
+    "velero",
+    VeleroArgs(
+        settings=settings,
+        tenants=settings.served_tenants,
+        account_id=account_id,
+        kms_key_arn=keys.platform_data.arn,
+        tenant_keys={tenant_id: t.key.arn for tenant_id, t in tenants.items()},  # each backup location
+        **oidc,
+    ),
+    on_cluster,
+)
 
 # ---- the environment's global edge (CloudFront front-ends), on the edge.globalOwner stack only
 edge = None

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 from catalog import StackSettings, Tenant
 from components.iam import logs_statement
 from components.tags import tenant_tags
+from components.velero import velero_replication_role_name, velero_role_name
 
 # What a key administrator may do: read and manage the key's life, never use it. No Encrypt/Decrypt/
 # GenerateDataKey, no CreateGrant (a grant to oneself is a decrypt), no PutKeyPolicy (a policy naming
@@ -143,6 +144,31 @@ def backup_statement(region: str, account: str, backup_roles: Sequence[str], sid
     }
 
 
+def velero_statement(region: str, account: str, roles: Sequence[str]) -> dict[str, Any]:
+    """Velero writes the tenant's namespace backups with its data key here; the replication roles
+    read them (this region) and write the peer region's replicas into its backup location here.
+    Named by condition: the peer's role may not exist when this key is created."""
+    return {
+        "Sid": "VeleroBacksUpTheNamespace",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+        "Resource": "*",
+        "Condition": {
+            "ArnEquals": {"aws:PrincipalArn": list(roles)},
+            "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com", "kms:CallerAccount": account},
+        },
+    }
+
+
+def velero_roles(settings: StackSettings, tenant: Tenant, account: str) -> list[str]:
+    """Velero's roles that use a tenant's data key in this region."""
+    names = [velero_role_name(settings, settings.region), velero_replication_role_name(settings, settings.region)]
+    if settings.dr is not None and settings.dr.peer_region in tenant.residency:
+        names.append(velero_replication_role_name(settings, settings.dr.peer_region))
+    return [f"arn:aws:iam::{account}:role/{n}" for n in names]
+
+
 def data_key_policy(
     region: str,
     account: str,
@@ -151,6 +177,7 @@ def data_key_policy(
     workloads: Sequence[str],
     secrets_reader: str | None,
     backup_role: str | None = None,
+    velero: Sequence[str] = (),
 ) -> str:
     services = via(region, DATA_SERVICES)
     statements: list[dict[str, Any]] = [
@@ -188,6 +215,7 @@ def data_key_policy(
             if backup_role
             else []
         ),
+        *([velero_statement(region, account, velero)] if velero else []),
         logs_statement(region, account, sid="CloudWatchLogsForTenantLogGroups"),
         {
             # CloudWatch alarms publish to the tenant's encrypted alert topics.
@@ -241,7 +269,9 @@ class TenantKey(pulumi.ComponentResource):
 
         admins = list(s.cluster.admin_role_arns)
         data_policy = pulumi.Output.all(args.account_id, args.secrets_role_arn, args.backup_role_arn, *workloads).apply(
-            lambda v: data_key_policy(s.region, v[0], admins, deploy_role_arn(s, v[0]), v[3:], v[1], v[2])
+            lambda v: data_key_policy(
+                s.region, v[0], admins, deploy_role_arn(s, v[0]), v[3:], v[1], v[2], velero_roles(s, t, v[0])
+            )
         )
         self.key = self._key(name, f"Data key of tenant {t.id} ({s.stack})", data_policy, tags, self.alias)
         self.pii_key = None

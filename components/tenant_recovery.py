@@ -17,6 +17,7 @@ from components.tags import tenant_tags
 from components.tenant_backup import dr_bucket, dr_key_alias
 from components.tenant_database import CA_CERTIFICATE, LOG_EXPORTS, MONITORING_SECONDS, database_security_group
 from components.tenant_key import administration_statements, backup_statement, deploy_role_arn
+from components.velero import velero_replication_role_name
 
 
 def primary_identifier(settings: StackSettings, tenant: Tenant) -> str:
@@ -41,15 +42,16 @@ class TenantRecoveryArgs:
 
 
 def dr_key_policy(
-    region: str, account: str, admins: list[str], deployer: str, replication_role: str, backup_roles: list[str]
+    region: str, account: str, admins: list[str], deployer: str, replication_roles: list[str], backup_roles: list[str]
 ) -> str:
     """The DR key: administered like the tenant's own key (administration_statements), used only by
     the home region's replication and AWS Backup roles and by AWS services for the copies here."""
     return document(
         *administration_statements(region, account, admins, deployer),
         {
-            # The home region's replication role writes the document replicas with this key. It is
-            # named by condition, not as principal: it may not exist yet when this key is created.
+            # The home region's replication roles write the document and namespace-backup (Velero)
+            # replicas with this key. Named by condition, not as principals: they may not exist yet
+            # when this key is created.
             "Sid": "HomeRegionReplicationWrites",
             "Effect": "Allow",
             "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
@@ -57,7 +59,7 @@ def dr_key_policy(
             "Resource": "*",
             "Condition": {
                 "StringEquals": {
-                    "aws:PrincipalArn": replication_role,
+                    "aws:PrincipalArn": replication_roles,
                     "kms:ViaService": f"s3.{region}.amazonaws.com",
                     "kms:CallerAccount": account,
                 }
@@ -100,7 +102,10 @@ class TenantRecovery(pulumi.ComponentResource):
                     account,
                     list(s.cluster.admin_role_arns),
                     deploy_role_arn(s, account),
-                    f"arn:aws:iam::{account}:role/{replication_role_name(s, t)}",
+                    [
+                        f"arn:aws:iam::{account}:role/{replication_role_name(s, t)}",
+                        f"arn:aws:iam::{account}:role/{velero_replication_role_name(s, t.home_region)}",
+                    ],
                     [f"arn:aws:iam::{account}:role/{backup_role_name(s, r)}" for r in (t.home_region, s.region)],
                 )
             ),

@@ -246,6 +246,30 @@ def test_destroying_a_tenants_keys_shreds_every_copy_of_its_data(plans: dict[str
                     assert dr_key["tenant"] == tenant and "DR copies" in dr_key["inputs"]["description"]
 
 
+def test_velero_backs_up_each_namespace_under_its_tenants_keys_only(plans: dict[str, Plan]) -> None:
+    by_id, by_alias = _key_index(plans)
+    for stack in PROD:
+        plan = plans[stack]
+        locations = {
+            r["inputs"]["metadata"]["name"]: r["inputs"]["spec"]
+            for r in resources_of(plan, "kubernetes:velero.io/v1:BackupStorageLocation")
+        }
+        schedules = resources_of(plan, "kubernetes:velero.io/v1:Schedule")
+        assert schedules
+        for schedule in schedules:
+            tenant = schedule["inputs"]["metadata"]["labels"]["tenant"]
+            location = locations[schedule["inputs"]["spec"]["template"]["storageLocation"]]
+            assert location["objectStorage"]["prefix"] == tenant
+            assert _key_of(location["config"]["kmsKeyId"], by_id, by_alias)["tenant"] == tenant
+        for config in resources_of(plan, "aws:s3/bucketReplicationConfig:BucketReplicationConfig"):
+            if config["name"] != "velero-backups":
+                continue
+            for rule in config["inputs"]["rules"]:
+                tenant = rule["filter"]["prefix"].removesuffix("/")
+                replica = _key_of(rule["destination"]["encryptionConfiguration"]["replicaKmsKeyId"], by_id, by_alias)
+                assert replica["tenant"] == tenant, (stack, rule["id"], replica["name"])
+
+
 def test_no_tenant_data_in_the_platform_vault(plans: dict[str, Plan]) -> None:
     for stack in PROD:
         for backup in resources_of(plans[stack], "aws:backup/plan:Plan"):
