@@ -8,9 +8,15 @@ import pulumi_aws as aws
 
 from catalog import ConfigError
 from catalog.loader import load_settings
-from components.account_baseline import AccountBaseline, AccountBaselineArgs
+from components.account_baseline import (
+    AccountBaseline,
+    AccountBaselineArgs,
+    RegionalAudit,
+    RegionalAuditArgs,
+    residency_bound,
+)
 from components.autoscaling import Autoscaling, AutoscalingArgs
-from components.backup_vault import BackupVault, BackupVaultArgs
+from components.backup_vault import BackupVault, BackupVaultArgs, TenantVault, TenantVaultArgs
 from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
@@ -158,25 +164,6 @@ observability = Observability(
     on_cluster,
 )
 
-velero = Velero(
-    "velero",
-    VeleroArgs(
-        settings=settings,
-        tenants=settings.served_tenants,
-        account_id=account_id,
-        kms_key_arn=keys.platform_data.arn,
-        **oidc,
-    ),
-    on_cluster,
-)
-
-# Platform namespaces: default-deny with explicit allows, once their add-ons run
-PlatformNetwork(
-    "platform-network",
-    PlatformNetworkArgs(settings=settings, depends_on=[mesh, autoscaling, secrets, ingress, observability, velero]),
-    on_cluster,
-)
-
 # ---- shared data plane: tenant pods get their own security groups, which the data admits
 pod_groups = TenantPodSecurityGroups(
     "tenant-pods",
@@ -210,6 +197,8 @@ databases = DatabaseFoundation(
 
 if settings.account.owner:
     AccountBaseline("account", AccountBaselineArgs(settings=settings, account_id=account_id), on_aws)
+elif residency_bound(settings.tenants):  # the owner's trail records its own region only
+    RegionalAudit("audit", RegionalAuditArgs(settings=settings, account_id=account_id), on_aws)
 vault = BackupVault(
     "backup", BackupVaultArgs(settings=settings, account_id=account_id, kms_key_arn=keys.platform_data.arn), on_aws
 )
@@ -234,6 +223,13 @@ recovery = {
     )
     for tenant in settings.dr_tenants
 }
+# Each DR tenant's vault for the copies its home region's backup plan makes, under its DR key.
+for tenant in settings.dr_tenants:
+    TenantVault(
+        f"dr-{tenant.id}-vault",
+        TenantVaultArgs(settings=settings, tenant=tenant, kms_key_arn=recovery[tenant.id].key.arn, dr=True),
+        on_aws,
+    )
 
 # ---- tenants served in this region
 tenants = {
@@ -253,7 +249,6 @@ tenants = {
             option_group_name=databases.option_group.name,
             monitoring_role_arn=databases.monitoring_role.arn,
             cache=cache.access_for(tenant.id),
-            vault_name=vault.vault.name,
             backup_role_arn=vault.role.arn,
             entry_dns_name=entry.load_balancer.dns_name,
             entry_zone_id=entry.load_balancer.zone_id,
@@ -265,6 +260,26 @@ tenants = {
     )
     for tenant in settings.served_tenants
 }
+
+velero = Velero(
+    "velero",
+    VeleroArgs(
+        settings=settings,
+        tenants=settings.served_tenants,
+        account_id=account_id,
+        kms_key_arn=keys.platform_data.arn,
+        tenant_keys={tenant_id: t.key.arn for tenant_id, t in tenants.items()},  # each backup location
+        **oidc,
+    ),
+    on_cluster,
+)
+
+# Platform namespaces: default-deny with explicit allows, once their add-ons run
+PlatformNetwork(
+    "platform-network",
+    PlatformNetworkArgs(settings=settings, depends_on=[mesh, autoscaling, secrets, ingress, observability, velero]),
+    on_cluster,
+)
 
 # ---- the environment's global edge (CloudFront front-ends), on the edge.globalOwner stack only
 edge = None

@@ -47,7 +47,6 @@ class TenantArgs:
     option_group_name: pulumi.Input[str]
     monitoring_role_arn: pulumi.Input[str]
     cache: TenantCacheAccess  # the tenant's own user on the regional Redis
-    vault_name: pulumi.Input[str]
     backup_role_arn: pulumi.Input[str]
     entry_dns_name: pulumi.Input[str]  # the regional public entry, for latency routing
     entry_zone_id: pulumi.Input[str]
@@ -105,6 +104,7 @@ class Tenant(pulumi.ComponentResource):
                 account_id=args.account_id,
                 workload_role_arns={w: r.arn for w, r in roles.items()},
                 secrets_role_arn=self.identity.secrets_role.arn,
+                backup_role_arn=args.backup_role_arn if home else None,
             ),
             child,
         )
@@ -152,7 +152,6 @@ class Tenant(pulumi.ComponentResource):
                     settings=s,
                     tenant=t,
                     account_id=args.account_id,
-                    vault_name=args.vault_name,
                     backup_role_arn=args.backup_role_arn,
                     database_arn=self.database.instance.arn,
                     bucket=self.bucket.bucket,

@@ -134,6 +134,13 @@ def test_workload_roles_trust_only_their_own_namespace(plans: dict[str, Any], st
                 assert f"system:serviceaccount:{a}:" in trust
 
 
+PLATFORM_BACKUP_ROLES = ("-backup", "-velero", "-velero-replication")  # AWS Backup's and Velero's roles
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, Any], stack: str) -> None:
     plan = plans[stack]
@@ -143,6 +150,7 @@ def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, An
         for entry in r["inputs"]["accessEntries"].values()
         for arn in [entry["principalArn"]]
     } | {plan["outputs"]["deployerRoleArn"]}  # the deploy role administers keys (KMS lockout check)
+    backup_roles = {f"arn:aws:iam::123456789012:role/ip-{plan['stack'].split('-')[0]}-{plan['region']}-backup"}
     for a, b in pairs(plan):
         own_roles = {
             f"arn:aws:iam::123456789012:role/{r['inputs']['name']}"
@@ -153,13 +161,23 @@ def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, An
         assert len(keys) >= 2  # data + PII (+ DR copies held for the peer region)
         for key in keys:
             for st in statements(key["inputs"]["policy"]):
+                if st["Effect"] == "Deny":
+                    continue  # guard rails over every principal (tests/test_keys_residency.py)
                 for principal in principals(st):
                     if principal.endswith(":root"):
-                        # Only as a carrier for a condition naming one of the tenant's own roles.
-                        (named,) = [st["Condition"]["StringEquals"]["aws:PrincipalArn"]]
-                        assert named.endswith(f"-{a}-replication") and not mentions(named, b)
+                        # Only as a carrier for a condition naming the tenant's own replication role
+                        # or the platform's backup roles (AWS Backup, Velero), which serve every tenant.
+                        named = [
+                            arn
+                            for block in st["Condition"].values()
+                            for arn in as_list(block.get("aws:PrincipalArn", []))
+                        ]
+                        assert named, f"{key['urn']} delegates to the account"
+                        for arn in named:
+                            assert arn.endswith((f"-{a}-replication", *PLATFORM_BACKUP_ROLES)), arn
+                            assert not mentions(arn, b)
                         continue
-                    assert principal in admins | own_roles, f"{key['urn']} names {principal}"
+                    assert principal in admins | own_roles | backup_roles, f"{key['urn']} names {principal}"
                     assert not mentions(principal, b)
 
 

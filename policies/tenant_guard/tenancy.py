@@ -40,6 +40,7 @@ UNTAGGABLE = frozenset(
         "aws:cognito/userPoolClient:UserPoolClient",
         "aws:route53/record:Record",
         "aws:backup/selection:Selection",
+        "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
         "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
         "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
         "aws:secretsmanager/secretVersion:SecretVersion",
