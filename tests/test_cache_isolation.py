@@ -265,7 +265,7 @@ def cache(settings: StackSettings, tenants: list[Tenant]) -> list[Registration]:
                 settings=settings,
                 vpc_id="vpc-1",
                 private_subnet_ids=[pulumi.Output.from_input("subnet-1")],
-                client_security_group_id="sg-cluster",
+                client_security_group_ids=[pulumi.Output.from_input("sg-tenant")],
                 kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
                 tenants=tenants,
             ),

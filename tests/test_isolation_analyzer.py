@@ -111,11 +111,13 @@ def test_network_a_new_replica_admitting_the_vpc_is_reachable_from_other_tenants
 
 
 def test_mesh_router_rule_without_request_principals_admits_other_tenants_users(base: Any) -> None:
-    """granite-re's router rule loses `requestPrincipals` (as in a region that is not its home)."""
+    """granite-re's router rule loses `requestPrincipals` and its router DENY is dropped "to debug"."""
 
     def mutate(plan: Plan) -> None:
         authz = one(plan, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "tenant-granite-re-ns-authz")
         authz["inputs"]["spec"]["rules"][0]["from"][0]["source"].pop("requestPrincipals")
+        deny = one(plan, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "tenant-granite-re-ns-router-jwt")
+        plan["resources"].remove(deny)
 
     assert_opens(opened(base, mutate), "mesh", "harbor-mutual", "granite-re")
 
@@ -126,6 +128,11 @@ def test_mesh_rule_with_not_namespaces_admits_other_tenants_pods(base: Any) -> N
     def mutate(plan: Plan) -> None:
         authz = one(plan, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "tenant-granite-re-ns-authz")
         authz["inputs"]["spec"]["rules"].append({"from": [{"source": {"notNamespaces": ["kube-system"]}}]})
+        same = one(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "tenant-granite-re-ns-allow-same-namespace")
+        same["inputs"]["spec"]["ingress"] = [{"from": [{"namespaceSelector": {}}]}]  # "let the cluster in"
+        for name in ("harbor-mutual", "granite-re"):  # and egress to any pod
+            out = one(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy", f"tenant-{name}-ns-allow-same-namespace")
+            out["inputs"]["spec"]["egress"] = [{"to": [{"namespaceSelector": {}}]}]
 
     new = opened(base, mutate)
     assert_opens(new, "mesh", "harbor-mutual", "granite-re")
