@@ -53,7 +53,7 @@ available = aws.get_availability_zones(
 )
 zones = choose_zones(available.names, available.zone_ids)
 deployer = DeployerEndpoint.from_stack(pulumi.StackReference(settings.deployer.bootstrap_stack), settings.deployer.cidr)
-platform_log_retention = 1096 if settings.environment == "prod" else 90  # NYDFS 500.06: 3 years
+platform_log_retention = 1096 if settings.environment == "prod" else 365  # NYDFS 500.06: 3 years; a year everywhere
 on_aws = pulumi.ResourceOptions(provider=aws_provider)
 
 # ---- regional foundation

@@ -127,13 +127,19 @@ ELSEWHERE: dict[str, tuple[ScannerSkip, ...]] = {
                         "permission-set role]} instead of arn:aws:iam::<account>:root; keep the tag and MFA conditions"),
     ),
     "components.account_baseline": (
-        ScannerSkip("CKV_AWS_252", "aws:cloudtrail/trail:Trail", "account-audit",
+        ScannerSkip("CKV_AWS_252", "aws:cloudtrail/trail:Trail", "*-audit",
                     "a notice per delivered log file is noise; alerting runs on the CloudWatch Logs metric filters"),
+        ScannerSkip("CKV_AWS_67", "aws:cloudtrail/trail:Trail", "*-audit",
+                    "residency: a region whose tenants may not leave it records its own activity in its own trail; "
+                    "a multi-region trail would store it in the owner's region (docs/decisions.md)",
+                    when=lambda inputs: not inputs.get("isMultiRegionTrail")),
+        ScannerSkip("CKV_AWS_144", "aws:s3/bucket:Bucket", "audit-audit",
+                    "the regional trail's bucket is object-locked in its region; a replica outside the residency is "
+                    "not allowed, and the account trail's bucket is the cross-region record where residency permits"),
     ),
-    "__main__": (
-        ScannerSkip("CKV_AWS_338", "aws:cloudwatch/logGroup:LogGroup", "*",
-                    "platform log groups of dev keep 90 days",
-                    fix="__main__.py: platform_log_retention = 1096 if prod else 365 (Checkov asks a year everywhere)",
-                    when=lambda inputs: dev(inputs) and not tag("tenant", inputs)),
+    "components.pod_security_groups": (
+        ScannerSkip("CKV2_AWS_5", "aws:ec2/securityGroup:SecurityGroup", "tenant-pods*",
+                    "attached to the tenant's pods by the VPC CNI SecurityGroupPolicy (a Kubernetes object the "
+                    "Terraform-plan scan does not connect to the group)"),
     ),
 }  # fmt: skip
