@@ -7,6 +7,7 @@ Tenant ids are matched as whole segments (delimited by '-', '/', ':' or either e
 id winning, so 'acme' is not found inside 'acme-life'."""
 
 import functools
+import ipaddress
 import json
 import re
 from collections import defaultdict
@@ -20,7 +21,7 @@ from pulumi_policy.proxy import UnknownValueError
 from .frameworks import cis_eks, glba, naic, nydfs
 from .props import as_list, get, labels_of, tenant_label
 from .rule import Res, Rule
-from .tenancy import StackIndex
+from .tenancy import StackIndex, own_tenant, safe
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -32,6 +33,7 @@ AUTHORIZATION_POLICIES = (
 )
 RDS = "aws:rds/instance:Instance"
 KMS_KEY = "aws:kms/key:Key"
+KMS_ALIAS = "aws:kms/alias:Alias"
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 TENANT_DATA_TYPES = (
@@ -41,10 +43,16 @@ TENANT_DATA_TYPES = (
     "aws:sns/topic:Topic",
     "aws:cloudwatch/logGroup:LogGroup",
     "aws:secretsmanager/secret:Secret",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+    "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
+    "aws:backup/vault:Vault",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
 )
 NAME_LABEL = "kubernetes.io/metadata.name"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+WIDEST_PRIVATE_PREFIX = 16  # a platform VPC is a /16 at most: a wider block reaches beyond it
+NEGATED_SOURCES = ("notNamespaces", "notPrincipals", "notRequestPrincipals", "notIpBlocks", "notRemoteIpBlocks")
 DATABASE_ENGINE = "mariadb"
 # Inputs holding IAM-style JSON documents, and inputs holding one ARN, scanned for other tenants.
 DOCUMENT_PROPS = ("policy", "assumeRolePolicy", "redrivePolicy")
@@ -159,6 +167,13 @@ class Tenancy:
                             self.namespace_tenant[name] = tenant
             except UnknownValueError:
                 continue
+        self.alias_by_name: dict[str, Res] = {}
+        self.alias_by_key_id: dict[str, Res] = {}
+        for alias in (r for r in resources if r.type == KMS_ALIAS):
+            for key, into in (("name", self.alias_by_name), ("targetKeyId", self.alias_by_key_id)):
+                value = safe(lambda alias=alias, key=key: get(alias.props, key))
+                if isinstance(value, str):
+                    into[value] = alias
         # Tenants without a namespace in this stack: their namespace would be named and labelled by id.
         self.tenant_namespaces: dict[str, dict[str, str]] = {
             ns: self.namespace_labels[ns] for ns in self.namespace_tenant
@@ -167,6 +182,28 @@ class Tenancy:
             if tenant not in self.namespace_labels:
                 self.tenant_namespaces[tenant] = {NAME_LABEL: tenant, "tenant": tenant}
                 self.namespace_tenant[tenant] = tenant
+
+    def key_owner(self, value: str) -> tuple[str, str] | tuple[None, None]:
+        """Whose key a key ARN, id, alias or alias ARN is: ("tenant", id), ("platform", what), or
+        (None, None) when the text names no key this stack can place (another stack's key id)."""
+        name = value.split(":", 5)[-1] if value.startswith("arn:") else value
+        if name.startswith("alias/aws/"):
+            return "platform", f"the AWS-managed key {name}"
+        if name.startswith("alias/"):
+            alias = self.alias_by_name.get(name)
+            if alias is not None:
+                tenant = self.index.tenant(alias)
+                return ("tenant", tenant) if tenant else ("platform", f"platform key {name}")
+            named = {t for _, _, t in tenant_segments(name, self.ids)}
+            if len(named) == 1:
+                return "tenant", named.pop()
+            return ("platform", f"platform key {name}") if not named else (None, None)
+        key_id = name.removeprefix("key/")
+        alias = self.alias_by_key_id.get(key_id)
+        if alias is None:
+            return None, None
+        tenant = self.index.tenant(alias)
+        return ("tenant", tenant) if tenant else ("platform", f"platform key {get(alias.props, 'name')}")
 
     def namespace_owner(self, namespace: Any) -> str | None:
         return self.namespace_tenant.get(namespace) if isinstance(namespace, str) else None
@@ -250,9 +287,18 @@ def _peer_problems(tenancy: Tenancy, own: str, peer: Any, ingress: bool) -> list
             if others:
                 problems.append(f"selects other tenants' namespaces: {', '.join(others)}")
     cidr = get(peer, "ipBlock.cidr")
-    if ingress and cidr in OPEN_CIDRS:
-        problems.append(f"admits the whole internet ({cidr})")
+    if cidr in OPEN_CIDRS:
+        problems.append(f"admits the whole internet ({cidr})" if ingress else f"reaches the whole internet ({cidr})")
+    elif isinstance(cidr, str) and _prefix_length(cidr) < WIDEST_PRIVATE_PREFIX:
+        problems.append(f"{'admits' if ingress else 'reaches'} {cidr}, wider than any VPC of the platform")
     return problems
+
+
+def _prefix_length(cidr: str) -> int:
+    try:
+        return ipaddress.ip_network(cidr, strict=False).prefixlen
+    except ValueError:
+        return 0
 
 
 def network_policies_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
@@ -265,6 +311,15 @@ def network_policies_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -
         found: list[Finding] = []
         for direction, rules_path, peers_key in (("ingress", "spec.ingress", "from"), ("egress", "spec.egress", "to")):
             for i, rule in enumerate(as_list(get(r.props, rules_path))):
+                if not as_list(get(rule, peers_key)):
+                    # A rule without peers matches every source or destination, in the cluster and out.
+                    everything = "every source" if direction == "ingress" else "every destination"
+                    found.append(
+                        (
+                            f"tenant {own}: {direction} rule #{i + 1} names no peers ({peers_key}), so it admits {everything}",
+                            r.urn,
+                        )
+                    )
                 for j, peer in enumerate(as_list(get(rule, peers_key))):
                     for problem in _peer_problems(tenancy, own, peer, direction == "ingress"):
                         found.append((f"tenant {own}: {direction} rule #{i + 1}, peer #{j + 1} {problem}", r.urn))
@@ -304,7 +359,14 @@ def _authorization_problems(tenancy: Tenancy, own: str, r: Res) -> list[str]:
         return []  # DENY/AUDIT/CUSTOM policies naming other tenants grant nothing
     problems: list[str] = []
     for i, rule in enumerate(as_list(get(r.props, "spec.rules"))):
+        if not as_list(get(rule, "from")):
+            problems.append(f"rule #{i + 1} has no 'from': it admits every workload of every namespace")
         for source in (get(f, "source") for f in as_list(get(rule, "from"))):
+            negated = [key for key in NEGATED_SOURCES if as_list(get(source, key))]
+            if negated:
+                problems.append(
+                    f"rule #{i + 1} admits every source except some ({', '.join(negated)}), other tenants included"
+                )
             for ns in map(str, as_list(get(source, "namespaces"))):
                 if ns == "*":
                     problems.append(f"rule #{i + 1} admits every namespace (*)")
@@ -381,6 +443,27 @@ def one_database_per_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> I
 
 # ------------------------------------------------------------------------------ MT-6 keys
 
+KEY_INPUTS = (
+    "kmsKeyId",
+    "kmsMasterKeyId",
+    "kmsKeyArn",
+    "masterUserSecretKmsKeyId",
+    "performanceInsightsKmsKeyId",
+    "encryptionKeyArn",
+)
+RULE_KEY_INPUTS = (
+    "applyServerSideEncryptionByDefault.kmsMasterKeyId",  # bucket encryption rules
+    "destination.encryptionConfiguration.replicaKmsKeyId",  # bucket replication rules
+)
+
+
+def _key_references(r: Res) -> list[tuple[str, str]]:
+    """(input, text) of every KMS key the resource names."""
+    found = [(p, v) for p in KEY_INPUTS if isinstance(v := get(r.props, p), str) and v]
+    for i, rule in enumerate(as_list(get(r.props, "rules"))):
+        found += [(f"rules[{i}].{p}", v) for p in RULE_KEY_INPUTS if isinstance(v := get(rule, p), str) and v]
+    return found
+
 
 def tenant_data_own_key(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
     tenancy = Tenancy(resources)
@@ -407,6 +490,13 @@ def tenant_data_own_key(resources: Sequence[Res], _: Mapping[str, Any]) -> Itera
                 found.append((f"tenant {own}'s data is encrypted with platform key {key.name}, not its own", r.urn))
             elif key_tenant != own:
                 found.append((f"tenant {own}'s data is encrypted with tenant {key_tenant}'s key {key.name}", r.urn))
+        # A key named by ARN, id or alias text creates no dependency: resolve the text itself.
+        for prop, value in _key_references(r):
+            kind, whose = tenancy.key_owner(value)
+            if kind == "platform":
+                found.append((f"tenant {own}'s {prop} names {whose}, not the tenant's own key", r.urn))
+            elif kind == "tenant" and whose != own:
+                found.append((f"tenant {own}'s {prop} names {value}, a key of tenant {whose}", r.urn))
         return found
 
     return _each(resources, check)
@@ -427,6 +517,70 @@ def _referenced_arns(r: Res) -> list[tuple[str, str]]:
         if isinstance(value, str):
             found.append((prop, value))
     return found
+
+
+# Condition keys whose ARN values say who may call or from where: a wildcard there is a grant too.
+GRANTING_CONDITION_KEYS = frozenset({"aws:principalarn", "aws:sourcearn"})
+RESOURCE_SCOPING_KEYS = frozenset({"kms:resourcealiases", "aws:resourcetag/tenant"})
+
+
+def _scoped_to_own(condition: Any, own: str, tenants: Iterable[str]) -> bool:
+    """Whether a condition confines a wildcard Resource to the tenant's own resources: a positive
+    test of the resource's alias or tenant tag whose every value names the tenant
+    ('key/*' with kms:ResourceAliases = the tenant's alias)."""
+    if not isinstance(condition, Mapping):
+        return False
+    for operator in list(condition.keys()):
+        block = condition[operator]
+        if not isinstance(block, Mapping) or "not" in str(operator).lower() or str(operator).endswith("IfExists"):
+            continue
+        for key in list(block.keys()):
+            if str(key).lower() not in RESOURCE_SCOPING_KEYS:
+                continue
+            values = [str(v) for v in as_list(block[key])]
+            named = [{t for _, _, t in tenant_segments(v, tenants)} for v in values]
+            if values and all(n == {own} and "*" not in v for n, v in zip(named, values, strict=True)):
+                return True
+    return False
+
+
+def _granted_patterns(r: Res, own: str, tenants: Iterable[str]) -> list[tuple[str, str]]:
+    """(input, ARN pattern) for each wildcard ARN an Allow statement grants: in Resource, or as the
+    caller (aws:PrincipalArn / aws:SourceArn conditions)."""
+    documents = [(p, get(r.props, p)) for p in DOCUMENT_PROPS]
+    documents += [
+        (f"inlinePolicies[{i}]", get(p, "policy")) for i, p in enumerate(as_list(get(r.props, "inlinePolicies")))
+    ]
+    found: list[tuple[str, str]] = []
+    for prop, text in documents:
+        document = text
+        if isinstance(text, str):
+            try:
+                document = json.loads(text)
+            except ValueError:
+                continue
+        for st in as_list(get(document, "Statement")) if isinstance(document, Mapping) else []:
+            if get(st, "Effect") != "Allow":
+                continue
+            condition = get(st, "Condition")
+            values = [] if _scoped_to_own(condition, own, tenants) else [str(v) for v in as_list(get(st, "Resource"))]
+            if isinstance(condition, Mapping):
+                for operator in list(condition.keys()):
+                    block = condition[operator]
+                    if isinstance(block, Mapping) and "not" not in str(operator).lower():
+                        for key in list(block.keys()):
+                            if str(key).lower() in GRANTING_CONDITION_KEYS:
+                                values += [str(v) for v in as_list(block[key])]
+            found += [(prop, v) for v in values if v.startswith("arn:") and any(w in arn_name(v) for w in WILDCARDS)]
+    return found
+
+
+def _anchored(pattern: str, own: str, tenants: Iterable[str]) -> bool:
+    """Whether the fixed text before the first wildcard of an ARN pattern's resource part names
+    the tenant: 'ip-prod-acme-*' is the tenant's, 'ip-prod-*' is everyone's."""
+    name = arn_name(pattern)
+    first = min(i for i in (name.find("*"), name.find("?")) if i >= 0)
+    return own in {t for _, _, t in tenant_segments(name[:first], tenants)}
 
 
 def no_cross_tenant_references(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
@@ -452,6 +606,21 @@ def no_cross_tenant_references(resources: Sequence[Res], _: Mapping[str, Any]) -
                 other = tenancy.namespace_owner(match.group(1))
                 if other and other != own:
                     found.append((f"tenant {own}'s {prop} trusts service account {text} of tenant {other}", r.urn))
+        for prop, pattern in _granted_patterns(r, own, tenancy.ids):
+            if not _anchored(pattern, own, tenancy.ids):
+                found.append(
+                    (
+                        f"tenant {own}'s {prop} grants {pattern}: the wildcard comes before the tenant's id, so it matches other tenants' resources",
+                        r.urn,
+                    )
+                )
+        # Whose a resource is follows what it governs (a role policy, the role); one tenant's
+        # component attaching it to another tenant's role, bucket or queue opens that one up.
+        governed = tenancy.index.governed_tenant(r)
+        placed = own_tenant(r) or tenancy.index.namespace_tenant(r) or tenancy.index.lineage_tenant(r)
+        if governed and placed and governed != placed:
+            targets = ", ".join(t.name for t in tenancy.index.governed(r))
+            found.append((f"tenant {placed}'s {r.type.split(':')[-1]} governs {targets} of tenant {governed}", r.urn))
         return found
 
     return _each(resources, check)
