@@ -65,6 +65,10 @@ ADMIN_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(AdministratorAccess
 ESCALATING_VERBS = ("bind", "escalate", "impersonate")
 SHELL_RESOURCES = ("pods/exec", "pods/attach")
 ADMIN_ROLES = ("cluster-admin", "admin")
+# Resources whose creation or change starts pods (which may mount any secret of their namespace).
+POD_MAKERS = frozenset(
+    {"pods", "deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs", "replicationcontrollers"}
+)
 REQUIRED_PASSWORD_CLASSES = ("requireLowercase", "requireUppercase", "requireNumbers", "requireSymbols")
 MIN_PASSWORD_LENGTH = 14
 # Condition keys that pin a "Principal: *" grant to known callers.
@@ -157,6 +161,7 @@ def _describe(kind: str, name: str, ns: str) -> str:
 
 def rbac_least_privilege(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
     if r.type in (K8S_ROLE, K8S_CLUSTER_ROLE):
+        reads_secrets, runs_pods = False, list[str]()
         for i, rule in enumerate(as_list(get(r.props, "rules"))):
             label = f"rule #{i + 1}"
             verbs = {v.lower() for v in _strings(get(rule, "verbs"))}
@@ -175,6 +180,16 @@ def rbac_least_privilege(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
                 yield f"{label} grants {', '.join(shells)}: a shell in running pods and their secrets"
             if "secrets" in resources and verbs & {"list", "watch"}:
                 yield f"{label} can list or watch secrets, which returns every secret's value"
+            if "secrets" in resources and "get" in verbs and not _strings(get(rule, "resourceNames")):
+                yield f"{label} can get every secret of the namespace by name: list the secrets in resourceNames"
+                reads_secrets = True
+            if verbs & {"create", "update", "patch"} and set(resources) & POD_MAKERS:
+                runs_pods = sorted(set(resources) & POD_MAKERS)
+        if reads_secrets and runs_pods:
+            yield (
+                f"the role both reads secrets and creates or changes {', '.join(runs_pods)}: "
+                "a pod it starts can mount any secret of the namespace"
+            )
         return
     namespace = get(r.props, "metadata.namespace")
     role = get(r.props, "roleRef.name")
@@ -298,7 +313,7 @@ RULES: tuple[Rule, ...] = (
         id="K8S-RBAC-1",
         name="rbac-least-privilege",
         title="Kubernetes RBAC grants no wildcards, escalation or cluster admin",
-        description="Roles and ClusterRoles grant no wildcard verbs or resources, no bind/escalate/impersonate, no exec or attach into pods and no listing of secrets; cluster-admin and admin are bound only to kube-system service accounts, and tenant groups never get cluster-wide bindings.",
+        description="Roles and ClusterRoles grant no wildcard verbs or resources, no bind/escalate/impersonate, no exec or attach into pods, no listing of secrets, no reading of secrets beyond named ones (resourceNames) and never secret reads together with creating or changing pods or their controllers; cluster-admin and admin are bound only to kube-system service accounts, and tenant groups never get cluster-wide bindings.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(

@@ -144,8 +144,18 @@ def document_strings(value: Any) -> list[str]:
 class Tenancy:
     """Tenant ids, tenant namespaces and attribution over one stack."""
 
+    _last: "tuple[StackIndex, Tenancy] | None" = None
+
+    @classmethod
+    def of(cls, resources: Sequence[Res]) -> "Tenancy":
+        """Shared by the stack rules of one evaluation, as StackIndex.of."""
+        index = StackIndex.of(resources)
+        if cls._last is None or cls._last[0] is not index:
+            cls._last = (index, cls(resources))
+        return cls._last[1]
+
     def __init__(self, resources: Sequence[Res]) -> None:
-        self.index = StackIndex(resources)
+        self.index = StackIndex.of(resources)
         self.by_urn = self.index.by_urn
         self.ids: set[str] = set()
         self.namespace_tenant: dict[str, str] = {}  # tenant namespace -> tenant id
@@ -302,7 +312,7 @@ def _prefix_length(cidr: str) -> int:
 
 
 def network_policies_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
-    tenancy = Tenancy(resources)
+    tenancy = Tenancy.of(resources)
 
     def check(r: Res) -> list[Finding]:
         own = tenancy.k8s_owner(r) if r.type == NETWORK_POLICY else None
@@ -394,7 +404,7 @@ def _service_account_problems(tenancy: Tenancy, own: str, r: Res) -> list[str]:
 
 
 def bindings_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
-    tenancy = Tenancy(resources)
+    tenancy = Tenancy.of(resources)
     checks = {ROLE_BINDING: _binding_problems, SERVICE_ACCOUNT: _service_account_problems}
     checks.update(dict.fromkeys(AUTHORIZATION_POLICIES, _authorization_problems))
 
@@ -412,7 +422,7 @@ def bindings_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterab
 
 
 def one_database_per_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
-    tenancy = Tenancy(resources)
+    tenancy = Tenancy.of(resources)
     primaries: dict[str, list[str]] = defaultdict(list)
 
     def check(r: Res) -> list[Finding]:
@@ -466,7 +476,7 @@ def _key_references(r: Res) -> list[tuple[str, str]]:
 
 
 def tenant_data_own_key(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
-    tenancy = Tenancy(resources)
+    tenancy = Tenancy.of(resources)
 
     def owner(r: Res) -> str | None:
         if r.type == BUCKET_SSE:
@@ -584,7 +594,7 @@ def _anchored(pattern: str, own: str, tenants: Iterable[str]) -> bool:
 
 
 def no_cross_tenant_references(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
-    tenancy = Tenancy(resources)
+    tenancy = Tenancy.of(resources)
 
     def check(r: Res) -> list[Finding]:
         own = tenancy.index.tenant(r)
@@ -622,6 +632,80 @@ def no_cross_tenant_references(resources: Sequence[Res], _: Mapping[str, Any]) -
             targets = ", ".join(t.name for t in tenancy.index.governed(r))
             found.append((f"tenant {placed}'s {r.type.split(':')[-1]} governs {targets} of tenant {governed}", r.urn))
         return found
+
+    return _each(resources, check)
+
+
+# ------------------------------------------------------------------------------ MT-9 resource policy principals
+
+RESOURCE_POLICY_TYPES = (
+    "aws:sqs/queue:Queue",
+    "aws:sqs/queuePolicy:QueuePolicy",
+    "aws:sns/topic:Topic",
+    "aws:sns/topicPolicy:TopicPolicy",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    KMS_KEY,
+    "aws:secretsmanager/secret:Secret",
+    "aws:secretsmanager/secretPolicy:SecretPolicy",
+    "aws:backup/vaultPolicy:VaultPolicy",
+)
+ACCOUNT_PRINCIPAL = re.compile(r"^(?:\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$")
+# Condition keys that name the calling principal itself (not its account or organization).
+PRINCIPAL_PINNING_KEYS = ("aws:principalarn", "aws:userid", "aws:principaltag/")
+
+
+def _pins_principal(condition: Any) -> bool:
+    if not isinstance(condition, Mapping):
+        return False
+    for operator in list(condition.keys()):
+        block = condition[operator]
+        if not isinstance(block, Mapping) or "not" in str(operator).lower() or str(operator).endswith("IfExists"):
+            continue
+        for key in list(block.keys()):
+            values = [str(v) for v in as_list(block[key])]
+            if str(key).lower().startswith(PRINCIPAL_PINNING_KEYS) and values and "*" not in values:
+                return True
+    return False
+
+
+def _principal_problems(document: Any) -> list[str]:
+    problems: list[str] = []
+    for i, st in enumerate(as_list(get(document, "Statement")) if isinstance(document, Mapping) else []):
+        if get(st, "Effect") != "Allow":
+            continue
+        label = f"statement '{get(st, 'Sid')}'" if get(st, "Sid") else f"statement #{i + 1}"
+        principal = get(st, "Principal")
+        if get(st, "NotPrincipal") is not None:
+            problems.append(f"{label} allows everyone but the listed principals (NotPrincipal)")
+            continue
+        if isinstance(principal, Mapping):
+            named = [str(v) for v in as_list(get(principal, "AWS"))]
+        else:
+            named = [str(v) for v in as_list(principal)]
+        wide = [p for p in named if p == "*" or ACCOUNT_PRINCIPAL.match(p)]
+        if wide and not _pins_principal(get(st, "Condition")):
+            problems.append(
+                f"{label} allows {', '.join(wide)}: every role of the account (other tenants' included), "
+                "whatever account or organization condition it carries; name the tenant's roles"
+            )
+    return problems
+
+
+def resource_policies_name_principals(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
+    index = StackIndex.of(resources)
+
+    def check(r: Res) -> list[Finding]:
+        own = index.tenant(r) if r.type in RESOURCE_POLICY_TYPES else None
+        if own is None:
+            return []
+        text = get(r.props, "policy")
+        document = text
+        if isinstance(text, str):
+            try:
+                document = json.loads(text)
+            except ValueError:
+                return []
+        return [(f"tenant {own}'s policy: {p}", r.urn) for p in _principal_problems(document)]
 
     return _each(resources, check)
 
@@ -681,5 +765,16 @@ RULES: tuple[Rule, ...] = (
         frameworks=(nydfs("500.7"), naic("a"), glba("1")),
         remediation="Reference only the tenant's own resources; anything shared belongs to the platform and is granted through platform roles.",
         stack_check=no_cross_tenant_references,
+    ),
+    Rule(
+        id="MT-9",
+        name="tenant-resource-policies-name-principals",
+        title="Tenant resource policies name the principals they admit",
+        description="No Allow statement of a tenant's queue, topic, bucket, key, secret or vault policy admits a whole account (its root or a bare account id) or any principal ('*') — not even with an aws:PrincipalAccount, SourceAccount or PrincipalOrgID condition, which every other tenant's roles satisfy — unless a condition pins the caller's own ARN or tag; and none uses NotPrincipal.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a"), glba("1")),
+        remediation="List the tenant's own role ARNs (TenantIdentity) in Principal, or AWS service principals with aws:SourceArn; never the account root.",
+        stack_check=resource_policies_name_principals,
     ),
 )

@@ -1,6 +1,7 @@
 """Observability and audit: every tenant's database is watched and its alerts reach someone, the
 account's audit trail is complete and tamper-evident, audit records are write-once."""
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -20,7 +21,7 @@ SERVICE_SIGNALS = {"service-5xx", "service-latency"}
 
 
 def alarm_coverage(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-    index = StackIndex(resources)
+    index = StackIndex.of(resources)
     watched: dict[str, set[str]] = defaultdict(set)
     for r in resources:
         if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm" and as_list(get(r.props, "alarmActions")):
@@ -154,6 +155,10 @@ def grafana_isolation(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
                     yield f"alert rule '{get(rule, 'uid')}' of tenant '{tenant}' queries data source '{uid}'"
 
 
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
 def tenant_views_access(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
     if not str(get(r.props, "chart", "")).endswith("grafana"):
         return
@@ -185,6 +190,17 @@ def tenant_views_access(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
         or get(r.props, f"{oauth}.role_attribute_strict") is not True
     ):
         yield f"single sign-on does not admit exactly the group '{tenant}-operators'"
+    # Operators view their tenant; a role that edits data sources or administers the instance
+    # could point a data source at another tenant's id.
+    path = str(get(r.props, f"{oauth}.role_attribute_path", ""))
+    if re.search(r"\b(?:Admin|GrafanaAdmin|Editor)\b", path):
+        yield f"single sign-on can map users to a role above Viewer (role_attribute_path {path})"
+    if _truthy(get(r.props, f"{oauth}.allow_assign_grafana_admin")) or _truthy(
+        get(r.props, f"{oauth}.skip_org_role_sync")
+    ):
+        yield "roles can be raised inside Grafana (allow_assign_grafana_admin or skip_org_role_sync)"
+    if get(r.props, f"{ini}.users.auto_assign_org_role", "Viewer") != "Viewer":
+        yield "new users are given a role above Viewer (users.auto_assign_org_role)"
 
 
 RULES = (
@@ -205,7 +221,7 @@ RULES = (
         id="OBS-3",
         name="tenant-views-access",
         title="Only a tenant's operators reach its views",
-        description="Each tenant's Grafana holds only that tenant's data sources and dashboards, has no anonymous or local logins, and admits through single sign-on exactly the group '<tenant>-operators'; the all-tenant platform Grafana is never exposed through an ingress.",
+        description="Each tenant's Grafana holds only that tenant's data sources and dashboards, has no anonymous or local logins, admits through single sign-on exactly the group '<tenant>-operators' as Viewers (no role mapping, assignment or sync bypass that raises them); the all-tenant platform Grafana is never exposed through an ingress.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.7"), nydfs("500.12"), naic("a"), glba("1")),

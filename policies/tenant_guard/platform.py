@@ -2,13 +2,14 @@
 account, Pod Security on every namespace, and encrypted, highly available Redis."""
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
 from .frameworks import cis_eks, fsbp, glba, naic, nydfs
-from .props import as_list, get, labels_of
+from .props import as_list, get, labels_of, tags_of
 from .rule import Res, Rule
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -90,6 +91,12 @@ def irsa_trust(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
         if principal == "*" or get(principal, "AWS") == "*":
             yield "the role can be assumed by any principal"
             continue
+        accounts = [str(p) for p in as_list(get(principal, "AWS")) if ACCOUNT_PRINCIPAL.match(str(p))]
+        if accounts and not _pins_caller(get(st, "Condition")):
+            yield (
+                f"the role trusts every principal of {', '.join(accounts)} without a condition naming the caller "
+                "(aws:PrincipalArn, aws:PrincipalTag/<key> or sts:ExternalId)"
+            )
         actions = as_list(get(st, "Action"))
         if "sts:AssumeRoleWithWebIdentity" not in actions:
             continue
@@ -105,6 +112,25 @@ def irsa_trust(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
             yield "the web-identity trust names no single service account"
         if list(audiences.values()) != ["sts.amazonaws.com"]:
             yield "the web-identity trust does not require the sts.amazonaws.com audience"
+
+
+ACCOUNT_PRINCIPAL = re.compile(r"^(?:\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$")
+CALLER_KEYS = ("aws:principalarn", "aws:principaltag/", "sts:externalid", "aws:userid")
+
+
+def _pins_caller(condition: Any) -> bool:
+    """A positive test, against concrete values, of a key that names the caller itself."""
+    if not isinstance(condition, Mapping):
+        return False
+    for operator in list(condition.keys()):
+        block = condition[operator]
+        if not isinstance(block, Mapping) or "not" in str(operator).lower() or str(operator).endswith("IfExists"):
+            continue
+        for key in list(block.keys()):
+            values = [str(v) for v in as_list(block[key])]
+            if str(key).lower().startswith(CALLER_KEYS) and values and "*" not in values:
+                return True
+    return False
 
 
 def namespace_pod_security(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
@@ -125,6 +151,45 @@ def redis_encryption(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
         yield "clients may connect without TLS: set transitEncryptionEnabled and transitEncryptionMode required"
     if not get(r.props, "authToken") and not as_list(get(r.props, "userGroupIds")):
         yield "no authentication: use an RBAC user group (IAM users) or an auth token"
+
+
+def _acl_problems(tenant: str, access: str) -> list[str]:
+    problems: list[str] = []
+    tokens = access.split()
+    for token in tokens:
+        if token in ("allkeys", "allchannels"):
+            problems.append(f"'{token}' reaches every tenant's keys or channels")
+            continue
+        if token.startswith("&"):
+            pattern = token[1:]
+        elif token.startswith("~") or (token.startswith("%") and "~" in token):
+            pattern = token.split("~", 1)[1]
+        else:
+            continue
+        if not re.split(r"[*?\[]", pattern, maxsplit=1)[0].startswith(f"{tenant}:"):
+            problems.append(f"pattern '{token}' is not confined to the prefix '{tenant}:'")
+    lowered = [t.lower() for t in tokens]
+    if "+@dangerous" in lowered or "+@admin" in lowered or ("+@all" in lowered and "-@dangerous" not in lowered):
+        problems.append(
+            "administrative or dangerous commands are allowed (+@all without -@dangerous, +@dangerous, +@admin)"
+        )
+    return problems
+
+
+def cache_users_confined(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    access = str(get(r.props, "accessString", ""))
+    enabled = access.split()[:1] == ["on"]
+    if get(r.props, "userName") == "default" and enabled:
+        yield "the default user is enabled: every client that reaches the cache is that user; set its access string to 'off'"
+    no_password = (
+        get(r.props, "authenticationMode.type") == "no-password-required" or get(r.props, "noPasswordRequired") is True
+    )
+    if enabled and no_password:
+        yield "an enabled user needs no password or IAM token: use authenticationMode iam"
+    tenant = tags_of(r.props).get("tenant")
+    if isinstance(tenant, str) and tenant:
+        for problem in _acl_problems(tenant, access):
+            yield f"tenant {tenant}'s cache user: {problem}"
 
 
 def redis_availability(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
@@ -176,7 +241,7 @@ RULES = (
         id="IAM-3",
         name="irsa-trust-pinned",
         title="Workload roles trust exactly one service account",
-        description="No role is assumable by everyone, and every web-identity (IRSA) role trusts exactly one namespace/service account of the cluster's OIDC issuer with the STS audience.",
+        description="No role is assumable by everyone, a role trusting a whole account names the caller in a condition (principal ARN, principal tag or external ID), and every web-identity (IRSA) role trusts exactly one namespace/service account of the cluster's OIDC issuer with the STS audience.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.7"), naic("a"), glba("1"), cis_eks("5.1.5")),
@@ -220,5 +285,17 @@ RULES = (
         remediation="Set automaticFailoverEnabled and multiAzEnabled with at least two cache clusters, and snapshotRetentionLimit >= 1.",
         resource_types=(REDIS,),
         check=redis_availability,
+    ),
+    Rule(
+        id="MT-10",
+        name="cache-users-confined",
+        title="Cache users are authenticated and confined to their tenant",
+        description="The ElastiCache default user is disabled, no enabled user connects without a password or IAM token, and a tenant's cache user reaches only keys (and channels) under its own '<tenant>:' prefix, without administrative or dangerous commands.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a"), glba("1"), fsbp("ElastiCache.6")),
+        remediation="Keep the default user 'off -@all'; give each tenant an IAM-authenticated user with '~<tenant>:* &<tenant>:* +@all -@dangerous' or narrower.",
+        resource_types=("aws:elasticache/user:User",),
+        check=cache_users_confined,
     ),
 )

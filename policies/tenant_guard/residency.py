@@ -65,7 +65,7 @@ def _tenant_anchors(resources: Sequence[Res], index: StackIndex) -> dict[str, st
 
 def data_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     registry: Mapping[str, Any] = config.get("residency") or {}
-    index = StackIndex(resources)
+    index = StackIndex.of(resources)
     declared = _declared_residency(resources, index)
     if declared and not registry:
         yield ("no residency registry is configured: compliance must pass policies/config/<environment>.json", None)
@@ -153,6 +153,9 @@ def _arn_region(value: Any) -> str | None:
     return parts[3] if len(parts) > 4 and parts[0] == "arn" and parts[3] else None
 
 
+_REGION_IN_NAME = re.compile(r"(?:^|-)((?:us|ca|eu|ap|sa|me|af|il|mx)-[a-z]+-\d)(?:-|$)")
+
+
 def copy_destinations(r: Res) -> list[tuple[str, str]]:
     """(what, region) of every cross-region copy a resource sets up."""
     found: list[tuple[str, str]] = []
@@ -164,9 +167,16 @@ def copy_destinations(r: Res) -> list[tuple[str, str]]:
                     found.append(("backup copy", region))
     elif r.type == "aws:s3/bucketReplicationConfig:BucketReplicationConfig":
         for rule in as_list(get(r.props, "rules")):
+            if get(rule, "status") == "Disabled":
+                continue
             region = _arn_region(get(rule, "destination.encryptionConfiguration.replicaKmsKeyId"))
             if region:
                 found.append(("bucket replication", region))
+            # S3 ARNs carry no region; the platform names buckets ip-<env>-<region>-...
+            bucket = str(get(rule, "destination.bucket") or "")
+            named = _REGION_IN_NAME.search(bucket.rsplit(":", 1)[-1])
+            if named and named.group(1) != region:
+                found.append(("bucket replication destination", named.group(1)))
     elif r.type in (
         "aws:rds/instance:Instance",
         "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
@@ -203,7 +213,7 @@ def front_end_origins_inside_residency(r: Res, _: Mapping[str, Any]) -> Iterable
 
 def copies_inside_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     registry: Mapping[str, Any] = config.get("residency") or {}
-    index = StackIndex(resources)
+    index = StackIndex.of(resources)
     declared = _declared_residency(resources, index)
     for r in resources:
         tenant = index.tenant(r)

@@ -144,6 +144,18 @@ class StackIndex:
         self._below: dict[str, frozenset[str]] = {}
         self._names: dict[str, dict[str, list[Res]]] = {}
 
+    _last: "tuple[tuple[int, ...], StackIndex] | None" = None
+
+    @classmethod
+    def of(cls, resources: Sequence[Res]) -> "StackIndex":
+        """The index of these resources, shared by every stack rule of one evaluation (each rule
+        gets new `Res` objects over the same engine props; the cached index holds those props, so
+        their ids cannot be reused while it lives)."""
+        key = tuple(id(r.props) for r in resources)
+        if cls._last is None or cls._last[0] != key:
+            cls._last = (key, cls(resources))
+        return cls._last[1]
+
     def parent(self, r: Res) -> Res | None:
         return self.by_urn.get(r.parent_urn) if r.parent_urn else None
 
@@ -336,7 +348,7 @@ def namespace_guardrails(resources: Sequence[Res], _: Mapping[str, Any]) -> Iter
 
 
 def tenant_attribution(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-    index = StackIndex(resources)
+    index = StackIndex.of(resources)
     owners: dict[str, set[str]] = defaultdict(set)
     for r in resources:
         component = index.tenant_component(r)
