@@ -1053,6 +1053,14 @@ MUTATIONS: dict[str, Mutation] = {
     "front-end-origins-inside-residency": lambda p: _first(p, CF, "demo-basic")["inputs"]["origins"][0].update(
         domainName="demo-basic-origin-us-west-2.dev.insure.example.com"
     ),
+    "tenant-resource-policies-name-principals": lambda p: _edit_policy(
+        _first(p, "aws:sqs/queuePolicy:QueuePolicy", "demo-basic"),
+        Principal={"AWS": "arn:aws:iam::123456789012:root"},
+        Condition={"StringEquals": {"aws:PrincipalAccount": "123456789012"}},
+    ),
+    "cache-users-confined": lambda p: _first(p, "aws:elasticache/user:User", None, "default")["inputs"].update(
+        accessString="on ~* +@all"
+    ),
 }
 
 

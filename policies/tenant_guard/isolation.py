@@ -198,7 +198,7 @@ class Tenancy:
         (None, None) when the text names no key this stack can place (another stack's key id)."""
         name = value.split(":", 5)[-1] if value.startswith("arn:") else value
         if name.startswith("alias/aws/"):
-            return "platform", f"the AWS-managed key {name}"
+            return None, None  # AWS-managed keys: the encryption rules (ENC-*) refuse them
         if name.startswith("alias/"):
             alias = self.alias_by_name.get(name)
             if alias is not None:
