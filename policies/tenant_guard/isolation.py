@@ -222,7 +222,7 @@ class Tenancy:
         """The tenant whose namespace the object sits in; a labelled object in a namespace this
         stack does not create belongs to its label's tenant."""
         namespace = get(r.props, "metadata.namespace")
-        owner = self.namespace_owner(namespace)
+        owner = self.index.namespace_tenant(r)
         if owner or (isinstance(namespace, str) and namespace in self.namespace_labels):
             return owner
         return self.index.tenant(r)

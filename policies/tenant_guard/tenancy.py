@@ -113,6 +113,25 @@ UNTAGGABLE = frozenset(
         "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
         "aws:secretsmanager/secretVersion:SecretVersion",
         "aws:cloudwatch/logMetricFilter:LogMetricFilter",
+        "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter",
+        "aws:secretsmanager/secretPolicy:SecretPolicy",
+        "aws:secretsmanager/secretRotation:SecretRotation",
+        "aws:kms/grant:Grant",
+        "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
+        "aws:sns/topicDataProtectionPolicy:TopicDataProtectionPolicy",
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+        "aws:s3/bucketLogging:BucketLogging",
+        "aws:s3/bucketNotification:BucketNotification",
+        "aws:s3/bucketAclV2:BucketAclV2",
+        "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2",
+        "aws:ec2/securityGroupRule:SecurityGroupRule",
+        "aws:cognito/userPoolDomain:UserPoolDomain",
+        "aws:backup/vaultPolicy:VaultPolicy",
+        "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
+        "aws:acm/certificateValidation:CertificateValidation",
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
+        "aws:iam/policyAttachment:PolicyAttachment",
     }
 )
 
@@ -352,7 +371,9 @@ def tenant_attribution(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterab
     owners: dict[str, set[str]] = defaultdict(set)
     for r in resources:
         component = index.tenant_component(r)
-        if component is None:
+        # A tenant's resource: inside its Tenant component, or inside any component that holds
+        # only that tenant's resources (a front-end the global edge builds for it).
+        if component is None and not index.lineage_tenant(r):
             continue
         if r.type.startswith("aws:") and r.type not in UNTAGGABLE:
             found, kind = tags_of(r.props), "tags"
@@ -366,7 +387,7 @@ def tenant_attribution(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterab
                 f"tenant resource lacks the {kind} {', '.join(missing)} (cost and violations are reported per tenant)",
                 r.urn,
             )
-        if found.get("tenant"):
+        if found.get("tenant") and component is not None:
             owners[component.urn].add(str(found["tenant"]))
     for component_urn, tenants in owners.items():
         if len(tenants) > 1:
