@@ -451,7 +451,10 @@ def test_node_pool_sizes_must_be_ordered(tmp_path: Path) -> None:
         ("views-us-east-1-beta-life.insure.example.com", "is a tenant's views host"),
         ("grafana.views-us-west-2-beta-life.insure.example.com", "sits under 'views-us-west-2-beta-life."),
         ("beta-life-origin-us-east-1.insure.example.com", "is a regional origin host"),
-        ("x.origin-us-west-2.insure.example.com", "sits under 'origin-us-west-2.insure.example.com', a regional origin"),
+        (
+            "x.origin-us-west-2.insure.example.com",
+            "sits under 'origin-us-west-2.insure.example.com', a regional origin",
+        ),
         ("portal.beta-life.insure.example.com", "the API host name of tenant 'beta-life'"),
     ],
 )
