@@ -150,9 +150,51 @@ def key_arn(plan: Plan, tenant: str) -> str:
     return find(plan, QUEUE, tenant)["inputs"]["kmsMasterKeyId"]
 
 
+def platform_alias(plan: Plan, role: str) -> Resource:
+    """A platform key's alias, preferably the one whose name has `role`."""
+    return (all_of(plan, ALIAS, "", role) or all_of(plan, ALIAS, ""))[0]
+
+
 def alias_arn(plan: Plan, role: str) -> str:
-    alias = find(plan, ALIAS, None, role)
+    alias = platform_alias(plan, role)
     return f"arn:aws:kms:{plan['region']}:{ACCOUNT}:{alias['inputs']['name']}"
+
+
+def allowing(document: dict[str, Any], service: str) -> dict[str, Any]:
+    """The first Allow statement granting something on an ARN of `service` (s3, sqs, ...)."""
+    return next(
+        st
+        for st in document["Statement"]
+        if st["Effect"] == "Allow" and any(str(r).startswith(f"arn:aws:{service}:") for r in _list(st.get("Resource")))
+    )
+
+
+def admitting(document: dict[str, Any]) -> dict[str, Any]:
+    """The first Allow statement naming AWS principals, its principal list made a list."""
+    st = next(st for st in document["Statement"] if st["Effect"] == "Allow" and "AWS" in (st.get("Principal") or {}))
+    st["Principal"]["AWS"] = _list(st["Principal"]["AWS"])
+    return st
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def bucket_arn(policy: Resource) -> str:
+    return f"arn:aws:s3:::{policy['inputs']['bucket']}"
+
+
+def allow_authz(p: Plan) -> dict[str, Any]:
+    """The spec of the tenant's ALLOW AuthorizationPolicy (a DENY one may sit beside it)."""
+    return next(r for r in all_of(p, AUTHZ, mine(p)) if r["inputs"]["spec"].get("action", "ALLOW") == "ALLOW")[
+        "inputs"
+    ]["spec"]
+
+
+def own_namespace_source(p: Plan) -> dict[str, Any]:
+    return next(
+        f["source"] for rule in allow_authz(p)["rules"] for f in rule.get("from", []) if "namespaces" in f["source"]
+    )
 
 
 def spec(plan: Plan, type_: str, tenant: str, role: str) -> dict[str, Any]:
@@ -256,35 +298,34 @@ def no_limit_range(p: Plan) -> None:
 
 def authz_rule_without_from(p: Plan) -> None:
     # "let the batch callers in": a rule naming only paths
-    spec(p, AUTHZ, mine(p), "")["rules"].append({"to": [{"operation": {"paths": ["/batch/*"]}}]})
+    allow_authz(p)["rules"].append({"to": [{"operation": {"paths": ["/batch/*"]}}]})
 
 
 def authz_not_namespaces(p: Plan) -> None:
-    rules = spec(p, AUTHZ, mine(p), "")["rules"]
-    rules.append({"from": [{"source": {"notNamespaces": ["kube-system"]}}]})
+    allow_authz(p)["rules"].append({"from": [{"source": {"notNamespaces": ["kube-system"]}}]})
 
 
 def authz_not_principals(p: Plan) -> None:
-    rules = spec(p, AUTHZ, mine(p), "")["rules"]
-    rules.append({"from": [{"source": {"notPrincipals": ["cluster.local/ns/kube-system/sa/default"]}}]})
+    allow_authz(p)["rules"].append(
+        {"from": [{"source": {"notPrincipals": ["cluster.local/ns/kube-system/sa/default"]}}]}
+    )
 
 
 def authz_every_namespace(p: Plan) -> None:
-    spec(p, AUTHZ, mine(p), "")["rules"][1]["from"][0]["source"]["namespaces"] = ["*"]
+    own_namespace_source(p)["namespaces"] = ["*"]
 
 
 def authz_other_tenant_namespace(p: Plan) -> None:
-    spec(p, AUTHZ, mine(p), "")["rules"][1]["from"][0]["source"]["namespaces"].append(other(p))
+    own_namespace_source(p)["namespaces"].append(other(p))
 
 
 def authz_other_tenant_principal(p: Plan) -> None:
-    source = spec(p, AUTHZ, mine(p), "")["rules"][0]["from"][0]["source"]
-    source["principals"].append(f"cluster.local/ns/{other(p)}/sa/carrier")
+    principal = f"cluster.local/ns/{other(p)}/sa/carrier"
+    allow_authz(p)["rules"].append({"from": [{"source": {"principals": [principal]}}]})
 
 
 def authz_principal_wildcard_namespace(p: Plan) -> None:
-    source = spec(p, AUTHZ, mine(p), "")["rules"][0]["from"][0]["source"]
-    source["principals"].append("cluster.local/ns/*/sa/carrier")
+    allow_authz(p)["rules"].append({"from": [{"source": {"principals": ["cluster.local/ns/*/sa/carrier"]}}]})
 
 
 def binding_other_tenant_service_account(p: Plan) -> None:
@@ -340,7 +381,7 @@ def secret_with_other_tenants_alias(p: Plan) -> None:
 
 def database_with_platform_key_id(p: Plan) -> None:
     db = find(p, RDS, mine(p))
-    key_id = find(p, ALIAS, None, "platform-data")["inputs"]["targetKeyId"]
+    key_id = platform_alias(p, "platform-data")["inputs"]["targetKeyId"]
     db["inputs"]["kmsKeyId"] = f"arn:aws:kms:{p['region']}:{ACCOUNT}:key/{key_id}"
     drop_deps(db, KEY, p)
 
@@ -365,9 +406,8 @@ def bucket_encrypted_with_other_tenants_key(p: Plan) -> None:
 def replica_encrypted_with_other_tenants_dr_key(p: Plan) -> None:
     config = find(p, REPLICATION, mine(p))
     rule = config["inputs"]["rules"][0]
-    rule["destination"]["encryptionConfiguration"]["replicaKmsKeyId"] = rule["destination"]["encryptionConfiguration"][
-        "replicaKmsKeyId"
-    ].replace(f"/tenant/{mine(p)}/", f"/tenant/{other(p)}/")
+    encryption = rule["destination"]["encryptionConfiguration"]
+    encryption["replicaKmsKeyId"] = encryption["replicaKmsKeyId"].replace(mine(p), other(p))
 
 
 # ------------------------------------------------------------------------------ references and wildcards (MT-7)
@@ -376,7 +416,7 @@ def replica_encrypted_with_other_tenants_dr_key(p: Plan) -> None:
 def role_policy_bucket_prefix_wildcard(p: Plan) -> None:
     policy = find(p, ROLE_POLICY, mine(p), "permissions-carrier")
     document = doc(policy)
-    statement = next(s for s in document["Statement"] if s.get("Sid") == "TenantDocuments")
+    statement = allowing(document, "s3")
     statement["Resource"] = [f"arn:aws:s3:::ip-{p['stack'].split('-')[0]}-{p['region']}-*/*"]
     set_doc(policy, document)
 
@@ -384,34 +424,36 @@ def role_policy_bucket_prefix_wildcard(p: Plan) -> None:
 def role_policy_queue_prefix_wildcard(p: Plan) -> None:
     policy = find(p, ROLE_POLICY, mine(p), "permissions-carrier")
     document = doc(policy)
-    statement = next(s for s in document["Statement"] if s.get("Sid") == "OwnJobQueue")
-    statement["Resource"] = [statement["Resource"][0].split(f"{mine(p)}-")[0] + "*"]
+    statement = allowing(document, "sqs")
+    statement["Resource"] = [_list(statement["Resource"])[0].split(f"{mine(p)}-")[0] + "*"]
     set_doc(policy, document)
 
 
 def role_policy_secrets_of_every_tenant(p: Plan) -> None:
-    policy = find(p, ROLE_POLICY, mine(p), "permissions-secrets")
-    document = doc(policy)
-    document["Statement"][0]["Resource"][0] = document["Statement"][0]["Resource"][0].replace(f"/{mine(p)}/*", "/*")
-    set_doc(policy, document)
+    # "the services also need the shared partner credentials": every tenant's secrets path
+    own = f"arn:aws:secretsmanager:{p['region']}:{ACCOUNT}:secret:insurance-platform/{p['stack']}/tenants/"
+    add_statement(
+        find(p, ROLE_POLICY, mine(p), "permissions-carrier"),
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": own + "*"},
+    )
 
 
 def role_policy_names_other_tenants_queue(p: Plan) -> None:
     mine_policy = find(p, ROLE_POLICY, mine(p), "permissions-carrier")
     theirs = doc(find(p, ROLE_POLICY, other(p), "permissions-carrier"))
-    add_statement(mine_policy, next(s for s in theirs["Statement"] if s.get("Sid") == "OwnJobQueue") | {"Sid": "Peek"})
+    add_statement(mine_policy, allowing(theirs, "sqs") | {"Sid": "Peek"})
 
 
 def queue_policy_admits_other_tenants_role(p: Plan) -> None:
     policy = find(p, QUEUE_POLICY, mine(p), "carrier-jobs")
     document = doc(policy)
-    document["Statement"][0]["Principal"]["AWS"].append(arn_of_role(p, other(p), "carrier"))
+    admitting(document)["Principal"]["AWS"].append(arn_of_role(p, other(p), "carrier"))
     set_doc(policy, document)
 
 
 def bucket_policy_admits_other_tenants_role(p: Plan) -> None:
     policy = find(p, BUCKET_POLICY, mine(p), "documents")
-    bucket = doc(policy)["Statement"][0]["Resource"][1]
+    bucket = bucket_arn(policy) + "/*"
     add_statement(
         policy,
         {
@@ -427,15 +469,20 @@ def bucket_policy_admits_other_tenants_role(p: Plan) -> None:
 def topic_policy_admits_other_tenants_role(p: Plan) -> None:
     policy = find(p, TOPIC_POLICY, mine(p), "carrier-updates")
     document = doc(policy)
-    document["Statement"][0]["Principal"]["AWS"].append(arn_of_role(p, other(p), "policy"))
+    admitting(document)["Principal"]["AWS"].append(arn_of_role(p, other(p), "policy"))
     set_doc(policy, document)
 
 
 def key_policy_admits_other_tenants_role(p: Plan) -> None:
     key = find(p, KEY, mine(p))
     document = doc(key)
-    statement = next(s for s in document["Statement"] if s.get("Sid") == "TenantWorkloadsThroughAwsServices")
-    statement["Principal"]["AWS"].append(arn_of_role(p, other(p), "carrier"))
+    own_role = arn_of_role(p, mine(p), "carrier")
+    statement = next(
+        st
+        for st in document["Statement"]
+        if st["Effect"] == "Allow" and own_role in _list((st.get("Principal") or {}).get("AWS"))
+    )
+    statement["Principal"]["AWS"] = [*_list(statement["Principal"]["AWS"]), arn_of_role(p, other(p), "carrier")]
     set_doc(key, document)
 
 
@@ -488,7 +535,7 @@ def platform_bucket_policy_on_tenant_bucket(p: Plan) -> None:
 
 def platform_role_policy_on_tenant_role(p: Plan) -> None:
     role = find(p, ROLE, mine(p), "identity-carrier")
-    theirs = doc(find(p, ROLE_POLICY, other(p), "permissions-carrier"))["Statement"][0]
+    theirs = allowing(doc(find(p, ROLE_POLICY, other(p), "permissions-carrier")), "sqs")
     platform = find(p, ROLE_POLICY, "", "")
     document = {"Version": "2012-10-17", "Statement": [theirs]}
     build(p, platform, ROLE_POLICY, "carrier-extra", {"role": role["inputs"]["name"], "policy": json.dumps(document)})
@@ -501,22 +548,24 @@ def platform_role_policy_on_tenant_role(p: Plan) -> None:
 def queue_policy_account_root_with_account_condition(p: Plan) -> None:
     policy = find(p, QUEUE_POLICY, mine(p), "carrier-jobs")
     document = doc(policy)
-    document["Statement"][0]["Principal"] = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
-    document["Statement"][0]["Condition"] = {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
+    statement = admitting(document)
+    statement["Principal"] = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    statement["Condition"] = {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
     set_doc(policy, document)
 
 
 def topic_policy_everyone_in_the_organization(p: Plan) -> None:
     policy = find(p, TOPIC_POLICY, mine(p), "carrier-updates")
     document = doc(policy)
-    document["Statement"][0]["Principal"] = "*"
-    document["Statement"][0]["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}
+    statement = admitting(document)
+    statement["Principal"] = "*"
+    statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}
     set_doc(policy, document)
 
 
 def bucket_policy_bare_account(p: Plan) -> None:
     policy = find(p, BUCKET_POLICY, mine(p), "documents")
-    bucket = doc(policy)["Statement"][0]["Resource"][1]
+    bucket = bucket_arn(policy) + "/*"
     add_statement(
         policy, {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "s3:GetObject", "Resource": bucket}
     )
@@ -569,7 +618,7 @@ def operator_trust_without_condition(p: Plan) -> None:
 def operator_trust_mfa_only(p: Plan) -> None:
     role = find(p, ROLE, mine(p), "operators")
     document = doc(role, "assumeRolePolicy")
-    document["Statement"][0]["Condition"].pop("StringEquals")
+    document["Statement"][0]["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
     set_doc(role, document, "assumeRolePolicy")
 
 
@@ -599,7 +648,7 @@ def irsa_trust_without_audience(p: Plan) -> None:
 
 
 def secrets_role_trusts_everyone(p: Plan) -> None:
-    role = find(p, ROLE, mine(p), "identity-secrets")
+    role = find(p, ROLE, mine(p), "identity-policy")
     document = doc(role, "assumeRolePolicy")
     document["Statement"][0]["Principal"] = {"AWS": "*"}
     set_doc(role, document, "assumeRolePolicy")
@@ -611,7 +660,7 @@ def secrets_role_trusts_everyone(p: Plan) -> None:
 def role_policy_service_wildcard(p: Plan) -> None:
     policy = find(p, ROLE_POLICY, mine(p), "permissions-carrier")
     document = doc(policy)
-    document["Statement"][0]["Action"] = "sqs:*"
+    allowing(document, "sqs")["Action"] = "sqs:*"
     set_doc(policy, document)
 
 
@@ -772,16 +821,22 @@ def cache_default_user_enabled(p: Plan) -> None:
 
 
 def tenant_cache_user(p: Plan, access: str, mode: str = "iam") -> None:
-    like = find(p, CACHE_USER, None, "platform")
+    """The first tenant's cache user given `access`: its own user when the plan has one, else one
+    built beside the default user."""
     tenant = mine(p)
-    tags = {**find(p, QUEUE, tenant)["inputs"]["tags"], "component": "cache"}
+    existing = all_of(p, CACHE_USER, tenant)
+    if existing:
+        existing[0]["inputs"].update(accessString=access, authenticationMode={"type": mode})
+        return
+    like = find(p, CACHE_USER, None, "default")
+    user_id = like["inputs"]["userId"].removesuffix("-default") + f"-{tenant}"
     inputs = {
-        "userId": f"{like['inputs']['userId']}-{tenant}",
-        "userName": f"{like['inputs']['userName']}-{tenant}",
+        "userId": user_id,
+        "userName": user_id,
         "engine": "redis",
         "authenticationMode": {"type": mode},
         "accessString": access,
-        "tags": tags,
+        "tags": {**find(p, QUEUE, tenant)["inputs"]["tags"], "component": "cache"},
     }
     build(p, like, CACHE_USER, f"cache-{tenant}", inputs)
     p["resources"][-1]["tenant"] = tenant
@@ -1025,7 +1080,7 @@ def secret_in_env(p: Plan) -> None:
 
 
 def http_listener_forwards(p: Plan) -> None:
-    listener = find(p, "aws:lb/listener:Listener", "", "http")
+    listener = next(r for r in all_of(p, "aws:lb/listener:Listener") if r["inputs"]["protocol"] == "HTTP")
     listener["inputs"]["defaultActions"] = [{"type": "forward", "targetGroupArn": "arn:aws:elasticloadbalancing:x"}]
 
 
@@ -1081,7 +1136,7 @@ def tls_deny_removed(p: Plan) -> None:
             "Effect": "Deny",
             "Principal": "*",
             "Action": "s3:DeleteBucket",
-            "Resource": doc(policy)["Statement"][0]["Resource"][0],
+            "Resource": bucket_arn(policy),
         }
     )
     set_doc(policy, document)
@@ -1094,7 +1149,7 @@ def database_open_to_internet(p: Plan) -> None:
 
 def literal_master_password(p: Plan) -> None:
     db = find(p, RDS, mine(p))
-    db["inputs"].pop("manageMasterUserPassword")
+    db["inputs"].pop("manageMasterUserPassword", None)
     db["inputs"]["password"] = "Correct-Horse-42"
 
 
@@ -1124,7 +1179,7 @@ def performance_insights_without_key(p: Plan) -> None:
 def bucket_policy_public(p: Plan) -> None:
     # "let the dashboards fetch the ruler files": a platform bucket readable by anyone
     policy = find(p, BUCKET_POLICY, "", "loki-ruler")
-    bucket = doc(policy)["Statement"][0]["Resource"][1]
+    bucket = bucket_arn(policy) + "/*"
     add_statement(policy, {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": bucket})
 
 
@@ -1447,15 +1502,15 @@ def key_wildcard_pinned_by_own_alias(p: Plan) -> None:
 def own_prefix_wildcard(p: Plan) -> None:
     policy = find(p, ROLE_POLICY, mine(p), "permissions-carrier")
     document = doc(policy)
-    statement = next(s for s in document["Statement"] if s.get("Sid") == "OwnJobQueue")
-    statement["Resource"] = [statement["Resource"][0].split(f"{mine(p)}-")[0] + f"{mine(p)}-*"]
+    statement = allowing(document, "sqs")
+    statement["Resource"] = [_list(statement["Resource"])[0].split(f"{mine(p)}-")[0] + f"{mine(p)}-*"]
     set_doc(policy, document)
 
 
 def queue_policy_with_own_roles_only(p: Plan) -> None:
     policy = find(p, QUEUE_POLICY, mine(p), "carrier-jobs")
     document = doc(policy)
-    document["Statement"][0]["Principal"]["AWS"] = [arn_of_role(p, mine(p), "carrier")]
+    admitting(document)["Principal"]["AWS"] = [arn_of_role(p, mine(p), "carrier")]
     set_doc(policy, document)
 
 
