@@ -180,14 +180,15 @@ def rbac_least_privilege(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
                 yield f"{label} grants {', '.join(shells)}: a shell in running pods and their secrets"
             if "secrets" in resources and verbs & {"list", "watch"}:
                 yield f"{label} can list or watch secrets, which returns every secret's value"
-            if "secrets" in resources and "get" in verbs and not _strings(get(rule, "resourceNames")):
-                yield f"{label} can get every secret of the namespace by name: list the secrets in resourceNames"
+            if "secrets" in resources and verbs & {"get", "list", "watch"}:
                 reads_secrets = True
-            if verbs & {"create", "update", "patch"} and set(resources) & POD_MAKERS:
+                if "get" in verbs and not verbs & {"list", "watch"} and not _strings(get(rule, "resourceNames")):
+                    yield f"{label} can get every secret of the namespace by name: list the secrets in resourceNames"
+            if "create" in verbs and set(resources) & POD_MAKERS:
                 runs_pods = sorted(set(resources) & POD_MAKERS)
         if reads_secrets and runs_pods:
             yield (
-                f"the role both reads secrets and creates or changes {', '.join(runs_pods)}: "
+                f"the role both reads secrets and creates {', '.join(runs_pods)}: "
                 "a pod it starts can mount any secret of the namespace"
             )
         return
