@@ -511,6 +511,24 @@ def role_policy_attached_to_other_tenants_role(p: Plan) -> None:
     drop_deps(policy, ROLE, p)
 
 
+def metrics_policy_attached_to_other_tenants_role(p: Plan) -> None:
+    # one tenant's component manages a permission of the neighbour's role: nothing tenant-specific
+    # in the document, but the first tenant's deploys now change the second tenant's permissions
+    like = find(p, ROLE_POLICY, mine(p), "permissions-carrier")
+    theirs = find(p, ROLE, other(p), "identity-carrier")
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}],
+    }
+    build(
+        p,
+        like,
+        ROLE_POLICY,
+        f"{like['name']}-metrics",
+        {"role": theirs["inputs"]["name"], "policy": json.dumps(document)},
+    )
+
+
 def platform_bucket_policy_on_tenant_bucket(p: Plan) -> None:
     # a platform change (outside the tenant's component) adds a bucket policy to a tenant bucket:
     # it belongs to the tenant whose bucket it governs, and admits another tenant
@@ -817,7 +835,9 @@ def no_critical_subscribers(p: Plan) -> None:
 
 
 def cache_default_user_enabled(p: Plan) -> None:
-    find(p, CACHE_USER, None, "default")["inputs"]["accessString"] = "on ~* +@all"
+    # "give the default user a password instead": still the one user every client can be
+    user = find(p, CACHE_USER, None, "default")["inputs"]
+    user.update(accessString="on ~* +@all", authenticationMode={"type": "password", "passwordCount": 1})
 
 
 def tenant_cache_user(p: Plan, access: str, mode: str = "iam") -> None:
@@ -1241,6 +1261,7 @@ CASES: list[tuple[str, str, str, Mutation]] = [
     ("operator trust for every tenant's callers", "dev", "MT-7", operator_trust_caller_pattern_of_every_tenant),
     ("role policy attached to another tenant's role", "dev", "MT-7", role_policy_attached_to_other_tenants_role),
     ("platform bucket policy on a tenant bucket", "dev", "MT-7", platform_bucket_policy_on_tenant_bucket),
+    ("metrics policy on another tenant's role", "dev", "MT-7", metrics_policy_attached_to_other_tenants_role),
     ("platform role policy on a tenant role", "dev", "MT-7", platform_role_policy_on_tenant_role),
     (
         "queue policy admits another tenant (us-east-1)",
