@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from catalog import StackSettings
 from catalog import Tenant as TenantConfig
+from components.cache import TenantCacheAccess
 from components.observability import COLLECTOR_OTLP
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from components.tags import tenant_tags
@@ -36,7 +37,8 @@ class TenantArgs:
     account_id: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
     cluster_name: pulumi.Input[str]  # an Output of the cluster: access entries wait for it
-    cluster_security_group_id: pulumi.Input[str]
+    pod_security_group_id: pulumi.Input[str]  # the tenant's own pods (TenantPodSecurityGroups)
+    shared_pod_security_group_id: pulumi.Input[str]  # platform services every tenant pod needs
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
     secrets_operator_role_arn: pulumi.Input[str]
@@ -44,8 +46,7 @@ class TenantArgs:
     parameter_group_name: pulumi.Input[str]
     option_group_name: pulumi.Input[str]
     monitoring_role_arn: pulumi.Input[str]
-    redis_host: pulumi.Input[str]
-    vault_name: pulumi.Input[str]
+    cache: TenantCacheAccess  # the tenant's own user on the regional Redis
     backup_role_arn: pulumi.Input[str]
     entry_dns_name: pulumi.Input[str]  # the regional public entry, for latency routing
     entry_zone_id: pulumi.Input[str]
@@ -86,7 +87,11 @@ class Tenant(pulumi.ComponentResource):
         self.namespace = TenantNamespace(
             f"{name}-ns",
             TenantNamespaceArgs(
-                settings=s, tenant=t, operators_group=operators_group(t.id), jwt_issuer=self.identity.issuer
+                settings=s,
+                tenant=t,
+                operators_group=operators_group(t.id),
+                jwt_issuer=self.identity.issuer,
+                pod_security_group_ids=[args.pod_security_group_id, args.shared_pod_security_group_id],
             ),
             pulumi.ResourceOptions(parent=self, depends_on=list(args.platform_addons)),
         )
@@ -99,6 +104,7 @@ class Tenant(pulumi.ComponentResource):
                 account_id=args.account_id,
                 workload_role_arns={w: r.arn for w, r in roles.items()},
                 secrets_role_arn=self.identity.secrets_role.arn,
+                backup_role_arn=args.backup_role_arn if home else None,
             ),
             child,
         )
@@ -120,7 +126,7 @@ class Tenant(pulumi.ComponentResource):
                     settings=s,
                     tenant=t,
                     vpc_id=args.vpc_id,
-                    client_security_group_id=args.cluster_security_group_id,
+                    client_security_group_id=args.pod_security_group_id,
                     kms_key_arn=self.key.arn,
                     subnet_group_name=args.subnet_group_name,
                     parameter_group_name=args.parameter_group_name,
@@ -146,7 +152,6 @@ class Tenant(pulumi.ComponentResource):
                     settings=s,
                     tenant=t,
                     account_id=args.account_id,
-                    vault_name=args.vault_name,
                     backup_role_arn=args.backup_role_arn,
                     database_arn=self.database.instance.arn,
                     bucket=self.bucket.bucket,
@@ -176,6 +181,7 @@ class Tenant(pulumi.ComponentResource):
                 bucket_arn=f"arn:aws:s3:::{bucket_name}",
                 database_resource_id=db.resource_id if db else None,
                 database_secret_arn=db_secret,
+                cache=args.cache,
             ),
             child,
         )
@@ -187,8 +193,6 @@ class Tenant(pulumi.ComponentResource):
             "HOME_REGION": t.home_region,
             "DOCUMENTS_BUCKET": bucket_name,
             "PII_KEY_ARN": self.key.pii_key.arn if self.key.pii_key else "",
-            "REDIS_HOST": args.redis_host,
-            "REDIS_TLS": "true",
             # In regions other than home, the database is wired to the home primary by DR (issue 6).
             "DATABASE_HOST": db.address if db else "",  # empty: the home-region primary (see DR)
             "DATABASE_PORT": "3306",
@@ -214,6 +218,7 @@ class Tenant(pulumi.ComponentResource):
                 queue_urls={svc: q.url for svc, q in self.messaging.queues.items()},
                 database_secret_arn=db_secret,
                 secrets_role_arn=self.identity.secrets_role.arn,
+                cache=args.cache,
                 depends_on=[self.namespace, *args.platform_addons],
             ),
             child,

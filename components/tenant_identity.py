@@ -1,7 +1,8 @@
 """Who may act for a tenant: one IAM role per workload service account (IRSA, trust pinned to the
 exact namespace/service account), a secret-reader role only the External Secrets Operator may
 assume, an operators role with namespace-scoped cluster access, and (in the tenant's home region)
-its own Cognito user pool: its own OAuth2/JWT issuer, MFA required.
+its own Cognito user pool: its own OAuth2/JWT issuer, MFA required. Other serving regions know that
+issuer from the home stack's pool id (a deploy gate, `StackSettings.jwt_issuer`); None until then.
 
 Roles are created here with trust only; their permissions (TenantPermissions) are attached once the
 tenant's keys, data and queues exist, because the key policies name these roles."""
@@ -13,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
+from catalog.model import cognito_issuer
 from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
 from components.tags import tenant_tags
 
@@ -42,7 +44,7 @@ class TenantIdentity(pulumi.ComponentResource):
     secrets_role: aws.iam.Role
     operators_role: aws.iam.Role
     user_pool: aws.cognito.UserPool | None
-    issuer: pulumi.Output[str] | None
+    issuer: pulumi.Output[str] | None  # the tenant's own issuer; None: not known in this region yet
 
     def __init__(self, name: str, args: TenantIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:TenantIdentity", name, None, opts)
@@ -133,6 +135,8 @@ class TenantIdentity(pulumi.ComponentResource):
         self.issuer = None
         if args.home:
             self._user_directory(name, s, t, tags)
+        elif (issuer := s.jwt_issuer(t)) is not None:
+            self.issuer = pulumi.Output.from_input(issuer)
 
         self.register_outputs(
             {
@@ -194,4 +198,4 @@ class TenantIdentity(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.issuer = self.user_pool.id.apply(lambda pool: f"https://cognito-idp.{s.region}.amazonaws.com/{pool}")
+        self.issuer = self.user_pool.id.apply(lambda pool: cognito_issuer(s.region, pool))

@@ -1,15 +1,18 @@
 """A tenant's Kubernetes boundary: namespace (Pod Security `restricted`, Istio injection), quota
 and limit range from the tier, default-deny network policies with only the allows its services
-need, STRICT mTLS with an authorization policy that admits only the router and the tenant itself
-(and, where the tenant's issuer is known, only requests carrying its own JWTs), and namespace-only
-RBAC for its operators."""
+need, STRICT mTLS with an authorization policy that admits only the tenant itself and router requests
+carrying a JWT of the tenant's own issuer (in every serving region; a region that does not know the
+issuer yet refuses the router), and namespace-only RBAC for its operators: view, logs and rollout
+restart, enforced by an admission policy that refuses any other change to a deployment."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from catalog import StackSettings, Tenant
+from components.network import subnet_plan
 from components.tags import tenant_labels
 
 POD_SECURITY = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
@@ -17,10 +20,19 @@ APP_PORT = 8080
 ROUTER_NAMESPACE = "nginx-ingress"  # components.ingress_routing
 ROUTER_PRINCIPAL = f"cluster.local/ns/{ROUTER_NAMESPACE}/sa/nginx-ingress"
 MESH_NAMESPACE = "istio-system"
+MESH_CONTROL_PLANE = {"app": "istiod"}  # istiod chart's pod labels
+MESH_CONTROL_PLANE_PORT = 15012  # xDS and certificates; the webhook port 15017 is the API server's
 TELEMETRY_NAMESPACE = "observability"  # components.observability: Alloy's OTLP receiver
+# The alloy chart's selector labels (release "alloy"): the collector only, never Loki/Tempo/Mimir.
+TELEMETRY_COLLECTOR = {"app.kubernetes.io/name": "alloy", "app.kubernetes.io/instance": "alloy"}
 TELEMETRY_PORT = 4317
-# Egress the tenant's services need inside the VPC: their database, Redis, AWS interface endpoints.
-VPC_EGRESS_PORTS = (3306, 6379, 443)
+METRICS_PORT = 15020  # istio-agent's merged Prometheus metrics, scraped by Alloy
+# Egress the tenant's services need in the data subnets (never the whole VPC): AWS interface
+# endpoints and Redis everywhere it runs, its own database where this region holds it. Which
+# database and which cache user is the security groups' and IAM's business.
+ENDPOINTS_PORT = 443
+CACHE_PORT = 6379
+DATABASE_PORT = 3306
 OPERATOR_RULES = [
     (
         "",
@@ -28,11 +40,48 @@ OPERATOR_RULES = [
         ["get", "list", "watch"],
     ),
     ("apps", ["deployments", "replicasets"], ["get", "list", "watch"]),
-    ("apps", ["deployments"], ["patch"]),  # rollout restart
-    ("apps", ["deployments/scale"], ["get", "update", "patch"]),
+    # `kubectl rollout restart` patches the pod template's restartedAt annotation; the admission
+    # policy below refuses every other change (a patch could otherwise mount any secret).
+    ("apps", ["deployments"], ["patch"]),
     ("batch", ["jobs"], ["get", "list", "watch"]),
     ("autoscaling", ["horizontalpodautoscalers"], ["get", "list", "watch"]),
 ]
+
+
+RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+# apps/v1 DeploymentSpec besides the pod template: a restart leaves each of them as it was.
+DEPLOYMENT_FIELDS = (
+    "replicas",
+    "selector",
+    "strategy",
+    "minReadySeconds",
+    "revisionHistoryLimit",
+    "paused",
+    "progressDeadlineSeconds",
+)
+
+
+def _unchanged(path: str) -> str:
+    """CEL: the optional field `path` is absent in both or equal in both."""
+    new, old = f"object.{path}", f"oldObject.{path}"
+    return f"has({new}) == has({old}) && (!has({new}) || {new} == {old})"
+
+
+def restart_only_validations() -> list[tuple[str, str]]:
+    """(CEL expression, message) pairs an operator's deployment update must satisfy."""
+    new, old = "object.spec.template.metadata.annotations", "oldObject.spec.template.metadata.annotations"
+    r = RESTART_ANNOTATION
+    only_restart = (
+        f"(!has({new}) || {new}.all(k, k == '{r}' || (has({old}) && k in {old} && {old}[k] == {new}[k])))"
+        f" && (!has({old}) || {old}.all(k, k == '{r}' || (has({new}) && k in {new})))"
+    )
+    restart = "tenant operators may only restart a deployment (kubectl rollout restart)"
+    return [
+        ("object.spec.template.spec == oldObject.spec.template.spec", f"{restart}: the pod spec is unchanged"),
+        (_unchanged("spec.template.metadata.labels"), f"{restart}: the pod labels are unchanged"),
+        (only_restart, f"{restart}: only the {r} annotation of the pod template may change"),
+        *((_unchanged(f"spec.{f}"), f"{restart}: spec.{f} is unchanged") for f in DEPLOYMENT_FIELDS),
+    ]
 
 
 @dataclass
@@ -40,7 +89,9 @@ class TenantNamespaceArgs:
     settings: StackSettings
     tenant: Tenant
     operators_group: str
-    jwt_issuer: pulumi.Input[str] | None = None  # the tenant's own OAuth2 issuer, where known
+    jwt_issuer: pulumi.Input[str] | None = None  # the tenant's own OAuth2 issuer; None: router refused
+    # Security groups for every pod of the namespace (TenantPodSecurityGroups.group_ids)
+    pod_security_group_ids: list[pulumi.Input[str]] | None = None
 
 
 class TenantNamespace(pulumi.ComponentResource):
@@ -70,7 +121,20 @@ class TenantNamespace(pulumi.ComponentResource):
 
         child = pulumi.ResourceOptions(parent=self)
         self._quota(name, tenant, meta, child)
-        self._network_policies(name, s, ns_name, meta, child)
+        self._network_policies(name, s, tenant, meta, child)
+        if args.pod_security_group_ids:
+            # Every pod of the namespace gets the tenant's groups on a branch ENI (VPC CNI).
+            k8s.apiextensions.CustomResource(
+                f"{name}-pod-security-groups",
+                api_version="vpcresources.k8s.aws/v1beta1",
+                kind="SecurityGroupPolicy",
+                metadata=meta("tenant-pods"),
+                spec={
+                    "podSelector": {},
+                    "securityGroups": {"groupIds": args.pod_security_group_ids},
+                },
+                opts=child,
+            )
         self._mesh_policies(name, ns_name, args.jwt_issuer, meta, child)
 
         role = k8s.rbac.v1.Role(
@@ -93,7 +157,39 @@ class TenantNamespace(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
         )
+        self._operators_restart_only(name, ns_name, args.operators_group, labels)
         self.register_outputs({"namespace": self.namespace_name})
+
+    def _operators_restart_only(self, name: str, ns_name: str, group: str, labels: dict[str, str]) -> None:
+        """Admission (GA in Kubernetes 1.30): requests of the tenant's operators group (its EKS
+        access entry's Kubernetes group) may update a deployment only to restart it."""
+        ar = k8s.admissionregistration.v1
+        policy_name = f"{ns_name}-operators-restart-only"
+        policy = ar.ValidatingAdmissionPolicy(
+            f"{name}-operators-restart-only",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, labels=labels),
+            spec=ar.ValidatingAdmissionPolicySpecArgs(
+                failure_policy="Fail",
+                match_constraints=ar.MatchResourcesArgs(
+                    resource_rules=[
+                        ar.NamedRuleWithOperationsArgs(
+                            api_groups=["apps"], api_versions=["*"], operations=["UPDATE"], resources=["deployments"]
+                        )
+                    ]
+                ),
+                match_conditions=[
+                    ar.MatchConditionArgs(name="tenant-operators", expression=f"'{group}' in request.userInfo.groups")
+                ],
+                validations=[ar.ValidationArgs(expression=e, message=m) for e, m in restart_only_validations()],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        ar.ValidatingAdmissionPolicyBinding(
+            f"{name}-operators-restart-only",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, labels=labels),
+            spec=ar.ValidatingAdmissionPolicyBindingSpecArgs(policy_name=policy_name, validation_actions=["Deny"]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
 
     def _quota(self, name: str, tenant: Tenant, meta, child: pulumi.ResourceOptions) -> None:
         quota = tenant.tier.quota
@@ -131,7 +227,9 @@ class TenantNamespace(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _network_policies(self, name: str, s: StackSettings, ns_name: str, meta, child: pulumi.ResourceOptions) -> None:
+    def _network_policies(
+        self, name: str, s: StackSettings, tenant: Tenant, meta, child: pulumi.ResourceOptions
+    ) -> None:
         np = k8s.networking.v1
         everything = k8s.meta.v1.LabelSelectorArgs()
 
@@ -141,6 +239,8 @@ class TenantNamespace(pulumi.ComponentResource):
         def tcp(port: int) -> np.NetworkPolicyPortArgs:
             return np.NetworkPolicyPortArgs(protocol="TCP", port=port)
 
+        data_subnets, _ = subnet_plan(s.vpc_cidr)
+        vpc_ports = [ENDPOINTS_PORT, CACHE_PORT] + ([DATABASE_PORT] if s.home_here(tenant) else [])
         policies: dict[str, np.NetworkPolicySpecArgs] = {
             "default-deny": np.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
             "allow-dns-egress": np.NetworkPolicySpecArgs(
@@ -174,13 +274,34 @@ class TenantNamespace(pulumi.ComponentResource):
                     )
                 ],
             ),
+            # Alloy scrapes the sidecars' merged metrics (Istio's prometheus.io/port annotation).
+            "allow-metrics-scrape": np.NetworkPolicySpecArgs(
+                pod_selector=everything,
+                policy_types=["Ingress"],
+                ingress=[
+                    np.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            np.NetworkPolicyPeerArgs(
+                                namespace_selector=namespace(TELEMETRY_NAMESPACE),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=TELEMETRY_COLLECTOR),
+                            )
+                        ],
+                        ports=[tcp(METRICS_PORT)],
+                    )
+                ],
+            ),
             "allow-mesh-control-plane": np.NetworkPolicySpecArgs(
                 pod_selector=everything,
                 policy_types=["Egress"],
                 egress=[
                     np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(namespace_selector=namespace(MESH_NAMESPACE))],
-                        ports=[tcp(15012), tcp(15017)],
+                        to=[
+                            np.NetworkPolicyPeerArgs(
+                                namespace_selector=namespace(MESH_NAMESPACE),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=MESH_CONTROL_PLANE),
+                            )
+                        ],
+                        ports=[tcp(MESH_CONTROL_PLANE_PORT)],
                     )
                 ],
             ),
@@ -189,7 +310,12 @@ class TenantNamespace(pulumi.ComponentResource):
                 policy_types=["Egress"],
                 egress=[
                     np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(namespace_selector=namespace(TELEMETRY_NAMESPACE))],
+                        to=[
+                            np.NetworkPolicyPeerArgs(
+                                namespace_selector=namespace(TELEMETRY_NAMESPACE),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=TELEMETRY_COLLECTOR),
+                            )
+                        ],
                         ports=[tcp(TELEMETRY_PORT)],
                     )
                 ],
@@ -199,8 +325,8 @@ class TenantNamespace(pulumi.ComponentResource):
                 policy_types=["Egress"],
                 egress=[
                     np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(ip_block=np.IPBlockArgs(cidr=s.vpc_cidr))],
-                        ports=[tcp(port) for port in VPC_EGRESS_PORTS],
+                        to=[np.NetworkPolicyPeerArgs(ip_block=np.IPBlockArgs(cidr=cidr)) for cidr in data_subnets],
+                        ports=[tcp(port) for port in vpc_ports],
                     )
                 ],
             ),
@@ -225,8 +351,15 @@ class TenantNamespace(pulumi.ComponentResource):
             spec={"mtls": {"mode": "STRICT"}},
             opts=child,
         )
-        router_rule: dict[str, object] = {"from": [{"source": {"principals": [ROUTER_PRINCIPAL]}}]}
-        if issuer is not None:
+        same_namespace = {"from": [{"source": {"namespaces": [ns_name]}}]}
+        router = {"principals": [ROUTER_PRINCIPAL]}
+        allow: pulumi.Input[dict[str, Any]]
+        deny: pulumi.Input[dict[str, Any]]
+        if issuer is None:
+            # Issuer not known in this region yet: fail closed, the router's requests are refused.
+            allow = {"action": "ALLOW", "rules": [same_namespace]}
+            deny = {"action": "DENY", "rules": [{"from": [{"source": router}]}]}
+        else:
             k8s.apiextensions.CustomResource(
                 f"{name}-jwt",
                 api_version="security.istio.io/v1",
@@ -241,18 +374,36 @@ class TenantNamespace(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            # Traffic from the router must carry a token of this tenant's own issuer.
-            router_rule = {
-                "from": [{"source": {"principals": [ROUTER_PRINCIPAL], "requestPrincipals": ["*"]}}],
-            }
+            # The request principal is `<iss>/<sub>`: pinned to this tenant's issuer, so a token of
+            # another issuer (another tenant's pool) never matches.
+            own_tokens = pulumi.Output.from_input(issuer).apply(lambda iss: [f"{iss}/*"])
+            allow = own_tokens.apply(
+                lambda tokens: {
+                    "action": "ALLOW",
+                    "rules": [{"from": [{"source": {**router, "requestPrincipals": tokens}}]}, same_namespace],
+                }
+            )
+            deny = own_tokens.apply(
+                lambda tokens: {
+                    "action": "DENY",
+                    "rules": [{"from": [{"source": {**router, "notRequestPrincipals": tokens}}]}],
+                }
+            )
         k8s.apiextensions.CustomResource(
             f"{name}-authz",
             api_version="security.istio.io/v1",
             kind="AuthorizationPolicy",
             metadata=meta("allow-router-and-tenant"),
-            spec={
-                "action": "ALLOW",
-                "rules": [router_rule, {"from": [{"source": {"namespaces": [ns_name]}}]}],
-            },
+            spec=allow,
+            opts=child,
+        )
+        # DENY is evaluated before every ALLOW (mesh-wide ones in istio-system included): no other
+        # policy can admit the router's requests without the tenant's own token.
+        k8s.apiextensions.CustomResource(
+            f"{name}-router-jwt",
+            api_version="security.istio.io/v1",
+            kind="AuthorizationPolicy",
+            metadata=meta("router-requires-tenant-jwt"),
+            spec=deny,
             opts=child,
         )

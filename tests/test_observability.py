@@ -113,7 +113,10 @@ def test_each_tenant_has_its_own_views_behind_its_operators_group(plans: dict[st
 
 def test_grafana_admin_secret_lives_in_secrets_manager(plans: dict[str, Any]) -> None:
     plan = plans["prod-us-east-1"]
-    (secret,) = [r for r in resources_of(plan, "aws:secretsmanager/secret:Secret") if "grafana-admin" in r["name"]]
+    # The platform Grafana's; each tenant's views have their own (tests/test_identity_isolation.py).
+    (secret,) = [
+        r for r in resources_of(plan, "aws:secretsmanager/secret:Secret") if r["name"].endswith("grafana-admin")
+    ]
     assert secret["inputs"]["name"] == "insurance-platform/prod-us-east-1/platform/grafana-admin"
     (oauth,) = [r for r in resources_of(plan, "aws:secretsmanager/secret:Secret") if "grafana-oauth" in r["name"]]
     assert oauth["inputs"]["name"] == "insurance-platform/prod-us-east-1/platform/grafana-oauth"
@@ -121,7 +124,9 @@ def test_grafana_admin_secret_lives_in_secrets_manager(plans: dict[str, Any]) ->
         r for r in resources_of(plan, "aws:secretsmanager/secretVersion:SecretVersion") if "grafana-oauth" in r["name"]
     ]  # the IdP's administrators set the value; it never passes through code or state
     (version,) = [
-        r for r in resources_of(plan, "aws:secretsmanager/secretVersion:SecretVersion") if "grafana" in r["name"]
+        r
+        for r in resources_of(plan, "aws:secretsmanager/secretVersion:SecretVersion")
+        if r["name"].endswith("grafana-admin")
     ]
     assert version["inputs"]["secretString"] == "[secret]" and version["options"]["ignoreChanges"] == ["secretString"]
     sync = next(
@@ -180,12 +185,17 @@ def test_every_tenant_has_log_group_alarms_and_alert_routing(plans: dict[str, An
 
 
 def test_audit_trail_and_cost_allocation_exist_once_per_account(plans: dict[str, Any]) -> None:
-    owners = [s for s in STACKS if resources_of(plans[s], "aws:cloudtrail/trail:Trail")]
-    assert sorted(owners) == ["dev", "prod-us-east-1"]  # one per AWS account
+    # One account trail per AWS account; dev's records every region, prod's (residency-bound: a
+    # Canadian tenant) only its own, beside each prod region's trail (tests/test_keys_residency.py).
+    owners = [s for s in STACKS if any(r["name"] == "account-audit" for r in plans[s]["resources"])]
+    assert sorted(owners) == ["dev", "prod-us-east-1"]
+    (dev_trail,) = resources_of(plans["dev"], "aws:cloudtrail/trail:Trail")
+    assert dev_trail["inputs"]["isMultiRegionTrail"] is True
     plan = plans["prod-us-east-1"]
     (trail,) = resources_of(plan, "aws:cloudtrail/trail:Trail")
     i = trail["inputs"]
-    assert i["isMultiRegionTrail"] and i["enableLogFileValidation"] and i["kmsKeyId"] and i["cloudWatchLogsGroupArn"]
+    assert i["enableLogFileValidation"] and i["kmsKeyId"] and i["cloudWatchLogsGroupArn"]
+    assert i["isMultiRegionTrail"] is False and i["includeGlobalServiceEvents"] is True
     (lock,) = resources_of(plan, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
     assert lock["inputs"]["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 1827}
     budgets = {r["inputs"]["name"] for r in resources_of(plan, "aws:budgets/budget:Budget")}

@@ -57,7 +57,10 @@ def test_every_chart_is_pinned_upstream_and_in_its_own_labelled_namespace(plans:
 def test_eks_addons_are_pinned_and_the_cni_enforces_network_policy(plans: dict[str, Any], stack: str) -> None:
     addons = {r["inputs"]["addonName"]: r["inputs"] for r in resources_of(plans[stack], "aws:eks/addon:Addon")}
     assert {name: a["addonVersion"] for name, a in addons.items()} == EKS_ADDONS
-    assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert json.loads(addons["vpc-cni"]["configurationValues"]) == {
+        "enableNetworkPolicy": "true",
+        "env": {"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},  # issue 12
+    }
     assert addons["vpc-cni"]["serviceAccountRoleArn"] and addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"]
     cluster = resources_of(plans[stack], "eks:index:Cluster")[0]["inputs"]
     assert cluster["corednsAddonOptions"]["enabled"] is False, "CoreDNS has a single owner: the pinned add-on"
@@ -276,8 +279,9 @@ def test_redis_is_encrypted_authenticated_and_highly_available(plans: dict[str, 
     assert "authToken" not in i and len(i["userGroupIds"]) == 1
     users = {u["inputs"]["userName"]: u["inputs"] for u in resources_of(plan, "aws:elasticache/user:User")}
     assert users["default"]["accessString"].startswith("off")
-    (app,) = [u for name, u in users.items() if name != "default"]
-    assert app["authenticationMode"]["type"] == "iam" and app["userId"] == app["userName"]
+    tenant_users = [u for name, u in users.items() if name != "default"]  # one per tenant: test_cache_isolation
+    assert tenant_users and all(u["authenticationMode"]["type"] == "iam" for u in tenant_users)
+    assert all(u["userId"] == u["userName"] for u in tenant_users)
     sg = by_name(plan, "aws:ec2/securityGroup:SecurityGroup")["cache"]["inputs"]
     (rule,) = sg["ingress"]
     assert rule["fromPort"] == 6379 and rule["securityGroups"] and not rule.get("cidrBlocks")
