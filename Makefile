@@ -23,7 +23,7 @@ help:
 	@echo "make policy PLAN=file      evaluate the policy pack on a saved plan"
 	@echo "make diff BASE=ref         per-tenant plan diff of a git revision vs the working tree"
 	@echo "make dr-report             per-tenant RPO/RTO, DR mechanisms and where every copy lives"
-	@echo "make docs                  regenerate docs/compliance-matrix.md and docs/diagrams/"
+	@echo "make docs                  regenerate docs/compliance-matrix.md, docs/diagrams/ and the README rule table"
 	@echo "make bench                 plan + policy timings on 10/50/200 synthetic tenants"
 	@echo "make check                 ruff + pyright"
 	@echo "make preview|up STACK=...  real pulumi preview/up with the policy pack attached"

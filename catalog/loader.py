@@ -176,6 +176,15 @@ def load_catalog(directory: Path, display_root: Path | None = None) -> tuple[Ten
         seen_ids[tenant.id] = file
         seen_domains[tenant.domain] = file
         tenants.append(tenant)
+    for tenant in tenants:
+        # A name under another tenant's domain is served by that tenant's DNS and certificate.
+        for other in tenants:
+            if other is not tenant and tenant.domain.endswith(f".{other.domain}"):
+                raise ConfigError(
+                    tenant.source,
+                    "domain",
+                    f"'{tenant.domain}' sits under tenant '{other.id}''s domain '{other.domain}' ({other.source})",
+                )
     return tuple(sorted(tenants, key=lambda t: t.id))
 
 
@@ -442,6 +451,12 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         global_edge = _global_edge(f.mapping("globalEdge"), region, edge_domain, tenants)
     elif "globalEdge" in raw:
         raise f.fail("globalEdge", f"only the global edge owner ({global_owner}) configures the global edge")
+    # The edge owner knows every serving region's platform domain; a stack knows its own.
+    platform_domains = {edge_domain, *(d for _, d in (global_edge.origin_domains if global_edge else ()))}
+    for tenant in tenants:
+        problem = _platform_host_clash(tenant.domain, platform_domains, {t.id for t in tenants})
+        if problem:
+            raise ConfigError(tenant.source, "domain", problem)
     return StackSettings(
         project=project,
         stack=stack,
@@ -484,6 +499,32 @@ def _deployer(d: _Fields, stack: str, vpc: ipaddress.IPv4Network, cluster: Clust
                 f"'{arn}' is the deploy role, which creates the cluster and is its cluster admin already",
             )
     return DeployerSettings(bootstrap_stack=reference, cidr=cidr, role_name=deployer_name(stack))
+
+
+_PLATFORM_LABELS = (
+    (re.compile(r"^views-[a-z]{2}-[a-z]+-\d-"), "a tenant's views host (views-<region>-<tenant>)"),
+    (re.compile(r"(?:^|-)origin-[a-z]{2}-[a-z]+-\d$"), "a regional origin host (<tenant>-origin-<region>)"),
+)
+
+
+def _platform_host_clash(domain: str, platform_domains: set[str], tenant_ids: set[str]) -> str | None:
+    """Why a tenant's front-end domain would take one of the platform's names: a platform domain
+    itself, or a name equal to or under a host the platform serves in it (views, origins, API
+    hosts), whose DNS records and certificates the platform writes. None when it takes none."""
+    for platform in sorted(platform_domains):
+        if domain == platform:
+            return f"'{domain}' is the platform's own domain; the front-end needs a name of its own"
+        if not domain.endswith(f".{platform}"):
+            continue
+        label = domain[: -len(platform) - 1].rsplit(".", 1)[-1]
+        host = f"{label}.{platform}"
+        if label in tenant_ids and host != domain:
+            return f"'{domain}' sits under '{host}', the API host name of tenant '{label}'"
+        for pattern, what in _PLATFORM_LABELS:
+            if pattern.search(label):
+                where = "is" if host == domain else f"sits under '{host}',"
+                return f"'{domain}' {where} {what} of the platform"
+    return None
 
 
 def _operator_sso(o: _Fields) -> OperatorSso:

@@ -20,6 +20,8 @@ from planner.policy import environment_config, mandatory, verdict
 from planner.reports import compliance_matrix, write_reports
 from planner.runner import ROOT, ProgramError, bootstrap_skips, build_plan
 from planner.summary import render, render_verdict
+from policies.tenant_guard.pack import RULES
+from policies.tenant_guard.readme import with_rule_table
 
 
 def _load_json(path: str | None) -> dict[str, Any]:
@@ -74,8 +76,12 @@ def stacks(root: Path = ROOT) -> list[str]:
 
 
 def write_docs(root: Path = ROOT) -> list[Path]:
-    """docs/compliance-matrix.md and docs/diagrams/<stack>.md, regenerated from code and plans."""
-    pages = {root / "docs" / "compliance-matrix.md": compliance_matrix()}
+    """docs/compliance-matrix.md, docs/diagrams/<stack>.md and the README rule table, regenerated from code and plans."""
+    readme = root / "README.md"
+    pages = {
+        root / "docs" / "compliance-matrix.md": compliance_matrix(),
+        readme: with_rule_table(readme.read_text(encoding="utf-8"), RULES),
+    }
     for stack in stacks(root):
         pages[root / "docs" / "diagrams" / f"{stack}.md"] = diagram_page(build_plan(stack, root))
     for path, text in pages.items():
@@ -140,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         default=str(ROOT),
         help="folder with the Pulumi.*.yaml, tenants/ and __main__.py to plan (code from this checkout)",
     )
-    commands.add_parser("docs", help="regenerate docs/compliance-matrix.md and docs/diagrams/")
+    commands.add_parser("docs", help="regenerate docs/compliance-matrix.md, docs/diagrams/ and the README rule table")
     dr = commands.add_parser("dr-report", help="per-tenant DR mechanisms across an environment's stacks")
     dr.add_argument("--environment", default="prod")
     dr.add_argument("--out", default=str(ROOT / "build"))

@@ -441,3 +441,53 @@ def test_node_pool_sizes_must_be_ordered(tmp_path: Path) -> None:
     cluster["sharedNodes"]["desiredSize"] = 9
     error = settings_error(tmp_path, **{"p:cluster": json.dumps(cluster)})
     assert error.field == "p.cluster.sharedNodes.desiredSize"
+
+
+@pytest.mark.parametrize(
+    ("domain", "fragment"),
+    [
+        ("insure.example.com", "is the platform's own domain"),
+        ("insure.example.ca", "is the platform's own domain"),  # another serving region's domain (edge owner)
+        ("views-us-east-1-beta-life.insure.example.com", "is a tenant's views host"),
+        ("grafana.views-us-west-2-beta-life.insure.example.com", "sits under 'views-us-west-2-beta-life."),
+        ("beta-life-origin-us-east-1.insure.example.com", "is a regional origin host"),
+        (
+            "x.origin-us-west-2.insure.example.com",
+            "sits under 'origin-us-west-2.insure.example.com', a regional origin",
+        ),
+        ("portal.beta-life.insure.example.com", "the API host name of tenant 'beta-life'"),
+    ],
+)
+def test_front_end_domain_may_not_take_a_platform_host_name(tmp_path: Path, domain: str, fragment: str) -> None:
+    folder = tmp_path / "tenants" / "prod"
+    write(folder, "acme-mutual.yaml", tenant(domain=domain))
+    write(
+        folder, "beta-life.yaml", tenant(id="beta-life", displayName="Beta Life", domain="portal.betalife.example.com")
+    )
+    edge = json.loads(STACK["p:globalEdge"])
+    edge["origins"]["ca-central-1"] = "insure.example.ca"
+    values = {**STACK, "p:globalEdge": json.dumps(edge)}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(lambda key: values.get(key), "p", "prod-us-east-1", tmp_path)
+    assert caught.value.file == "tenants/prod/acme-mutual.yaml" and caught.value.field == "domain"
+    assert fragment in caught.value.problem and "\n" not in str(caught.value)
+
+
+def test_front_end_domain_may_not_sit_under_another_tenants_domain(tmp_path: Path) -> None:
+    folder = tmp_path / "tenants" / "prod"
+    write(folder, "acme-mutual.yaml", tenant(domain="claims.portal.betalife.example.com"))
+    write(
+        folder, "beta-life.yaml", tenant(id="beta-life", displayName="Beta Life", domain="portal.betalife.example.com")
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_catalog(folder, display_root=tmp_path)
+    assert caught.value.file == "tenants/prod/acme-mutual.yaml" and caught.value.field == "domain"
+    assert "sits under tenant 'beta-life''s domain 'portal.betalife.example.com'" in caught.value.problem
+
+
+def test_front_end_domains_under_the_platform_domain_that_take_no_platform_name_are_accepted(tmp_path: Path) -> None:
+    folder = tmp_path / "tenants" / "prod"
+    write(folder, "acme-mutual.yaml", tenant(domain="acme.insure.example.com"))
+    write(folder, "beta-life.yaml", tenant(id="beta-life", displayName="Beta Life", domain="betalife.example.com"))
+    s = load_settings(lambda key: STACK.get(key), "p", "prod-us-east-1", tmp_path)
+    assert {t.domain for t in s.tenants} == {"acme.insure.example.com", "betalife.example.com"}

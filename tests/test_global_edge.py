@@ -164,6 +164,10 @@ def test_edge_configuration_may_live_in_us_east_1_but_edge_logs_may_not(plans: d
     log["urn"] = log["urn"].replace("harbor-mutual", "maple-mutual")
     log["inputs"]["tags"].update(tenant="maple-mutual", residency="ca-central-1+ca-west-1")
     log["options"]["dependsOn"] = []
+    # The copy must not keep harbor-mutual's key either: MT-6 reads a key named by ARN or alias too.
+    log["inputs"]["kmsKeyId"] = (
+        "arn:aws:kms:us-east-1:123456789012:alias/insurance-platform/prod-us-east-1/tenant/maple-mutual"
+    )
     plan["resources"].append(log)
     # The exemption covers CLOUDFRONT web ACLs only: the same ACL made regional is data placement.
     acl = copy.deepcopy(_by_tenant(plan, "aws:wafv2/webAcl:WebAcl")["maple-mutual"][0])

@@ -22,6 +22,7 @@ from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_STRING_VALUE, Unkno
 
 from planner.policy import effective_level, environment_config, evaluate
 from policies.tenant_guard.pack import PACK_NAME, POLICIES, RULES, RULES_BY_NAME
+from policies.tenant_guard.readme import with_rule_table
 from policies.tenant_guard.rule import Res
 from policies.tenant_guard.tenancy import namespace_guardrails
 from tests.conftest import resources_of
@@ -1015,7 +1016,13 @@ MUTATIONS: dict[str, Mutation] = {
     "messaging-encrypted-with-customer-key": lambda p: _first(p, "aws:sqs/queue:Queue")["inputs"].update(
         kmsMasterKeyId="alias/aws/sqs"
     ),
-    "resource-policies-not-public": lambda p: _edit_policy(_first(p, "aws:sqs/queuePolicy:QueuePolicy"), Principal="*"),
+    # a platform bucket: on a tenant's queue MT-9 (principals named) fires as well
+    "resource-policies-not-public": lambda p: _edit_policy(
+        next(r for r in _each(p, "aws:s3/bucketPolicy:BucketPolicy") if not r["tenant"]),
+        1,
+        Principal="*",
+        Condition={},
+    ),
     "network-policies-stay-in-tenant": lambda p: _first(
         p, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "demo-basic", "allow-dns"
     )["inputs"]["spec"]["egress"][0]["to"][0].update(namespaceSelector={}),
@@ -1052,6 +1059,14 @@ MUTATIONS: dict[str, Mutation] = {
     "tenant-views-access": _views_admit_everyone,
     "front-end-origins-inside-residency": lambda p: _first(p, CF, "demo-basic")["inputs"]["origins"][0].update(
         domainName="demo-basic-origin-us-west-2.dev.insure.example.com"
+    ),
+    "tenant-resource-policies-name-principals": lambda p: _edit_policy(
+        _first(p, "aws:sqs/queuePolicy:QueuePolicy", "demo-basic"),
+        Principal={"AWS": "arn:aws:iam::123456789012:root"},
+        Condition={"StringEquals": {"aws:PrincipalAccount": "123456789012"}},
+    ),
+    "cache-users-confined": lambda p: _first(p, "aws:elasticache/user:User", None, "default")["inputs"].update(
+        accessString="on ~* +@all"
     ),
 }
 
@@ -1212,3 +1227,10 @@ def test_tenant_alert_rules_may_query_only_their_own_tenant(plans: dict[str, dic
     _alert_reads_another_tenant(broken)
     (violation,) = evaluate(broken, DEV_CONFIG)
     assert violation["ruleId"] == "OBS-2" and "metrics-demo-premium" in violation["message"]
+
+
+def test_readme_rule_table_is_generated_from_the_rules() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert readme == with_rule_table(readme, RULES), "run `make docs`"
+    for rule in RULES:
+        assert f"| {rule.id} | {rule.name}" in readme

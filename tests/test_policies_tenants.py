@@ -788,7 +788,7 @@ def test_network_policies_allow_own_and_platform_namespaces() -> None:
         egress=[
             peer_by_name("kube-system", podSelector={"matchLabels": {"k8s-app": "kube-dns"}}),
             peer_by_name("acme"),
-            {"ipBlock": {"cidr": "0.0.0.0/0"}},  # egress to the internet is the NAT's business
+            {"ipBlock": {"cidr": "10.20.8.0/24"}},  # one data subnet
             {"namespaceSelector": {"matchExpressions": [{"key": "tenant", "operator": "DoesNotExist"}]}},
         ],
     )
@@ -810,6 +810,26 @@ def test_network_policies_allow_own_and_platform_namespaces() -> None:
 def test_network_policies_crossing_tenants(peers: list[Any], fragment: str) -> None:
     found = run(isolation.network_policies_in_tenant, [*NAMESPACES, netpol("acme", ingress=peers)])
     assert len(found) == 1 and fragment in found[0] and found[0].startswith("tenant acme:"), found
+
+
+@pytest.mark.parametrize(
+    ("peers", "fragment"),
+    [
+        # Egress to the internet is no longer "the NAT's business": a tenant names its destinations.
+        ([{"ipBlock": {"cidr": "0.0.0.0/0"}}], "reaches the whole internet (0.0.0.0/0)"),
+        ([{"ipBlock": {"cidr": "::/0"}}], "reaches the whole internet (::/0)"),
+        ([{"ipBlock": {"cidr": "10.0.0.0/8"}}], "reaches 10.0.0.0/8, wider than any VPC"),
+        ([], "names no peers (to), so it admits every destination"),
+    ],
+)
+def test_tenant_egress_names_its_destinations(peers: list[Any], fragment: str) -> None:
+    found = run(isolation.network_policies_in_tenant, [*NAMESPACES, netpol("acme", egress=peers)])
+    assert len(found) == 1 and fragment in found[0] and found[0].startswith("tenant acme: egress rule #1"), found
+
+
+def test_tenant_ingress_rule_without_peers_admits_everyone() -> None:
+    found = run(isolation.network_policies_in_tenant, [*NAMESPACES, netpol("acme", ingress=[])])
+    assert found == ["tenant acme: ingress rule #1 names no peers (from), so it admits every source"]
 
 
 def test_network_policies_in_platform_namespaces_may_select_tenants() -> None:
@@ -1140,7 +1160,7 @@ def test_rule_metadata_is_complete_and_unique() -> None:
         "no-default-namespace",
     ]
     assert [r.id for r in access.RULES] == ["IAM-1", "IAM-2", "K8S-RBAC-1", "IAM-MFA-1", "ENC-MSG-1", "NET-MSG-1"]
-    assert [r.id for r in isolation.RULES] == ["MT-3", "MT-4", "MT-5", "MT-6", "MT-7"]
+    assert [r.id for r in isolation.RULES] == ["MT-3", "MT-4", "MT-5", "MT-6", "MT-7", "MT-9"]
     assert len({r.name for r in RULES}) == len({r.id for r in RULES}) == len(RULES)
     pack_names = {r.name: r for r in PACK_RULES}
     pack_ids = {r.id: r for r in PACK_RULES}

@@ -65,6 +65,10 @@ ADMIN_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(AdministratorAccess
 ESCALATING_VERBS = ("bind", "escalate", "impersonate")
 SHELL_RESOURCES = ("pods/exec", "pods/attach")
 ADMIN_ROLES = ("cluster-admin", "admin")
+# Resources whose creation or change starts pods (which may mount any secret of their namespace).
+POD_MAKERS = frozenset(
+    {"pods", "deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs", "replicationcontrollers"}
+)
 REQUIRED_PASSWORD_CLASSES = ("requireLowercase", "requireUppercase", "requireNumbers", "requireSymbols")
 MIN_PASSWORD_LENGTH = 14
 # Condition keys that pin a "Principal: *" grant to known callers.
@@ -157,6 +161,7 @@ def _describe(kind: str, name: str, ns: str) -> str:
 
 def rbac_least_privilege(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
     if r.type in (K8S_ROLE, K8S_CLUSTER_ROLE):
+        reads_secrets, runs_pods = False, list[str]()
         for i, rule in enumerate(as_list(get(r.props, "rules"))):
             label = f"rule #{i + 1}"
             verbs = {v.lower() for v in _strings(get(rule, "verbs"))}
@@ -175,6 +180,17 @@ def rbac_least_privilege(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
                 yield f"{label} grants {', '.join(shells)}: a shell in running pods and their secrets"
             if "secrets" in resources and verbs & {"list", "watch"}:
                 yield f"{label} can list or watch secrets, which returns every secret's value"
+            if "secrets" in resources and verbs & {"get", "list", "watch"}:
+                reads_secrets = True
+                if "get" in verbs and not verbs & {"list", "watch"} and not _strings(get(rule, "resourceNames")):
+                    yield f"{label} can get every secret of the namespace by name: list the secrets in resourceNames"
+            if "create" in verbs and set(resources) & POD_MAKERS:
+                runs_pods = sorted(set(resources) & POD_MAKERS)
+        if reads_secrets and runs_pods:
+            yield (
+                f"the role both reads secrets and creates {', '.join(runs_pods)}: "
+                "a pod it starts can mount any secret of the namespace"
+            )
         return
     namespace = get(r.props, "metadata.namespace")
     role = get(r.props, "roleRef.name")
@@ -268,6 +284,7 @@ RULES: tuple[Rule, ...] = (
         id="IAM-1",
         name="iam-least-privilege",
         title="IAM policies grant only named actions on named data",
+        summary="no `*` actions; no data actions on `*` resources",
         description="No identity policy allows every action or every action of a service, allows everything except a list (NotAction), or grants data actions (object, message, secret, key, parameter and database access) on every resource. Read-only Describe/List/Get actions that have no resource-level permissions may use '*'.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
@@ -280,6 +297,7 @@ RULES: tuple[Rule, ...] = (
         id="IAM-2",
         name="no-admin-policies",
         title="No AWS administrator policies are attached",
+        summary="no AdministratorAccess / IAMFullAccess / PowerUserAccess attachments",
         description="No role, user or group gets the AWS managed AdministratorAccess, IAMFullAccess or PowerUserAccess policies, which grant control of the whole account including every tenant's data and keys.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
@@ -298,7 +316,8 @@ RULES: tuple[Rule, ...] = (
         id="K8S-RBAC-1",
         name="rbac-least-privilege",
         title="Kubernetes RBAC grants no wildcards, escalation or cluster admin",
-        description="Roles and ClusterRoles grant no wildcard verbs or resources, no bind/escalate/impersonate, no exec or attach into pods and no listing of secrets; cluster-admin and admin are bound only to kube-system service accounts, and tenant groups never get cluster-wide bindings.",
+        summary="no wildcards, escalate/bind/impersonate, exec, secret listing or unnamed secret reads, secrets + pod creation; no cluster-admin for tenants",
+        description="Roles and ClusterRoles grant no wildcard verbs or resources, no bind/escalate/impersonate, no exec or attach into pods, no listing of secrets, no reading of secrets beyond named ones (resourceNames) and never secret reads together with creating or changing pods or their controllers; cluster-admin and admin are bound only to kube-system service accounts, and tenant groups never get cluster-wide bindings.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(
@@ -317,6 +336,7 @@ RULES: tuple[Rule, ...] = (
         id="IAM-MFA-1",
         name="cognito-mfa-and-strong-passwords",
         title="Tenant user directories require MFA and strong passwords",
+        summary="MFA on, strong passwords, threat protection, deletion protection",
         description="Every Cognito user pool requires MFA for all users, passwords of at least 14 characters with lower and upper case letters, numbers and symbols, enforces threat protection (advanced security) and cannot be deleted with its users.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
@@ -329,6 +349,7 @@ RULES: tuple[Rule, ...] = (
         id="ENC-MSG-1",
         name="messaging-encrypted-with-customer-key",
         title="Queues and topics are encrypted with customer-managed keys",
+        summary="SQS and SNS encrypted with a customer-managed key",
         description="Every SQS queue and SNS topic encrypts messages with a customer-managed KMS key (the tenant's own), never the AWS-managed alias/aws/sqs or alias/aws/sns key or SQS-owned SSE, so access to message contents follows the key policy.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
@@ -341,6 +362,7 @@ RULES: tuple[Rule, ...] = (
         id="NET-MSG-1",
         name="resource-policies-not-public",
         title="Resource policies are not open to everyone",
+        summary="queue/topic/bucket/key policies not open to `*` without a scoping condition",
         description="No queue, topic, bucket or KMS key policy allows any principal ('*') unless a condition pins the caller by source ARN or account, principal account, organization or ARN, and none allows every action. Deny statements for any principal are how these policies fence themselves and are fine.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,

@@ -25,6 +25,7 @@ RULES = (
         id="LOG-EKS-1",
         name="eks-control-plane-logging",
         title="All EKS control-plane logs are on",
+        summary="all five control-plane log types",
         description="The cluster sends all five control-plane log types (api, audit, authenticator, controllerManager, scheduler) to CloudWatch, the audit trail of every Kubernetes API call.",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,

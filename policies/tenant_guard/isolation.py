@@ -7,6 +7,7 @@ Tenant ids are matched as whole segments (delimited by '-', '/', ':' or either e
 id winning, so 'acme' is not found inside 'acme-life'."""
 
 import functools
+import ipaddress
 import json
 import re
 from collections import defaultdict
@@ -20,7 +21,7 @@ from pulumi_policy.proxy import UnknownValueError
 from .frameworks import cis_eks, glba, naic, nydfs
 from .props import as_list, get, labels_of, tenant_label
 from .rule import Res, Rule
-from .tenancy import StackIndex
+from .tenancy import StackIndex, own_tenant, safe
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -32,6 +33,7 @@ AUTHORIZATION_POLICIES = (
 )
 RDS = "aws:rds/instance:Instance"
 KMS_KEY = "aws:kms/key:Key"
+KMS_ALIAS = "aws:kms/alias:Alias"
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 TENANT_DATA_TYPES = (
@@ -41,10 +43,16 @@ TENANT_DATA_TYPES = (
     "aws:sns/topic:Topic",
     "aws:cloudwatch/logGroup:LogGroup",
     "aws:secretsmanager/secret:Secret",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+    "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
+    "aws:backup/vault:Vault",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
 )
 NAME_LABEL = "kubernetes.io/metadata.name"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+WIDEST_PRIVATE_PREFIX = 16  # a platform VPC is a /16 at most: a wider block reaches beyond it
+NEGATED_SOURCES = ("notNamespaces", "notPrincipals", "notRequestPrincipals", "notIpBlocks", "notRemoteIpBlocks")
 DATABASE_ENGINE = "mariadb"
 # Inputs holding IAM-style JSON documents, and inputs holding one ARN, scanned for other tenants.
 DOCUMENT_PROPS = ("policy", "assumeRolePolicy", "redrivePolicy")
@@ -136,8 +144,18 @@ def document_strings(value: Any) -> list[str]:
 class Tenancy:
     """Tenant ids, tenant namespaces and attribution over one stack."""
 
+    _last: "tuple[StackIndex, Tenancy] | None" = None
+
+    @classmethod
+    def of(cls, resources: Sequence[Res]) -> "Tenancy":
+        """Shared by the stack rules of one evaluation, as StackIndex.of."""
+        index = StackIndex.of(resources)
+        if cls._last is None or cls._last[0] is not index:
+            cls._last = (index, cls(resources))
+        return cls._last[1]
+
     def __init__(self, resources: Sequence[Res]) -> None:
-        self.index = StackIndex(resources)
+        self.index = StackIndex.of(resources)
         self.by_urn = self.index.by_urn
         self.ids: set[str] = set()
         self.namespace_tenant: dict[str, str] = {}  # tenant namespace -> tenant id
@@ -159,6 +177,13 @@ class Tenancy:
                             self.namespace_tenant[name] = tenant
             except UnknownValueError:
                 continue
+        self.alias_by_name: dict[str, Res] = {}
+        self.alias_by_key_id: dict[str, Res] = {}
+        for alias in (r for r in resources if r.type == KMS_ALIAS):
+            for key, into in (("name", self.alias_by_name), ("targetKeyId", self.alias_by_key_id)):
+                value = safe(lambda alias=alias, key=key: get(alias.props, key))
+                if isinstance(value, str):
+                    into[value] = alias
         # Tenants without a namespace in this stack: their namespace would be named and labelled by id.
         self.tenant_namespaces: dict[str, dict[str, str]] = {
             ns: self.namespace_labels[ns] for ns in self.namespace_tenant
@@ -168,6 +193,28 @@ class Tenancy:
                 self.tenant_namespaces[tenant] = {NAME_LABEL: tenant, "tenant": tenant}
                 self.namespace_tenant[tenant] = tenant
 
+    def key_owner(self, value: str) -> tuple[str, str] | tuple[None, None]:
+        """Whose key a key ARN, id, alias or alias ARN is: ("tenant", id), ("platform", what), or
+        (None, None) when the text names no key this stack can place (another stack's key id)."""
+        name = value.split(":", 5)[-1] if value.startswith("arn:") else value
+        if name.startswith("alias/aws/"):
+            return None, None  # AWS-managed keys: the encryption rules (ENC-*) refuse them
+        if name.startswith("alias/"):
+            alias = self.alias_by_name.get(name)
+            if alias is not None:
+                tenant = self.index.tenant(alias)
+                return ("tenant", tenant) if tenant else ("platform", f"platform key {name}")
+            named = {t for _, _, t in tenant_segments(name, self.ids)}
+            if len(named) == 1:
+                return "tenant", named.pop()
+            return ("platform", f"platform key {name}") if not named else (None, None)
+        key_id = name.removeprefix("key/")
+        alias = self.alias_by_key_id.get(key_id)
+        if alias is None:
+            return None, None
+        tenant = self.index.tenant(alias)
+        return ("tenant", tenant) if tenant else ("platform", f"platform key {get(alias.props, 'name')}")
+
     def namespace_owner(self, namespace: Any) -> str | None:
         return self.namespace_tenant.get(namespace) if isinstance(namespace, str) else None
 
@@ -175,7 +222,7 @@ class Tenancy:
         """The tenant whose namespace the object sits in; a labelled object in a namespace this
         stack does not create belongs to its label's tenant."""
         namespace = get(r.props, "metadata.namespace")
-        owner = self.namespace_owner(namespace)
+        owner = self.index.namespace_tenant(r)
         if owner or (isinstance(namespace, str) and namespace in self.namespace_labels):
             return owner
         return self.index.tenant(r)
@@ -250,13 +297,22 @@ def _peer_problems(tenancy: Tenancy, own: str, peer: Any, ingress: bool) -> list
             if others:
                 problems.append(f"selects other tenants' namespaces: {', '.join(others)}")
     cidr = get(peer, "ipBlock.cidr")
-    if ingress and cidr in OPEN_CIDRS:
-        problems.append(f"admits the whole internet ({cidr})")
+    if cidr in OPEN_CIDRS:
+        problems.append(f"admits the whole internet ({cidr})" if ingress else f"reaches the whole internet ({cidr})")
+    elif isinstance(cidr, str) and _prefix_length(cidr) < WIDEST_PRIVATE_PREFIX:
+        problems.append(f"{'admits' if ingress else 'reaches'} {cidr}, wider than any VPC of the platform")
     return problems
 
 
+def _prefix_length(cidr: str) -> int:
+    try:
+        return ipaddress.ip_network(cidr, strict=False).prefixlen
+    except ValueError:
+        return 0
+
+
 def network_policies_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
-    tenancy = Tenancy(resources)
+    tenancy = Tenancy.of(resources)
 
     def check(r: Res) -> list[Finding]:
         own = tenancy.k8s_owner(r) if r.type == NETWORK_POLICY else None
@@ -265,6 +321,15 @@ def network_policies_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -
         found: list[Finding] = []
         for direction, rules_path, peers_key in (("ingress", "spec.ingress", "from"), ("egress", "spec.egress", "to")):
             for i, rule in enumerate(as_list(get(r.props, rules_path))):
+                if not as_list(get(rule, peers_key)):
+                    # A rule without peers matches every source or destination, in the cluster and out.
+                    everything = "every source" if direction == "ingress" else "every destination"
+                    found.append(
+                        (
+                            f"tenant {own}: {direction} rule #{i + 1} names no peers ({peers_key}), so it admits {everything}",
+                            r.urn,
+                        )
+                    )
                 for j, peer in enumerate(as_list(get(rule, peers_key))):
                     for problem in _peer_problems(tenancy, own, peer, direction == "ingress"):
                         found.append((f"tenant {own}: {direction} rule #{i + 1}, peer #{j + 1} {problem}", r.urn))
@@ -304,7 +369,14 @@ def _authorization_problems(tenancy: Tenancy, own: str, r: Res) -> list[str]:
         return []  # DENY/AUDIT/CUSTOM policies naming other tenants grant nothing
     problems: list[str] = []
     for i, rule in enumerate(as_list(get(r.props, "spec.rules"))):
+        if not as_list(get(rule, "from")):
+            problems.append(f"rule #{i + 1} has no 'from': it admits every workload of every namespace")
         for source in (get(f, "source") for f in as_list(get(rule, "from"))):
+            negated = [key for key in NEGATED_SOURCES if as_list(get(source, key))]
+            if negated:
+                problems.append(
+                    f"rule #{i + 1} admits every source except some ({', '.join(negated)}), other tenants included"
+                )
             for ns in map(str, as_list(get(source, "namespaces"))):
                 if ns == "*":
                     problems.append(f"rule #{i + 1} admits every namespace (*)")
@@ -332,7 +404,7 @@ def _service_account_problems(tenancy: Tenancy, own: str, r: Res) -> list[str]:
 
 
 def bindings_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
-    tenancy = Tenancy(resources)
+    tenancy = Tenancy.of(resources)
     checks = {ROLE_BINDING: _binding_problems, SERVICE_ACCOUNT: _service_account_problems}
     checks.update(dict.fromkeys(AUTHORIZATION_POLICIES, _authorization_problems))
 
@@ -350,7 +422,7 @@ def bindings_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterab
 
 
 def one_database_per_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
-    tenancy = Tenancy(resources)
+    tenancy = Tenancy.of(resources)
     primaries: dict[str, list[str]] = defaultdict(list)
 
     def check(r: Res) -> list[Finding]:
@@ -381,9 +453,30 @@ def one_database_per_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> I
 
 # ------------------------------------------------------------------------------ MT-6 keys
 
+KEY_INPUTS = (
+    "kmsKeyId",
+    "kmsMasterKeyId",
+    "kmsKeyArn",
+    "masterUserSecretKmsKeyId",
+    "performanceInsightsKmsKeyId",
+    "encryptionKeyArn",
+)
+RULE_KEY_INPUTS = (
+    "applyServerSideEncryptionByDefault.kmsMasterKeyId",  # bucket encryption rules
+    "destination.encryptionConfiguration.replicaKmsKeyId",  # bucket replication rules
+)
+
+
+def _key_references(r: Res) -> list[tuple[str, str]]:
+    """(input, text) of every KMS key the resource names."""
+    found = [(p, v) for p in KEY_INPUTS if isinstance(v := get(r.props, p), str) and v]
+    for i, rule in enumerate(as_list(get(r.props, "rules"))):
+        found += [(f"rules[{i}].{p}", v) for p in RULE_KEY_INPUTS if isinstance(v := get(rule, p), str) and v]
+    return found
+
 
 def tenant_data_own_key(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
-    tenancy = Tenancy(resources)
+    tenancy = Tenancy.of(resources)
 
     def owner(r: Res) -> str | None:
         if r.type == BUCKET_SSE:
@@ -407,6 +500,13 @@ def tenant_data_own_key(resources: Sequence[Res], _: Mapping[str, Any]) -> Itera
                 found.append((f"tenant {own}'s data is encrypted with platform key {key.name}, not its own", r.urn))
             elif key_tenant != own:
                 found.append((f"tenant {own}'s data is encrypted with tenant {key_tenant}'s key {key.name}", r.urn))
+        # A key named by ARN, id or alias text creates no dependency: resolve the text itself.
+        for prop, value in _key_references(r):
+            kind, whose = tenancy.key_owner(value)
+            if kind == "platform":
+                found.append((f"tenant {own}'s {prop} names {whose}, not the tenant's own key", r.urn))
+            elif kind == "tenant" and whose != own:
+                found.append((f"tenant {own}'s {prop} names {value}, a key of tenant {whose}", r.urn))
         return found
 
     return _each(resources, check)
@@ -429,8 +529,72 @@ def _referenced_arns(r: Res) -> list[tuple[str, str]]:
     return found
 
 
+# Condition keys whose ARN values say who may call or from where: a wildcard there is a grant too.
+GRANTING_CONDITION_KEYS = frozenset({"aws:principalarn", "aws:sourcearn"})
+RESOURCE_SCOPING_KEYS = frozenset({"kms:resourcealiases", "aws:resourcetag/tenant"})
+
+
+def _scoped_to_own(condition: Any, own: str, tenants: Iterable[str]) -> bool:
+    """Whether a condition confines a wildcard Resource to the tenant's own resources: a positive
+    test of the resource's alias or tenant tag whose every value names the tenant
+    ('key/*' with kms:ResourceAliases = the tenant's alias)."""
+    if not isinstance(condition, Mapping):
+        return False
+    for operator in list(condition.keys()):
+        block = condition[operator]
+        if not isinstance(block, Mapping) or "not" in str(operator).lower() or str(operator).endswith("IfExists"):
+            continue
+        for key in list(block.keys()):
+            if str(key).lower() not in RESOURCE_SCOPING_KEYS:
+                continue
+            values = [str(v) for v in as_list(block[key])]
+            named = [{t for _, _, t in tenant_segments(v, tenants)} for v in values]
+            if values and all(n == {own} and "*" not in v for n, v in zip(named, values, strict=True)):
+                return True
+    return False
+
+
+def _granted_patterns(r: Res, own: str, tenants: Iterable[str]) -> list[tuple[str, str]]:
+    """(input, ARN pattern) for each wildcard ARN an Allow statement grants: in Resource, or as the
+    caller (aws:PrincipalArn / aws:SourceArn conditions)."""
+    documents = [(p, get(r.props, p)) for p in DOCUMENT_PROPS]
+    documents += [
+        (f"inlinePolicies[{i}]", get(p, "policy")) for i, p in enumerate(as_list(get(r.props, "inlinePolicies")))
+    ]
+    found: list[tuple[str, str]] = []
+    for prop, text in documents:
+        document = text
+        if isinstance(text, str):
+            try:
+                document = json.loads(text)
+            except ValueError:
+                continue
+        for st in as_list(get(document, "Statement")) if isinstance(document, Mapping) else []:
+            if get(st, "Effect") != "Allow":
+                continue
+            condition = get(st, "Condition")
+            values = [] if _scoped_to_own(condition, own, tenants) else [str(v) for v in as_list(get(st, "Resource"))]
+            if isinstance(condition, Mapping):
+                for operator in list(condition.keys()):
+                    block = condition[operator]
+                    if isinstance(block, Mapping) and "not" not in str(operator).lower():
+                        for key in list(block.keys()):
+                            if str(key).lower() in GRANTING_CONDITION_KEYS:
+                                values += [str(v) for v in as_list(block[key])]
+            found += [(prop, v) for v in values if v.startswith("arn:") and any(w in arn_name(v) for w in WILDCARDS)]
+    return found
+
+
+def _anchored(pattern: str, own: str, tenants: Iterable[str]) -> bool:
+    """Whether the fixed text before the first wildcard of an ARN pattern's resource part names
+    the tenant: 'ip-prod-acme-*' is the tenant's, 'ip-prod-*' is everyone's."""
+    name = arn_name(pattern)
+    first = min(i for i in (name.find("*"), name.find("?")) if i >= 0)
+    return own in {t for _, _, t in tenant_segments(name[:first], tenants)}
+
+
 def no_cross_tenant_references(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
-    tenancy = Tenancy(resources)
+    tenancy = Tenancy.of(resources)
 
     def check(r: Res) -> list[Finding]:
         own = tenancy.index.tenant(r)
@@ -452,7 +616,96 @@ def no_cross_tenant_references(resources: Sequence[Res], _: Mapping[str, Any]) -
                 other = tenancy.namespace_owner(match.group(1))
                 if other and other != own:
                     found.append((f"tenant {own}'s {prop} trusts service account {text} of tenant {other}", r.urn))
+        for prop, pattern in _granted_patterns(r, own, tenancy.ids):
+            if not _anchored(pattern, own, tenancy.ids):
+                found.append(
+                    (
+                        f"tenant {own}'s {prop} grants {pattern}: the wildcard comes before the tenant's id, so it matches other tenants' resources",
+                        r.urn,
+                    )
+                )
+        # Whose a resource is follows what it governs (a role policy, the role); one tenant's
+        # component attaching it to another tenant's role, bucket or queue opens that one up.
+        governed = tenancy.index.governed_tenant(r)
+        placed = own_tenant(r) or tenancy.index.namespace_tenant(r) or tenancy.index.lineage_tenant(r)
+        if governed and placed and governed != placed:
+            targets = ", ".join(t.name for t in tenancy.index.governed(r))
+            found.append((f"tenant {placed}'s {r.type.split(':')[-1]} governs {targets} of tenant {governed}", r.urn))
         return found
+
+    return _each(resources, check)
+
+
+# ------------------------------------------------------------------------------ MT-9 resource policy principals
+
+RESOURCE_POLICY_TYPES = (
+    "aws:sqs/queue:Queue",
+    "aws:sqs/queuePolicy:QueuePolicy",
+    "aws:sns/topic:Topic",
+    "aws:sns/topicPolicy:TopicPolicy",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    KMS_KEY,
+    "aws:secretsmanager/secret:Secret",
+    "aws:secretsmanager/secretPolicy:SecretPolicy",
+    "aws:backup/vaultPolicy:VaultPolicy",
+)
+ACCOUNT_PRINCIPAL = re.compile(r"^(?:\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$")
+# Condition keys that name the calling principal itself (not its account or organization).
+PRINCIPAL_PINNING_KEYS = ("aws:principalarn", "aws:userid", "aws:principaltag/")
+
+
+def _pins_principal(condition: Any) -> bool:
+    if not isinstance(condition, Mapping):
+        return False
+    for operator in list(condition.keys()):
+        block = condition[operator]
+        if not isinstance(block, Mapping) or "not" in str(operator).lower() or str(operator).endswith("IfExists"):
+            continue
+        for key in list(block.keys()):
+            values = [str(v) for v in as_list(block[key])]
+            if str(key).lower().startswith(PRINCIPAL_PINNING_KEYS) and values and "*" not in values:
+                return True
+    return False
+
+
+def _principal_problems(document: Any) -> list[str]:
+    problems: list[str] = []
+    for i, st in enumerate(as_list(get(document, "Statement")) if isinstance(document, Mapping) else []):
+        if get(st, "Effect") != "Allow":
+            continue
+        label = f"statement '{get(st, 'Sid')}'" if get(st, "Sid") else f"statement #{i + 1}"
+        principal = get(st, "Principal")
+        if get(st, "NotPrincipal") is not None:
+            problems.append(f"{label} allows everyone but the listed principals (NotPrincipal)")
+            continue
+        if isinstance(principal, Mapping):
+            named = [str(v) for v in as_list(get(principal, "AWS"))]
+        else:
+            named = [str(v) for v in as_list(principal)]
+        wide = [p for p in named if p == "*" or ACCOUNT_PRINCIPAL.match(p)]
+        if wide and not _pins_principal(get(st, "Condition")):
+            problems.append(
+                f"{label} allows {', '.join(wide)}: every role of the account (other tenants' included), "
+                "whatever account or organization condition it carries; name the tenant's roles"
+            )
+    return problems
+
+
+def resource_policies_name_principals(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
+    index = StackIndex.of(resources)
+
+    def check(r: Res) -> list[Finding]:
+        own = index.tenant(r) if r.type in RESOURCE_POLICY_TYPES else None
+        if own is None:
+            return []
+        text = get(r.props, "policy")
+        document = text
+        if isinstance(text, str):
+            try:
+                document = json.loads(text)
+            except ValueError:
+                return []
+        return [(f"tenant {own}'s policy: {p}", r.urn) for p in _principal_problems(document)]
 
     return _each(resources, check)
 
@@ -462,6 +715,7 @@ RULES: tuple[Rule, ...] = (
         id="MT-3",
         name="network-policies-stay-in-tenant",
         title="Tenant network policies admit no other tenant",
+        summary="no network policy admits another tenant's (or every) namespace, has a rule without peers, or reaches the internet or more than a VPC",
         description="No NetworkPolicy in a tenant's namespace opens traffic to or from every namespace (an empty namespaceSelector) or to another tenant's namespace, nor admits ingress from the whole internet; selecting platform namespaces (DNS, ingress router, mesh) is allowed.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
@@ -473,6 +727,7 @@ RULES: tuple[Rule, ...] = (
         id="MT-4",
         name="bindings-stay-in-tenant",
         title="Tenant bindings and identities name only the tenant's own principals",
+        summary="role bindings, mesh authorization (no source-less or negated rules) and IRSA annotations stay in the tenant",
         description="RoleBindings in a tenant's namespace bind only that tenant's service accounts and groups, Istio AuthorizationPolicies admit only the tenant's own namespace and principals (or platform ones), and the tenant's service accounts assume only the tenant's own IAM roles.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
@@ -484,6 +739,7 @@ RULES: tuple[Rule, ...] = (
         id="MT-5",
         name="one-database-per-tenant",
         title="Each tenant has its own database",
+        summary="at most one primary MariaDB per tenant, built only from its own resources",
         description="A stack holds at most one primary database per tenant (read replicas aside), running MariaDB, and a tenant's database depends on nothing that belongs to another tenant (keys, security groups, parameter or subnet groups, source instances).",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
@@ -495,6 +751,7 @@ RULES: tuple[Rule, ...] = (
         id="MT-6",
         name="tenant-data-uses-own-key",
         title="Tenant data is encrypted with the tenant's own key",
+        summary="tenant data is encrypted with that tenant's own key (by dependency, ARN, key id or alias)",
         description="Every tenant database, bucket encryption configuration, queue, topic, log group and secret is encrypted with a KMS key tagged for the same tenant, never a platform key or another tenant's key, so revoking or destroying one tenant's key affects that tenant only (crypto-shredding).",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
@@ -506,11 +763,24 @@ RULES: tuple[Rule, ...] = (
         id="MT-7",
         name="no-cross-tenant-references",
         title="No tenant resource references another tenant",
+        summary="no dependency on, ARN of, or wildcard reaching another tenant; nothing attached to another tenant's resource",
         description="No resource of a tenant depends on another tenant's resource, and no policy document on a tenant's resources (IAM, trust, key, queue, topic or bucket policy) names another tenant's resources or service accounts, directly or through a wildcard that reaches a tenant whose id extends this one's.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.7"), naic("a"), glba("1")),
         remediation="Reference only the tenant's own resources; anything shared belongs to the platform and is granted through platform roles.",
         stack_check=no_cross_tenant_references,
+    ),
+    Rule(
+        id="MT-9",
+        name="tenant-resource-policies-name-principals",
+        title="Tenant resource policies name the principals they admit",
+        summary="tenant queue/topic/bucket/key/secret policies name principals: no account root or `*`, even with an account condition",
+        description="No Allow statement of a tenant's queue, topic, bucket, key, secret or vault policy admits a whole account (its root or a bare account id) or any principal ('*') — not even with an aws:PrincipalAccount, SourceAccount or PrincipalOrgID condition, which every other tenant's roles satisfy — unless a condition pins the caller's own ARN or tag; and none uses NotPrincipal.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a"), glba("1")),
+        remediation="List the tenant's own role ARNs (TenantIdentity) in Principal, or AWS service principals with aws:SourceArn; never the account root.",
+        stack_check=resource_policies_name_principals,
     ),
 )

@@ -1,6 +1,7 @@
 """Observability and audit: every tenant's database is watched and its alerts reach someone, the
 account's audit trail is complete and tamper-evident, audit records are write-once."""
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -20,7 +21,7 @@ SERVICE_SIGNALS = {"service-5xx", "service-latency"}
 
 
 def alarm_coverage(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-    index = StackIndex(resources)
+    index = StackIndex.of(resources)
     watched: dict[str, set[str]] = defaultdict(set)
     for r in resources:
         if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm" and as_list(get(r.props, "alarmActions")):
@@ -103,6 +104,7 @@ RULES = (
         id="OBS-1",
         name="tenant-alarm-coverage",
         title="Every tenant is watched and alerted",
+        summary="database alarms with actions; a critical alert topic with a subscriber per tenant",
         description="Each tenant database has CloudWatch alarms on CPU, free storage and connections with an alarm action, each served tenant has a critical alert topic with at least one subscriber from its contacts, and alarms with actions on its services' 5xx ratio and p95 latency.",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
@@ -114,6 +116,7 @@ RULES = (
         id="LOG-CT-1",
         name="audit-trail",
         title="The audit trail is complete and tamper-evident",
+        summary="multi-region CloudTrail (or each residency-bound region its own), log-file validation, KMS, CloudWatch delivery",
         description="The account's CloudTrail records every region (or, where residency requires it, each region's own trail records that region), validates log files, encrypts them with a customer-managed key and delivers to CloudWatch Logs.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
@@ -126,6 +129,7 @@ RULES = (
         id="BAK-S3-2",
         name="audit-records-write-once",
         title="Audit records are write-once",
+        summary="audit buckets have object lock in compliance mode for the audit retention",
         description="Buckets holding audit trails have S3 Object Lock in compliance mode for at least the audit retention, so no one can delete or alter them early.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
@@ -155,6 +159,10 @@ def grafana_isolation(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
                 uid = str(get(query, "datasourceUid", ""))
                 if uid != "__expr__" and not uid.endswith(f"-{tenant}"):
                     yield f"alert rule '{get(rule, 'uid')}' of tenant '{tenant}' queries data source '{uid}'"
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
 
 
 def tenant_views_access(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
@@ -188,6 +196,17 @@ def tenant_views_access(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
         or get(r.props, f"{oauth}.role_attribute_strict") is not True
     ):
         yield f"single sign-on does not admit exactly the group '{tenant}-operators'"
+    # Operators view their tenant; a role that edits data sources or administers the instance
+    # could point a data source at another tenant's id.
+    path = str(get(r.props, f"{oauth}.role_attribute_path", ""))
+    if re.search(r"\b(?:Admin|GrafanaAdmin|Editor)\b", path):
+        yield f"single sign-on can map users to a role above Viewer (role_attribute_path {path})"
+    if _truthy(get(r.props, f"{oauth}.allow_assign_grafana_admin")) or _truthy(
+        get(r.props, f"{oauth}.skip_org_role_sync")
+    ):
+        yield "roles can be raised inside Grafana (allow_assign_grafana_admin or skip_org_role_sync)"
+    if get(r.props, f"{ini}.users.auto_assign_org_role", "Viewer") != "Viewer":
+        yield "new users are given a role above Viewer (users.auto_assign_org_role)"
 
 
 RULES = (
@@ -196,6 +215,7 @@ RULES = (
         id="OBS-2",
         name="observability-tenant-isolation",
         title="Tenant views read only their own tenant's signals",
+        summary="every Grafana data source reads exactly the tenant it is named for",
         description="Every Grafana data source sends exactly one tenant id (X-Scope-OrgID) — the tenant it is named for — and every tenant alert rule queries only its own tenant's data sources, so no tenant's views or alerts read another tenant's signals.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
@@ -208,7 +228,8 @@ RULES = (
         id="OBS-3",
         name="tenant-views-access",
         title="Only a tenant's operators reach its views",
-        description="Each tenant's Grafana holds only that tenant's data sources and dashboards, has no anonymous or local logins, and admits through single sign-on exactly the group '<tenant>-operators'; the all-tenant platform Grafana is never exposed through an ingress.",
+        summary="tenant Grafana: own data sources and dashboards, SSO for `<tenant>-operators` as Viewers only; platform Grafana not exposed",
+        description="Each tenant's Grafana holds only that tenant's data sources and dashboards, has no anonymous or local logins, admits through single sign-on exactly the group '<tenant>-operators' as Viewers (no role mapping, assignment or sync bypass that raises them); the all-tenant platform Grafana is never exposed through an ingress.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.7"), nydfs("500.12"), naic("a"), glba("1")),

@@ -2,13 +2,14 @@
 account, Pod Security on every namespace, and encrypted, highly available Redis."""
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
 from .frameworks import cis_eks, fsbp, glba, naic, nydfs
-from .props import as_list, get, labels_of
+from .props import as_list, get, labels_of, tags_of
 from .rule import Res, Rule
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -90,6 +91,12 @@ def irsa_trust(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
         if principal == "*" or get(principal, "AWS") == "*":
             yield "the role can be assumed by any principal"
             continue
+        accounts = [str(p) for p in as_list(get(principal, "AWS")) if ACCOUNT_PRINCIPAL.match(str(p))]
+        if accounts and not _pins_caller(get(st, "Condition")):
+            yield (
+                f"the role trusts every principal of {', '.join(accounts)} without a condition naming the caller "
+                "(aws:PrincipalArn, aws:PrincipalTag/<key> or sts:ExternalId)"
+            )
         actions = as_list(get(st, "Action"))
         if "sts:AssumeRoleWithWebIdentity" not in actions:
             continue
@@ -105,6 +112,25 @@ def irsa_trust(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
             yield "the web-identity trust names no single service account"
         if list(audiences.values()) != ["sts.amazonaws.com"]:
             yield "the web-identity trust does not require the sts.amazonaws.com audience"
+
+
+ACCOUNT_PRINCIPAL = re.compile(r"^(?:\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$")
+CALLER_KEYS = ("aws:principalarn", "aws:principaltag/", "sts:externalid", "aws:userid")
+
+
+def _pins_caller(condition: Any) -> bool:
+    """A positive test, against concrete values, of a key that names the caller itself."""
+    if not isinstance(condition, Mapping):
+        return False
+    for operator in list(condition.keys()):
+        block = condition[operator]
+        if not isinstance(block, Mapping) or "not" in str(operator).lower() or str(operator).endswith("IfExists"):
+            continue
+        for key in list(block.keys()):
+            values = [str(v) for v in as_list(block[key])]
+            if str(key).lower().startswith(CALLER_KEYS) and values and "*" not in values:
+                return True
+    return False
 
 
 def namespace_pod_security(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
@@ -127,6 +153,45 @@ def redis_encryption(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
         yield "no authentication: use an RBAC user group (IAM users) or an auth token"
 
 
+def _acl_problems(tenant: str, access: str) -> list[str]:
+    problems: list[str] = []
+    tokens = access.split()
+    for token in tokens:
+        if token in ("allkeys", "allchannels"):
+            problems.append(f"'{token}' reaches every tenant's keys or channels")
+            continue
+        if token.startswith("&"):
+            pattern = token[1:]
+        elif token.startswith("~") or (token.startswith("%") and "~" in token):
+            pattern = token.split("~", 1)[1]
+        else:
+            continue
+        if not re.split(r"[*?\[]", pattern, maxsplit=1)[0].startswith(f"{tenant}:"):
+            problems.append(f"pattern '{token}' is not confined to the prefix '{tenant}:'")
+    lowered = [t.lower() for t in tokens]
+    if "+@dangerous" in lowered or "+@admin" in lowered or ("+@all" in lowered and "-@dangerous" not in lowered):
+        problems.append(
+            "administrative or dangerous commands are allowed (+@all without -@dangerous, +@dangerous, +@admin)"
+        )
+    return problems
+
+
+def cache_users_confined(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    access = str(get(r.props, "accessString", ""))
+    enabled = access.split()[:1] == ["on"]
+    if get(r.props, "userName") == "default" and enabled:
+        yield "the default user is enabled: every client that reaches the cache is that user; set its access string to 'off'"
+    no_password = (
+        get(r.props, "authenticationMode.type") == "no-password-required" or get(r.props, "noPasswordRequired") is True
+    )
+    if enabled and no_password:
+        yield "an enabled user needs no password or IAM token: use authenticationMode iam"
+    tenant = tags_of(r.props).get("tenant")
+    if isinstance(tenant, str) and tenant:
+        for problem in _acl_problems(tenant, access):
+            yield f"tenant {tenant}'s cache user: {problem}"
+
+
 def redis_availability(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
     if get(r.props, "automaticFailoverEnabled") is not True or get(r.props, "multiAzEnabled") is not True:
         yield "no automatic Multi-AZ failover: a node or AZ failure takes the cache down"
@@ -140,6 +205,7 @@ RULES = (
         id="ENC-EKS-2",
         name="node-hardening",
         title="Worker nodes require IMDSv2 and encrypt their volumes",
+        summary="node launch templates: IMDSv2 required, volumes KMS-encrypted; no SSH",
         description="Every node group launches from a launch template that requires IMDSv2 (no instance credentials for pods via IMDSv1) and encrypts every volume with a customer-managed key; no SSH access.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
@@ -152,6 +218,7 @@ RULES = (
         id="SUP-HELM-1",
         name="helm-releases-pinned",
         title="Helm charts are pinned",
+        summary="one exact chart version from an explicit repository",
         description="Every Helm release names one exact chart version from an explicit repository, so what runs in production changes only through a reviewed version bump.",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
@@ -164,6 +231,7 @@ RULES = (
         id="SUP-ADDON-1",
         name="eks-addons-pinned",
         title="EKS add-ons are pinned",
+        summary="EKS add-on versions pinned",
         description="Every AWS-managed EKS add-on names its exact version, so upgrades are deliberate and reviewed.",
         severity=Severity.LOW,
         enforcement=EnforcementLevel.MANDATORY,
@@ -176,7 +244,8 @@ RULES = (
         id="IAM-3",
         name="irsa-trust-pinned",
         title="Workload roles trust exactly one service account",
-        description="No role is assumable by everyone, and every web-identity (IRSA) role trusts exactly one namespace/service account of the cluster's OIDC issuer with the STS audience.",
+        summary="no role assumable by anyone; account trusts name the caller; IRSA trust = exactly one service account + STS audience",
+        description="No role is assumable by everyone, a role trusting a whole account names the caller in a condition (principal ARN, principal tag or external ID), and every web-identity (IRSA) role trusts exactly one namespace/service account of the cluster's OIDC issuer with the STS audience.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.7"), naic("a"), glba("1"), cis_eks("5.1.5")),
@@ -188,6 +257,7 @@ RULES = (
         id="K8S-NS-2",
         name="namespace-pod-security-level",
         title="Every namespace enforces a Pod Security level",
+        summary="every namespace enforces a level; privileged only if approved",
         description="Each namespace the platform creates declares its enforced Pod Security level; only approved system namespaces (node agents such as the Istio CNI) may be privileged.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
@@ -201,6 +271,7 @@ RULES = (
         id="ENC-REDIS-1",
         name="redis-encrypted-and-authenticated",
         title="Redis is encrypted and authenticated",
+        summary="KMS at rest, TLS required, RBAC/IAM or token auth",
         description="Every ElastiCache replication group encrypts data at rest with a customer-managed key, requires TLS for every connection and authenticates clients.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
@@ -213,6 +284,7 @@ RULES = (
         id="BAK-REDIS-1",
         name="redis-high-availability",
         title="Redis survives a node or AZ failure",
+        summary="Multi-AZ automatic failover, snapshots",
         description="ElastiCache replication groups fail over automatically across AZs and keep daily snapshots.",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.ADVISORY,
@@ -220,5 +292,18 @@ RULES = (
         remediation="Set automaticFailoverEnabled and multiAzEnabled with at least two cache clusters, and snapshotRetentionLimit >= 1.",
         resource_types=(REDIS,),
         check=redis_availability,
+    ),
+    Rule(
+        id="MT-10",
+        name="cache-users-confined",
+        title="Cache users are authenticated and confined to their tenant",
+        summary="cache default user off; no user without password/IAM; tenant users confined to `<tenant>:` keys, no dangerous commands",
+        description="The ElastiCache default user is disabled, no enabled user connects without a password or IAM token, and a tenant's cache user reaches only keys (and channels) under its own '<tenant>:' prefix, without administrative or dangerous commands.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a"), glba("1"), fsbp("ElastiCache.6")),
+        remediation="Keep the default user 'off -@all'; give each tenant an IAM-authenticated user with '~<tenant>:* &<tenant>:* +@all -@dangerous' or narrower.",
+        resource_types=("aws:elasticache/user:User",),
+        check=cache_users_confined,
     ),
 )

@@ -65,7 +65,7 @@ def _tenant_anchors(resources: Sequence[Res], index: StackIndex) -> dict[str, st
 
 def data_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     registry: Mapping[str, Any] = config.get("residency") or {}
-    index = StackIndex(resources)
+    index = StackIndex.of(resources)
     declared = _declared_residency(resources, index)
     if declared and not registry:
         yield ("no residency registry is configured: compliance must pass policies/config/<environment>.json", None)
@@ -124,6 +124,7 @@ RULES = (
         id="RES-1",
         name="tenant-data-residency",
         title="Tenant data stays inside its residency",
+        summary="every tenant resource's region is inside its residency",
         description="Every regional AWS resource that belongs to a tenant is in one of the regions the compliance residency registry allows for that tenant, and no tenant's catalog declares a residency wider than the registry.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
@@ -136,6 +137,7 @@ RULES = (
         id="RES-2",
         name="explicit-regional-provider",
         title="Every AWS resource uses an explicit regional provider",
+        summary="no AWS resource on the default provider; region named",
         description="No AWS resource falls back to the default provider: each names its region through the stack's explicit provider, so the region of every resource is decided in code review.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
@@ -153,6 +155,9 @@ def _arn_region(value: Any) -> str | None:
     return parts[3] if len(parts) > 4 and parts[0] == "arn" and parts[3] else None
 
 
+_REGION_IN_NAME = re.compile(r"(?:^|-)((?:us|ca|eu|ap|sa|me|af|il|mx)-[a-z]+-\d)(?:-|$)")
+
+
 def copy_destinations(r: Res) -> list[tuple[str, str]]:
     """(what, region) of every cross-region copy a resource sets up."""
     found: list[tuple[str, str]] = []
@@ -164,9 +169,16 @@ def copy_destinations(r: Res) -> list[tuple[str, str]]:
                     found.append(("backup copy", region))
     elif r.type == "aws:s3/bucketReplicationConfig:BucketReplicationConfig":
         for rule in as_list(get(r.props, "rules")):
+            if get(rule, "status") == "Disabled":
+                continue
             region = _arn_region(get(rule, "destination.encryptionConfiguration.replicaKmsKeyId"))
             if region:
                 found.append(("bucket replication", region))
+            # S3 ARNs carry no region; the platform names buckets ip-<env>-<region>-...
+            bucket = str(get(rule, "destination.bucket") or "")
+            named = _REGION_IN_NAME.search(bucket.rsplit(":", 1)[-1])
+            if named and named.group(1) != region:
+                found.append(("bucket replication destination", named.group(1)))
     elif r.type in (
         "aws:rds/instance:Instance",
         "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
@@ -203,7 +215,7 @@ def front_end_origins_inside_residency(r: Res, _: Mapping[str, Any]) -> Iterable
 
 def copies_inside_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     registry: Mapping[str, Any] = config.get("residency") or {}
-    index = StackIndex(resources)
+    index = StackIndex.of(resources)
     declared = _declared_residency(resources, index)
     for r in resources:
         tenant = index.tenant(r)
@@ -224,6 +236,7 @@ RULES = (
         id="RES-3",
         name="dr-copies-inside-residency",
         title="Replicas and backup copies stay inside residency",
+        summary="backup copies, bucket replication (key and destination bucket), replicas and replicated backups stay in residency",
         description="Every cross-region copy of a tenant's data — backup copy actions, bucket replication, database replicas and replicated automated backups, key replicas — starts and ends in regions the tenant's residency allows.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
@@ -236,6 +249,7 @@ RULES = (
         id="RES-4",
         name="front-end-origins-inside-residency",
         title="Tenant front-ends reach only regions inside residency",
+        summary="every front-end origin is a regional entry inside the tenant's residency",
         description="Every origin of a tenant's CloudFront front-end is a regional platform entry (<tenant>-origin-<region>.<domain>) in a region the tenant's residency allows, so requests and responses carrying its data are served only from there.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,

@@ -60,6 +60,7 @@ class Rule:
     id: str  # stable control id, e.g. ENC-RDS-1
     name: str  # CrossGuard policy name (stable, kebab-case)
     title: str
+    summary: str  # one line for the README rule table
     description: str  # what it checks and why, for a compliance reviewer
     severity: Severity
     enforcement: EnforcementLevel

@@ -1,13 +1,15 @@
 """Tenant isolation: every tenant namespace is fenced, and every tenant resource says whose it is."""
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
+from pulumi_policy.proxy import UnknownValueError
 
 from .frameworks import cis_eks, glba, naic, nydfs
-from .props import get, labels_of, tags_of, tenant_label
+from .props import as_list, get, labels_of, tags_of, tenant_label
 from .rule import Res, Rule
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -18,6 +20,75 @@ TENANT_COMPONENT = "platform:index:Tenant"
 QUOTA_KEYS = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "pods")
 REQUIRED_TAGS = ("tenant", "tier", "environment")
 # AWS resource types that take no tags; they are attributed to a tenant through their parent.
+# Types whose resource is about another resource it names (the input holding the name or ARN, and
+# the governed types): a role policy belongs to the role's tenant, a queue policy to the queue's.
+ROLE = "aws:iam/role:Role"
+BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+QUEUE = "aws:sqs/queue:Queue"
+TOPIC = "aws:sns/topic:Topic"
+KEY = "aws:kms/key:Key"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+DATABASE = "aws:rds/instance:Instance"
+USER_POOL = "aws:cognito/userPool:UserPool"
+BACKUP_PLAN = "aws:backup/plan:Plan"
+BACKUP_VAULT = "aws:backup/vault:Vault"
+GOVERNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "aws:iam/rolePolicy:RolePolicy": ("role", (ROLE,)),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("role", (ROLE,)),
+    "aws:iam/instanceProfile:InstanceProfile": ("role", (ROLE,)),
+    "aws:eks/accessEntry:AccessEntry": ("principalArn", (ROLE,)),
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ("principalArn", (ROLE,)),
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": ("roleArn", (ROLE,)),
+    **dict.fromkeys(
+        (
+            "aws:s3/bucketPolicy:BucketPolicy",
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            "aws:s3/bucketVersioning:BucketVersioning",
+            "aws:s3/bucketVersioningV2:BucketVersioningV2",
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+            "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+            "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+            "aws:s3/bucketLogging:BucketLogging",
+            "aws:s3/bucketLoggingV2:BucketLoggingV2",
+            "aws:s3/bucketNotification:BucketNotification",
+            "aws:s3/bucketAclV2:BucketAclV2",
+            "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2",
+        ),
+        ("bucket", BUCKETS),
+    ),
+    "aws:sqs/queuePolicy:QueuePolicy": ("queueUrl", (QUEUE,)),
+    "aws:sqs/redrivePolicy:RedrivePolicy": ("queueUrl", (QUEUE,)),
+    "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": ("queueUrl", (QUEUE,)),
+    "aws:sns/topicPolicy:TopicPolicy": ("arn", (TOPIC,)),
+    "aws:sns/topicSubscription:TopicSubscription": ("topic", (TOPIC,)),
+    "aws:sns/topicDataProtectionPolicy:TopicDataProtectionPolicy": ("arn", (TOPIC,)),
+    "aws:kms/alias:Alias": ("targetKeyId", (KEY,)),
+    "aws:kms/grant:Grant": ("keyId", (KEY,)),
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": ("logGroupName", (LOG_GROUP,)),
+    "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": ("logGroup", (LOG_GROUP,)),
+    "aws:secretsmanager/secretVersion:SecretVersion": ("secretId", (SECRET,)),
+    "aws:secretsmanager/secretPolicy:SecretPolicy": ("secretArn", (SECRET,)),
+    "aws:secretsmanager/secretRotation:SecretRotation": ("secretId", (SECRET,)),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("securityGroupId", (SECURITY_GROUP,)),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("securityGroupId", (SECURITY_GROUP,)),
+    "aws:ec2/securityGroupRule:SecurityGroupRule": ("securityGroupId", (SECURITY_GROUP,)),
+    "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication": (
+        "sourceDbInstanceArn",
+        (DATABASE,),
+    ),
+    "aws:cognito/userPoolClient:UserPoolClient": ("userPoolId", (USER_POOL,)),
+    "aws:cognito/userPoolDomain:UserPoolDomain": ("userPoolId", (USER_POOL,)),
+    "aws:backup/selection:Selection": ("planId", (BACKUP_PLAN,)),
+    "aws:backup/vaultPolicy:VaultPolicy": ("backupVaultName", (BACKUP_VAULT,)),
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": ("backupVaultName", (BACKUP_VAULT,)),
+}
+
 UNTAGGABLE = frozenset(
     {
         "aws:kms/alias:Alias",
@@ -45,16 +116,64 @@ UNTAGGABLE = frozenset(
         "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
         "aws:secretsmanager/secretVersion:SecretVersion",
         "aws:cloudwatch/logMetricFilter:LogMetricFilter",
+        "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter",
+        "aws:secretsmanager/secretPolicy:SecretPolicy",
+        "aws:secretsmanager/secretRotation:SecretRotation",
+        "aws:kms/grant:Grant",
+        "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
+        "aws:sns/topicDataProtectionPolicy:TopicDataProtectionPolicy",
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+        "aws:s3/bucketAclV2:BucketAclV2",
+        "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2",
+        "aws:ec2/securityGroupRule:SecurityGroupRule",
+        "aws:cognito/userPoolDomain:UserPoolDomain",
+        "aws:backup/vaultPolicy:VaultPolicy",
+        "aws:acm/certificateValidation:CertificateValidation",
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
+        "aws:iam/policyAttachment:PolicyAttachment",
     }
 )
 
 
 class StackIndex:
-    """Parent links and tenant attribution over one stack's resources."""
+    """Parent links and tenant attribution over one stack's resources.
+
+    A resource belongs to a tenant through, in order: its own `tenant` tag or label; the resource
+    it governs (a role policy's role, a bucket policy's bucket, a queue policy's queue: GOVERNS);
+    the tenant namespace a Kubernetes object sits in; for a component, the one tenant all its
+    tagged descendants name; else its nearest attributed ancestor. CrossGuard gives stack policies
+    the same parent links and dependencies (PolicyResource.parent/.dependencies), so this runs
+    unchanged at preview time."""
 
     def __init__(self, resources: Sequence[Res]) -> None:
         self.by_urn = {r.urn: r for r in resources}
+        self.children: dict[str, list[Res]] = defaultdict(list)
+        self.by_type: dict[str, list[Res]] = defaultdict(list)
+        for r in resources:
+            self.by_type[r.type].append(r)
+            if r.parent_urn:
+                self.children[r.parent_urn].append(r)
+        self.namespaces: dict[str, str] = {}  # tenant namespace -> tenant
+        for ns in self.by_type[NAMESPACE]:
+            name, tenant = safe(lambda ns=ns: get(ns.props, "metadata.name")), own_tenant(ns)
+            if isinstance(name, str) and tenant:
+                self.namespaces[name] = tenant
         self._tenant: dict[str, str | None] = {}
+        self._below: dict[str, frozenset[str]] = {}
+        self._names: dict[str, dict[str, list[Res]]] = {}
+
+    _last: "tuple[tuple[int, ...], StackIndex] | None" = None
+
+    @classmethod
+    def of(cls, resources: Sequence[Res]) -> "StackIndex":
+        """The index of these resources, shared by every stack rule of one evaluation (each rule
+        gets new `Res` objects over the same engine props; the cached index holds those props, so
+        their ids cannot be reused while it lives)."""
+        key = tuple(id(r.props) for r in resources)
+        if cls._last is None or cls._last[0] != key:
+            cls._last = (key, cls(resources))
+        return cls._last[1]
 
     def parent(self, r: Res) -> Res | None:
         return self.by_urn.get(r.parent_urn) if r.parent_urn else None
@@ -66,15 +185,124 @@ class StackIndex:
             current = self.parent(current)
 
     def tenant(self, r: Res) -> str | None:
-        """The resource's own tenant tag/label, else its nearest tenant-owned ancestor's."""
+        """The tenant `r` belongs to (see the class), None for the platform's resources."""
         if r.urn not in self._tenant:
-            own = tenant_label(r.props)
-            parent = self.parent(r)
-            self._tenant[r.urn] = own if own else (self.tenant(parent) if parent else None)
+            self._tenant[r.urn] = None  # a governance cycle ends here
+            self._tenant[r.urn] = (
+                own_tenant(r) or self.governed_tenant(r) or self.namespace_tenant(r) or self.lineage_tenant(r)
+            )
         return self._tenant[r.urn]
+
+    def lineage_tenant(self, r: Res) -> str | None:
+        """Through the parent chain only: a component's one tagged tenant, else the parent's."""
+        if r.provider_type is None and (below := self._tagged_below(r)) and len(below) == 1 and "" not in below:
+            return next(iter(below))
+        parent = self.parent(r)
+        return self.tenant(parent) if parent else None
+
+    def namespace_tenant(self, r: Res) -> str | None:
+        if not r.type.startswith("kubernetes:"):
+            return None
+        namespace = safe(lambda: get(r.props, "metadata.namespace"))
+        return self.namespaces.get(namespace) if isinstance(namespace, str) else None
+
+    def _tagged_below(self, r: Res) -> frozenset[str]:
+        """Own tenant values of every tagged or labelled descendant ("" for platform-tagged ones)."""
+        if r.urn not in self._below:
+            self._below[r.urn] = frozenset()
+            found: set[str] = set()
+            for child in self.children.get(r.urn, []):
+                value = own_tag(child)
+                if value is not None:
+                    found.add(value)
+                found |= self._tagged_below(child)
+            self._below[r.urn] = frozenset(found)
+        return self._below[r.urn]
+
+    def governed(self, r: Res) -> list[Res]:
+        """The resources `r` governs (GOVERNS): by the name or ARN in its input when it names a
+        resource of this stack, else by its one dependency of the governed type (a reference to
+        a resource not created yet is unknown during preview; the dependency still is)."""
+        spec = GOVERNS.get(r.type)
+        if spec is None:
+            return []
+        prop, types = spec
+        values = safe(lambda: [v for v in as_list(get(r.props, prop)) if isinstance(v, str)]) or []
+        found = [t for v in values for t in self._named(types, v)]
+        if not found:
+            deps = [d for d in (self.by_urn.get(u) for u in r.dependencies) if d is not None and d.type in types]
+            found = deps if len(deps) == 1 else []
+        return found
+
+    def governed_tenant(self, r: Res) -> str | None:
+        tenants = {self.tenant(t) for t in self.governed(r)} - {None}
+        return next(iter(tenants)) if len(tenants) == 1 else None
+
+    def _named(self, types: tuple[str, ...], value: str) -> list[Res]:
+        found: list[Res] = []
+        for type_ in types:
+            if type_ not in self._names:
+                names: dict[str, list[Res]] = defaultdict(list)
+                for t in self.by_type.get(type_, []):
+                    for name in {t.name, *physical_names(t)}:
+                        names[name].append(t)
+                self._names[type_] = names
+            names = self._names[type_]
+            for key in reference_keys(value):
+                if key in names:
+                    found += names[key]
+                    break
+        return found
 
     def tenant_component(self, r: Res) -> Res | None:
         return next((a for a in self.ancestors(r) if a.type == TENANT_COMPONENT), None)
+
+
+PHYSICAL_NAME_PROPS = ("name", "bucket", "identifier", "roleName")
+AUTONAME = re.compile(r"^(?P<name>.+)-[0-9a-f]{7,8}$")  # Pulumi auto-naming: <logical name>-<random hex>
+
+
+def physical_names(r: Res) -> list[str]:
+    names = safe(lambda: [get(r.props, p) for p in PHYSICAL_NAME_PROPS]) or []
+    return [n for n in names if isinstance(n, str) and n]
+
+
+def reference_keys(value: str) -> list[str]:
+    """Names a reference may carry: the value, its ARN resource's last segment, a queue URL's last
+    path segment, and the logical name of an auto-named physical name."""
+    keys = [value]
+    if value.startswith("arn:"):
+        resource = value.split(":", 5)[-1]
+        keys += [resource, re.split(r"[:/]", resource)[-1]]
+    elif value.startswith("https://"):
+        keys.append(value.rstrip("/").rsplit("/", 1)[-1])
+    keys += [m.group("name") for k in list(keys) if (m := AUTONAME.match(k))]
+    return keys
+
+
+def safe(read: Callable[[], Any]) -> Any:
+    """A value read from props, or None when the engine does not know it yet (preview)."""
+    try:
+        return read()
+    except UnknownValueError:
+        return None
+
+
+def own_tag(r: Res) -> str | None:
+    """The resource's own tenant tag/label; "" when it is tagged or labelled for no tenant (the
+    platform's); None when it carries neither tags nor labels."""
+
+    def read() -> str | None:
+        tags, labels = get(r.props, "tags"), get(r.props, "metadata.labels")
+        if not isinstance(tags, Mapping) and not isinstance(labels, Mapping):
+            return None
+        return tenant_label(r.props) or ""
+
+    return safe(read)
+
+
+def own_tenant(r: Res) -> str | None:
+    return own_tag(r) or None
 
 
 def _empty_selector(selector: Any) -> bool:
@@ -139,11 +367,13 @@ def namespace_guardrails(resources: Sequence[Res], _: Mapping[str, Any]) -> Iter
 
 
 def tenant_attribution(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-    index = StackIndex(resources)
+    index = StackIndex.of(resources)
     owners: dict[str, set[str]] = defaultdict(set)
     for r in resources:
         component = index.tenant_component(r)
-        if component is None:
+        # A tenant's resource: inside its Tenant component, or inside any component that holds
+        # only that tenant's resources (a front-end the global edge builds for it).
+        if component is None and not index.lineage_tenant(r):
             continue
         if r.type.startswith("aws:") and r.type not in UNTAGGABLE:
             found, kind = tags_of(r.props), "tags"
@@ -157,7 +387,7 @@ def tenant_attribution(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterab
                 f"tenant resource lacks the {kind} {', '.join(missing)} (cost and violations are reported per tenant)",
                 r.urn,
             )
-        if found.get("tenant"):
+        if found.get("tenant") and component is not None:
             owners[component.urn].add(str(found["tenant"]))
     for component_urn, tenants in owners.items():
         if len(tenants) > 1:
@@ -178,6 +408,7 @@ RULES = (
         id="MT-1",
         name="tenant-namespace-guardrails",
         title="Every tenant namespace is fenced",
+        summary="quota + limit range + default deny + DNS allow per tenant namespace",
         description="Each tenant namespace has a ResourceQuota, a LimitRange, a default-deny NetworkPolicy for ingress and egress, and a DNS egress allow, so one tenant can neither starve nor reach another.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
@@ -189,6 +420,7 @@ RULES = (
         id="K8S-NS-1",
         name="tenant-namespace-pod-security",
         title="Tenant namespaces enforce Pod Security 'restricted'",
+        summary="Pod Security `restricted` enforced",
         description="Tenant namespaces carry pod-security.kubernetes.io/enforce=restricted: no privileged, root or host-access pods.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
@@ -201,6 +433,7 @@ RULES = (
         id="MT-8",
         name="tenant-resources-attributed",
         title="Tenant resources say whose they are",
+        summary="tenant/tier/environment tags on every resource of a tenant's components, one tenant per Tenant component",
         description="Every taggable resource of a tenant carries tenant, tier and environment tags (AWS) or labels (Kubernetes), all naming the same tenant, so cost, inventory and violations are reported per tenant.",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
