@@ -224,7 +224,6 @@ tenants = {
             vpc_id=network.vpc.id,
             cluster_name=cluster.ready_name,
             cluster_security_group_id=cluster.cluster_security_group_id,
-            secrets_operator_role_arn=secrets.role.arn,
             subnet_group_name=databases.subnet_group.name,
             parameter_group_name=databases.parameter_group.name,
             option_group_name=databases.option_group.name,

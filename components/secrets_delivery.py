@@ -1,12 +1,22 @@
-"""Secrets Manager -> pods: the External Secrets Operator, whose IRSA role reads only the
-platform's own secrets and may assume only the per-tenant secret-reader roles (one per tenant,
-scoped to that tenant's secrets), so one tenant's SecretStore can never read another's."""
+"""Secrets Manager -> pods: the External Secrets Operator, and who it reads as.
+
+The operator's own IRSA role reads only the platform's secrets and may assume no other role. A
+tenant's SecretStore authenticates as a service account of its own namespace (`auth.jwt`): the
+operator requests that account's token and exchanges it for the tenant's reader role, which trusts
+only `system:serviceaccount:<tenant namespace>:<account>` on the cluster's OIDC issuer. For a
+namespaced SecretStore the operator resolves the account in the store's own namespace (ESO
+providers/v1/aws/auth/auth.go credsFromServiceAccount; the webhook rejects another namespace,
+runtime/esutils ValidateReferentServiceAccountSelector), so a store in namespace A can only ever
+present A's token, which B's role refuses.
+
+Database master credentials never reach a tenant namespace: they are read only in the platform
+namespace `database-users`, each tenant's by its own provisioner role (Tenant, DatabaseUsers)."""
 
 from dataclasses import dataclass
 
 import pulumi
 
-from catalog import StackSettings
+from catalog import StackSettings, Tenant
 from components.iam import document
 from components.k8s_helpers import SYSTEM_NODES, addon_namespace, release
 from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, statement
@@ -14,6 +24,11 @@ from components.tags import platform_tags
 
 NAMESPACE = "external-secrets"
 SERVICE_ACCOUNT = "external-secrets"
+# Where each tenant's database users are created with its master credential (never the tenant's).
+DATABASE_USERS_NAMESPACE = "database-users"
+# The service account a tenant's SecretStore authenticates as, in the tenant's namespace.
+TENANT_STORE_ACCOUNT = "tenant-secrets"
+TENANT_STORE = "tenant-secrets"
 
 
 @dataclass
@@ -24,13 +39,26 @@ class SecretsDeliveryArgs:
     oidc_provider_url: pulumi.Input[str]
 
 
-def tenant_secret_role_prefix(settings: StackSettings) -> str:
-    """Name prefix of the per-tenant roles the operator may assume (created with each tenant)."""
-    return f"{settings.name_prefix}-{settings.region}-secrets-"
-
-
 def platform_secret_prefix(settings: StackSettings) -> str:
     return f"{settings.project}/{settings.stack}/platform/"
+
+
+def provisioner_account(tenant: Tenant) -> str:
+    """The service account (in DATABASE_USERS_NAMESPACE) that reads the tenant's master credential."""
+    return f"{tenant.id}-db-users"
+
+
+def tenant_store_spec(region: str) -> dict[str, object]:
+    """A tenant's SecretStore: its namespace's own service account, no role chaining."""
+    return {
+        "provider": {
+            "aws": {
+                "service": "SecretsManager",
+                "region": region,
+                "auth": {"jwt": {"serviceAccountRef": {"name": TENANT_STORE_ACCOUNT}}},
+            }
+        }
+    }
 
 
 def operator_policy(settings: StackSettings, account_id: str) -> str:
@@ -44,10 +72,6 @@ def operator_policy(settings: StackSettings, account_id: str) -> str:
             ["kms:Decrypt"],
             [f"arn:aws:kms:{region}:{account_id}:key/*"],
             StringEquals={"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"},
-        ),
-        statement(
-            ["sts:AssumeRole"],
-            [f"arn:aws:iam::{account_id}:role/{tenant_secret_role_prefix(settings)}*"],
         ),
     )
 
@@ -82,10 +106,19 @@ class SecretsDelivery(pulumi.ComponentResource):
                     "name": SERVICE_ACCOUNT,
                     "annotations": {"eks.amazonaws.com/role-arn": self.role.arn},
                 },
+                # auth.jwt stores need the operator to request their service accounts' tokens.
+                "rbac": {"serviceAccountTokenCreate": True},
                 **SYSTEM_NODES,
                 "webhook": SYSTEM_NODES,
                 "certController": SYSTEM_NODES,
             },
             self,
         )
-        self.register_outputs({"operatorRoleArn": self.role.arn})
+        self.database_users_namespace = addon_namespace(
+            f"{name}-database-users-ns", DATABASE_USERS_NAMESPACE, self, enforce="restricted"
+        )
+        self.register_outputs(
+            {
+                "operatorRoleArn": self.role.arn,
+            }
+        )
