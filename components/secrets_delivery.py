@@ -15,6 +15,7 @@ namespace `database-users`, each tenant's by its own provisioner role (Tenant, D
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from catalog import StackSettings, Tenant
 from components.iam import document
@@ -29,6 +30,30 @@ DATABASE_USERS_NAMESPACE = "database-users"
 # The service account a tenant's SecretStore authenticates as, in the tenant's namespace.
 TENANT_STORE_ACCOUNT = "tenant-secrets"
 TENANT_STORE = "tenant-secrets"
+# The platform's own stores (observability's platform-secrets) still read as the operator's role.
+CONTROLLER_IDENTITY_NAMESPACES = ("observability",)
+STORE_ADMISSION = "secret-stores-read-as-their-namespace"
+_AWS = "object.spec.provider.aws"
+STORE_RULE = (
+    "object.kind != 'SecretStore' || ("
+    f"has({_AWS}) && has({_AWS}.auth) && has({_AWS}.auth.jwt) && !has({_AWS}.auth.secretRef)"
+    f" && !has({_AWS}.auth.jwt.serviceAccountRef.namespace) && !has({_AWS}.role) && !has({_AWS}.additionalRoles))"
+)
+STORE_MESSAGE = "a SecretStore here reads AWS as a service account of its own namespace only (auth.jwt, no role)"
+_OWN_STORE = "(!has({0}.kind) || {0}.kind == 'SecretStore')"
+EXTERNAL_SECRET_RULE = (
+    "object.kind != 'ExternalSecret' || ("
+    "(!has(object.spec.secretStoreRef) || " + _OWN_STORE.format("object.spec.secretStoreRef") + ")"
+    " && (!has(object.spec.data) || object.spec.data.all(d, !has(d.sourceRef) || !has(d.sourceRef.storeRef) || "
+    + _OWN_STORE.format("d.sourceRef.storeRef")
+    + "))"
+    " && (!has(object.spec.dataFrom) || object.spec.dataFrom.all(d, !has(d.sourceRef) || !has(d.sourceRef.storeRef) || "
+    + _OWN_STORE.format("d.sourceRef.storeRef")
+    + ")))"
+)
+EXTERNAL_SECRET_MESSAGE = (
+    "an ExternalSecret here reads through a SecretStore of its own namespace, never a ClusterSecretStore"
+)
 
 
 @dataclass
@@ -95,7 +120,7 @@ class SecretsDelivery(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self),
         )
-        release(
+        operator = release(
             f"{name}-operator",
             "external-secrets",
             namespace,
@@ -114,6 +139,7 @@ class SecretsDelivery(pulumi.ComponentResource):
             },
             self,
         )
+        self._store_admission(name, operator)
         self.database_users_namespace = addon_namespace(
             f"{name}-database-users-ns", DATABASE_USERS_NAMESPACE, self, enforce="restricted"
         )
@@ -121,4 +147,51 @@ class SecretsDelivery(pulumi.ComponentResource):
             {
                 "operatorRoleArn": self.role.arn,
             }
+        )
+
+    def _store_admission(self, name: str, operator: pulumi.Resource) -> None:
+        """Refuse, at admission, a store that would read as anything but its own namespace's service
+        account (no auth: the operator's own role; `role`/`additionalRoles`: a chain), and an
+        ExternalSecret naming a ClusterSecretStore. Only the platform's own stores in
+        CONTROLLER_IDENTITY_NAMESPACES read as the operator."""
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{name}-stores",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=STORE_ADMISSION),
+            spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgs(
+                failure_policy="Fail",
+                match_constraints=k8s.admissionregistration.v1.MatchResourcesArgs(
+                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_expressions=[
+                            k8s.meta.v1.LabelSelectorRequirementArgs(
+                                key="kubernetes.io/metadata.name",
+                                operator="NotIn",
+                                values=list(CONTROLLER_IDENTITY_NAMESPACES),
+                            )
+                        ]
+                    ),
+                    resource_rules=[
+                        k8s.admissionregistration.v1.NamedRuleWithOperationsArgs(
+                            api_groups=["external-secrets.io"],
+                            api_versions=["*"],
+                            operations=["CREATE", "UPDATE"],
+                            resources=["secretstores", "externalsecrets"],
+                        )
+                    ],
+                ),
+                validations=[
+                    k8s.admissionregistration.v1.ValidationArgs(expression=STORE_RULE, message=STORE_MESSAGE),
+                    k8s.admissionregistration.v1.ValidationArgs(
+                        expression=EXTERNAL_SECRET_RULE, message=EXTERNAL_SECRET_MESSAGE
+                    ),
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[operator]),
+        )
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{name}-stores",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=STORE_ADMISSION),
+            spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpecArgs(
+                policy_name=STORE_ADMISSION, validation_actions=["Deny"]
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[operator]),
         )

@@ -12,7 +12,10 @@ import json
 import re
 from typing import Any
 
+import celpy
+import celpy.celtypes
 import pytest
+from celpy.adapter import json_to_cel
 
 from catalog.loader import load_catalog
 from components.database_users import users_sql
@@ -294,3 +297,95 @@ def test_users_are_created_from_the_platform_namespace_before_the_migrations(pla
         assert pod["serviceAccountName"] == f"{creator['tenant']}-db-users"
         (migration,) = [j for j in jobs if j["tenant"] == creator["tenant"] and j["name"].endswith("-services-migrate")]
         assert creator["urn"] in migration["options"]["dependsOn"]
+
+
+# ------------------------------------------------------------------ admission of new stores
+
+VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+VAP_BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+
+
+def admitted(policy: dict[str, Any], obj: dict[str, Any]) -> bool:
+    """Every validation of the policy holds for obj (standard CEL, as the API server evaluates it;
+    an evaluation error counts as a refusal, failurePolicy Fail)."""
+    env = celpy.Environment()
+    for validation in policy["inputs"]["spec"]["validations"]:
+        program = env.program(env.compile(validation["expression"]))
+        try:
+            result = program.evaluate({"object": json_to_cel(obj)})
+        except Exception:  # CELEvalError and friends: the API server refuses
+            return False
+        if not (isinstance(result, celpy.celtypes.BoolType) and bool(result)):
+            return False
+    return True
+
+
+def store(aws: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "SecretStore", "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "x", **aws}}}}
+
+
+def external(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "ExternalSecret", "spec": {"target": {"name": "t"}, **spec}}
+
+
+JWT = {"auth": {"jwt": {"serviceAccountRef": {"name": "tenant-secrets"}}}}
+REFUSED = {
+    "no auth: the operator's own role": store({}),
+    "a role chained after the namespace's account": store({**JWT, "role": "arn:aws:iam::1:role/other"}),
+    "additional roles": store({**JWT, "additionalRoles": ["arn:aws:iam::1:role/other"]}),
+    "another namespace's account": store(
+        {"auth": {"jwt": {"serviceAccountRef": {"name": "tenant-secrets", "namespace": "other"}}}}
+    ),
+    "static keys": store({"auth": {"secretRef": {"accessKeyIDSecretRef": {"name": "k", "key": "id"}}}}),
+    "a store of another provider": {"kind": "SecretStore", "spec": {"provider": {"vault": {"server": "x"}}}},
+    "a ClusterSecretStore": external({"secretStoreRef": {"kind": "ClusterSecretStore", "name": "p"}}),
+    "a ClusterSecretStore for one key": external(
+        {
+            "secretStoreRef": {"name": "tenant-secrets"},
+            "data": [
+                {
+                    "secretKey": "a",
+                    "remoteRef": {"key": "k"},
+                    "sourceRef": {"storeRef": {"kind": "ClusterSecretStore", "name": "p"}},
+                }
+            ],
+        }
+    ),
+    "a ClusterSecretStore for extraction": external(
+        {
+            "dataFrom": [
+                {"extract": {"key": "k"}, "sourceRef": {"storeRef": {"kind": "ClusterSecretStore", "name": "p"}}}
+            ]
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_admission_admits_the_plans_stores_and_refuses_any_other_identity(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    (policy,) = resources_of(plan, VAP)
+    (binding,) = resources_of(plan, VAP_BINDING)
+    name = policy["inputs"]["metadata"]["name"]
+    assert binding["inputs"]["spec"] == {"policyName": name, "validationActions": ["Deny"]}
+    match = policy["inputs"]["spec"]["matchConstraints"]
+    assert policy["inputs"]["spec"]["failurePolicy"] == "Fail"
+    (rule,) = match["resourceRules"]
+    assert set(rule["resources"]) == {"secretstores", "externalsecrets"} and set(rule["operations"]) >= {
+        "CREATE",
+        "UPDATE",
+    }
+    # Every namespace but the platform's observability stores (which read as the operator).
+    assert match["namespaceSelector"] == {
+        "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["observability"]}]
+    }
+    excluded = {"observability"}
+    checked = 0
+    for type_ in (SECRET_STORE, EXTERNAL_SECRET):
+        for r in resources_of(plan, type_):
+            if r["inputs"]["metadata"]["namespace"] not in excluded:
+                assert admitted(policy, {"kind": type_.rsplit(":", 1)[-1], "spec": r["inputs"]["spec"]}), r["name"]
+                checked += 1
+    assert checked >= len(tenant_namespaces(plan))
+    for why, obj in REFUSED.items():
+        assert not admitted(policy, obj), f"admitted {why}"
