@@ -22,6 +22,7 @@ from components.iam import document
 from components.k8s_helpers import SYSTEM_NODES, addon_namespace, release
 from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, statement
 from components.tags import platform_tags
+from components.tenant_database import MARIADB_PORT
 
 NAMESPACE = "external-secrets"
 SERVICE_ACCOUNT = "external-secrets"
@@ -143,6 +144,7 @@ class SecretsDelivery(pulumi.ComponentResource):
         self.database_users_namespace = addon_namespace(
             f"{name}-database-users-ns", DATABASE_USERS_NAMESPACE, self, enforce="restricted"
         )
+        self._database_users_fence(name, s)
         self.register_outputs(
             {
                 "operatorRoleArn": self.role.arn,
@@ -195,3 +197,46 @@ class SecretsDelivery(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[operator]),
         )
+
+    def _database_users_fence(self, name: str, s: StackSettings) -> None:
+        """database-users serves nothing and talks only to DNS and MariaDB (each tenant database's
+        security group admits its own tenant's pods); ESO, not the Job, calls AWS."""
+        np = k8s.networking.v1
+        everything = k8s.meta.v1.LabelSelectorArgs()
+        policies = {
+            "default-deny": np.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
+            "allow-dns-egress": np.NetworkPolicySpecArgs(
+                pod_selector=everything,
+                policy_types=["Egress"],
+                egress=[
+                    np.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            np.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                ),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                            )
+                        ],
+                        ports=[np.NetworkPolicyPortArgs(protocol=proto, port=53) for proto in ("UDP", "TCP")],
+                    )
+                ],
+            ),
+            "allow-mariadb-egress": np.NetworkPolicySpecArgs(
+                pod_selector=everything,
+                policy_types=["Egress"],
+                egress=[
+                    np.NetworkPolicyEgressRuleArgs(
+                        to=[np.NetworkPolicyPeerArgs(ip_block=np.IPBlockArgs(cidr=s.vpc_cidr))],
+                        ports=[np.NetworkPolicyPortArgs(protocol="TCP", port=MARIADB_PORT)],
+                    )
+                ],
+            ),
+        }
+        for policy_name, spec in policies.items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-database-users-{policy_name}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=DATABASE_USERS_NAMESPACE),
+                spec=spec,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database_users_namespace]),
+            )

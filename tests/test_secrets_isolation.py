@@ -389,3 +389,30 @@ def test_admission_admits_the_plans_stores_and_refuses_any_other_identity(plans:
     assert checked >= len(tenant_namespaces(plan))
     for why, obj in REFUSED.items():
         assert not admitted(policy, obj), f"admitted {why}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_database_users_namespace_serves_nothing_and_reaches_only_dns_and_mariadb(
+    plans: dict[str, Any], stack: str
+) -> None:
+    plan = plans[stack]
+    policies = [
+        r["inputs"]["spec"]
+        for r in resources_of(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r["inputs"]["metadata"]["namespace"] == DATABASE_USERS_NAMESPACE
+    ]
+    # Something selects every pod for both directions with no allow: the default is deny.
+    assert any(
+        p["podSelector"] == {}
+        and set(p["policyTypes"]) == {"Ingress", "Egress"}
+        and not p.get("ingress")
+        and not p.get("egress")
+        for p in policies
+    )
+    assert not any(p.get("ingress") for p in policies), "nothing may connect in"
+    ports = set()
+    for p in policies:
+        for rule in p.get("egress", []):
+            assert rule.get("to") and rule.get("ports"), "every egress names its peers and ports"
+            ports |= {(port["protocol"], port["port"]) for port in rule["ports"]}
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 3306)}
