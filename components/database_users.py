@@ -6,8 +6,10 @@ The users are created from the platform namespace `database-users`: a Job there 
 credential through a SecretStore bound to a service account of that namespace, whose role
 (SecretsDelivery.provisioner_roles) may read this tenant's master secret only. The statements
 follow the RDS User Guide, "Creating a database account using IAM authentication" (MariaDB:
-`IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`, `REQUIRE SSL`)."""
+`IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`, `REQUIRE SSL`). RDS throttles new
+IAM-authenticated connections (about 200 per second per instance): services pool connections."""
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,9 +28,6 @@ from components.tenant_services import RUN_AS, SERVICES, pinned_ref
 MIGRATIONS = "migrations"
 ADMIN_MOUNT = "/var/run/secrets/db-admin"
 SQL_MOUNT = "/etc/database-users"
-# A service's connections per pod pool; IAM authentication throttles new connections (about
-# 200/s per instance, RDS User Guide), so services keep pooled connections.
-MAX_USER_CONNECTIONS = 200
 
 
 def connect_policy(region: str, account: str, resource_id: str, user: str) -> str:
@@ -52,7 +51,8 @@ def users_sql(tenant: Tenant) -> str:
         user = f"'{database_user(tenant, workload)}'@'%'"
         lines += [
             f"CREATE USER IF NOT EXISTS {user} IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS';",
-            f"ALTER USER {user} REQUIRE SSL WITH MAX_USER_CONNECTIONS {MAX_USER_CONNECTIONS};",
+            # IAM tokens travel as a cleartext password: TLS only (the parameter group requires it too).
+            f"ALTER USER {user} REQUIRE SSL;",
             f"GRANT {privileges} ON `{schema}`.* TO {user};",
         ]
     return "\n".join(lines) + "\n"
@@ -173,8 +173,9 @@ class DatabaseUsers(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[store]),
         )
+        sql = users_sql(t)
         script = k8s.core.v1.ConfigMap(
-            f"{name}-sql", metadata=meta(f"{t.id}-db-users"), data={"users.sql": users_sql(t)}, opts=child
+            f"{name}-sql", metadata=meta(f"{t.id}-db-users"), data={"users.sql": sql}, opts=child
         )
         container = k8s.core.v1.ContainerArgs(
             name="apply-sql",
@@ -231,7 +232,14 @@ class DatabaseUsers(pulumi.ComponentResource):
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=2,
                 active_deadline_seconds=600,
-                template=k8s.core.v1.PodTemplateSpecArgs(metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=pod),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    # The script's digest is part of the template, so a changed script changes it too.
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels,
+                        annotations={"platform/users-sql-sha256": hashlib.sha256(sql.encode()).hexdigest()},
+                    ),
+                    spec=pod,
+                ),
             ),
             # A changed script or image replaces the Job (its template is immutable), which reruns it.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[*after, master, script]),

@@ -8,6 +8,7 @@
   IAM-authenticated users; the only reader is the tenant's provisioner role, whose service account
   lives in the platform namespace `database-users`."""
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -295,6 +296,16 @@ def test_users_are_created_from_the_platform_namespace_before_the_migrations(pla
     for creator in creators:
         pod = creator["inputs"]["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == f"{creator['tenant']}-db-users"
+        # A changed script must rerun the Job: its digest sits in the (immutable) pod template.
+        (script,) = [
+            c
+            for c in resources_of(plan, "kubernetes:core/v1:ConfigMap")
+            if c["tenant"] == creator["tenant"] and c["inputs"]["metadata"]["namespace"] == DATABASE_USERS_NAMESPACE
+        ]
+        sql = script["inputs"]["data"]["users.sql"]
+        annotations = creator["inputs"]["spec"]["template"]["metadata"]["annotations"]
+        assert hashlib.sha256(sql.encode()).hexdigest() in annotations.values()
+        assert creator["options"]["deleteBeforeReplace"] is True
         (migration,) = [j for j in jobs if j["tenant"] == creator["tenant"] and j["name"].endswith("-services-migrate")]
         assert creator["urn"] in migration["options"]["dependsOn"]
 
