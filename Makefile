@@ -8,14 +8,17 @@ STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 PLAN ?= build/$(STACK)/plan.json
 ENVIRONMENT = $(if $(filter dev,$(STACK)),dev,prod)
 POLICY_FLAGS = --policy-pack policies --policy-pack-config policies/config/$(ENVIRONMENT).json
+# Channels between tenants are reported, not yet blocking: empty this once issue 12's fixes are in.
+ISOLATION_FLAGS ?= --advisory
 
-.PHONY: help plan plans rehearse policy diff dr-report docs bench test lint typecheck check preview up clean
+.PHONY: help plan plans rehearse isolation policy diff dr-report docs bench test lint typecheck check preview up clean
 
 help:
 	@echo "make plan [STACK=dev]      offline plan + policy verdict (no cloud, no credentials)"
 	@echo "make test                  unit, component, policy and whole-stack tests"
 	@echo "make plans                 offline plan of every stack ($(STACKS)), then the deploy rehearsal"
 	@echo "make rehearse              apply-time rules over every build/<stack>/plan.json together"
+	@echo "make isolation [STACK=dev] channels between every ordered pair of tenants of a plan"
 	@echo "make policy PLAN=file      evaluate the policy pack on a saved plan"
 	@echo "make diff BASE=ref         per-tenant plan diff of a git revision vs the working tree"
 	@echo "make dr-report             per-tenant RPO/RTO, DR mechanisms and where every copy lives"
@@ -32,16 +35,21 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.t
 plan: $(BIN)/.installed
 	$(BIN)/python -m planner plan --stack $(STACK)
 	$(BIN)/python -m planner.rehearsal $(PLAN)
+	$(BIN)/python -m planner.isolation $(ISOLATION_FLAGS) $(PLAN)
 
 # Plans every stack (a blocked one does not hide the others), then rehearses them together.
 plans: $(BIN)/.installed
 	@set -o pipefail; failed=""; for s in $(STACKS); do echo "== $$s"; \
 	  $(BIN)/python -m planner plan --stack $$s | sed -n '/^Policy pack/,/^Verdict/p' || failed="$$failed $$s"; done; \
 	$(BIN)/python -m planner.rehearsal || failed="$$failed rehearsal"; \
+	$(BIN)/python -m planner.isolation $(ISOLATION_FLAGS) | grep -E '^(Isolation|Verdict)' || failed="$$failed isolation"; \
 	if [ -n "$$failed" ]; then echo "blocked:$$failed"; exit 1; fi
 
 rehearse: $(BIN)/.installed
 	$(BIN)/python -m planner.rehearsal
+
+isolation: $(BIN)/.installed
+	$(BIN)/python -m planner.isolation $(ISOLATION_FLAGS) $(PLAN)
 
 diff: $(BIN)/.installed
 	$(BIN)/python -m planner diff --base $(BASE) --stack $(STACK)

@@ -610,6 +610,11 @@ def _dr(d: _Fields, region: str, tenants: tuple[Tenant, ...]) -> DrSettings:
     deployed = d.boolean("peerDeployed") if "peerDeployed" in d.data else False
     peer_tenants = d.strings("peerTenants", [], allow_empty=True)
     peer_holds = d.strings("peerHolds", [], allow_empty=True)
+    pools = d.mapping("peerUserPools", {})
+    for tenant_id, pool in pools.data.items():
+        # A pool of the peer region (`<region>_<id>`): anything else would pin the wrong issuer.
+        if not isinstance(pool, str) or not re.fullmatch(rf"{re.escape(peer)}_[0-9A-Za-z]+", pool):
+            raise pools.fail(str(tenant_id), f"'{pool}' is not a Cognito user pool id of {peer}")
     by_id = {t.id: t for t in tenants}
     for tenant_id in promote:
         tenant = by_id.get(tenant_id)
@@ -628,7 +633,8 @@ def _dr(d: _Fields, region: str, tenants: tuple[Tenant, ...]) -> DrSettings:
         peer_deployed=deployed,
         peer_tenants=peer_tenants,
         peer_holds=peer_holds,
+        peer_user_pools=tuple(sorted((str(k), str(v)) for k, v in pools.data.items())),
     )
 
 
-GATE_KEYS = ("peerDeployed", "peerTenants", "peerHolds")  # written by planner/gates.py at deploy time
+GATE_KEYS = ("peerDeployed", "peerTenants", "peerHolds", "peerUserPools")  # written by planner/gates.py at deploy time

@@ -103,6 +103,13 @@ class DrSettings:
     peer_deployed: bool = False  # the peer stack exists (its platform: Velero bucket, vaults)
     peer_tenants: tuple[str, ...] = ()  # tenants whose primary data the peer has created
     peer_holds: tuple[str, ...] = ()  # this region's tenants whose DR copies the peer holds
+    # (tenant id, Cognito user pool id) of tenants homed in the peer: their JWT issuer lives there.
+    peer_user_pools: tuple[tuple[str, str], ...] = ()
+
+
+def cognito_issuer(region: str, user_pool_id: str) -> str:
+    """The `iss` of a Cognito user pool's tokens (its JWKS sits under /.well-known/jwks.json)."""
+    return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
 
 
 def deployer_name(stack: str) -> str:
@@ -254,6 +261,15 @@ class StackSettings:
             return ()
         return tuple(t for t in self.tenants if t.home_region == self.dr.peer_region and self.region in t.residency)
 
+    def jwt_issuer(self, tenant: Tenant) -> str | None:
+        """The tenant's OAuth2 issuer as seen from a serving region other than its home: the user
+        pool lives in the home region, and the peer's pool ids reach this stack as a deploy gate
+        (planner/gates.py). None while unknown: the region then refuses the tenant's routed traffic."""
+        if self.dr is None or tenant.home_region != self.dr.peer_region:
+            return None
+        pool = dict(self.dr.peer_user_pools).get(tenant.id)
+        return cognito_issuer(tenant.home_region, pool) if pool else None
+
     def copies_to_peer(self, tenant: Tenant) -> bool:
         """Whether this (home) region may and can copy the tenant's data to its peer: residency
         allows it and the peer already holds the tenant's DR copies (bucket, key, vault)."""
@@ -280,6 +296,11 @@ class StackSettings:
                 for t in self.tenants
                 if t.home_region == self.region and self.may_copy_to_peer(t) and t.id not in self.dr.peer_holds
             ]
+        notes += [
+            f"JWT issuer of {t.id} (user pool in {t.home_region}) unknown here yet: its routed traffic is refused"
+            for t in self.served_tenants
+            if t.home_region != self.region and self.jwt_issuer(t) is None
+        ]
         if not self.operator_sso.client_secret_stored:
             notes.append("tenant views (Grafana per tenant): operatorSso.clientSecretStored is not set yet")
         return tuple(notes)

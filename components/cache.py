@@ -1,17 +1,67 @@
 """Regional Redis (ElastiCache): replication group across AZs with automatic failover, encrypted
-at rest (KMS) and in transit (TLS required), IAM authentication through an RBAC user group (no
-password exists), private subnets, only the cluster admitted."""
+at rest (KMS) and in transit (TLS required), private subnets, only the cluster admitted. Clients
+authenticate with IAM (no password exists) as their tenant's own RBAC user, whose ACL reaches only
+keys under the tenant's prefix; the mandatory `default` user is switched off."""
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from catalog import StackSettings
-from components.tags import platform_tags
+from catalog import StackSettings, Tenant
+from components.tags import platform_tags, tenant_tags
 from components.versions import REDIS_ENGINE_VERSION
 
 REDIS_PORT = 6379
+
+# What a tenant's cache client may run, on its own keys only (checked against Redis 7.0 ACLs):
+# data and key commands, MULTI/EXEC, AUTH/HELLO/PING/SELECT. Then removed again: @dangerous
+# (FLUSHALL/FLUSHDB/SWAPDB act on every tenant's keys; KEYS, SORT BY/GET, MIGRATE, CLIENT LIST/KILL,
+# INFO, CONFIG), scripting and pub/sub (FUNCTION FLUSH/LOAD are @write; PUBSUB CHANNELS lists every
+# channel), and the commands without key arguments that reveal other tenants' key names or counts:
+# SCAN, RANDOMKEY, DBSIZE, and CLIENT TRACKING (BCAST invalidations carry any prefix's key names).
+CLIENT_COMMANDS = (
+    "-@all +@read +@write +@keyspace +@connection +@transaction"
+    " -@dangerous -@scripting -@pubsub -scan -randomkey -dbsize -client|tracking"
+)
+DISABLED_DEFAULT_USER = "off -@all"
+_TENANT_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")  # no ':' and no glob characters
+
+
+def key_prefix(tenant_id: str) -> str:
+    """The tenant's key and channel namespace. Tenant ids hold no ':', so `acme:` never matches
+    `acme-2:...`: the prefixes of two tenants are disjoint."""
+    if not _TENANT_ID.fullmatch(tenant_id):
+        raise ValueError(f"tenant id {tenant_id!r} cannot name a cache key prefix")
+    return f"{tenant_id}:"
+
+
+def tenant_access_string(tenant_id: str) -> str:
+    prefix = key_prefix(tenant_id)
+    return f"on ~{prefix}* resetchannels &{prefix}* {CLIENT_COMMANDS}"
+
+
+def cache_group_id(settings: StackSettings) -> str:
+    return f"{settings.name_prefix}-{settings.region}-redis"
+
+
+def cache_user_id(settings: StackSettings, tenant_id: str) -> str:
+    """User id and user name (IAM authentication requires them equal), lowercase as ElastiCache
+    ARNs in IAM policies must be; unique in the region, at most 40 characters."""
+    return f"{settings.name_prefix}-{tenant_id}"
+
+
+@dataclass(frozen=True)
+class TenantCacheAccess:
+    """What one tenant's services need to reach the cache as their own user."""
+
+    host: pulumi.Input[str]
+    replication_group_id: str  # signs the IAM token (`<group id>/?Action=connect&User=<user>`)
+    user_id: str
+    user_name: pulumi.Input[str]  # resolves once the user belongs to the group attached to the cache
+    key_prefix: str
 
 
 @dataclass
@@ -21,18 +71,21 @@ class CacheArgs:
     private_subnet_ids: list[pulumi.Output[str]]
     client_security_group_id: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
+    tenants: Sequence[Tenant] = ()  # the tenants served in this region: one cache user each
     node_type: str = "cache.r7g.large"
 
 
 class Cache(pulumi.ComponentResource):
     replication_group: aws.elasticache.ReplicationGroup
+    user_group: aws.elasticache.UserGroup
+    users: dict[str, aws.elasticache.User]  # by tenant id
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Cache", name, None, opts)
-        s = args.settings
+        s = self._settings = args.settings
         tags = platform_tags(s, "cache")
         child = pulumi.ResourceOptions(parent=self)
-        group_id = f"{s.name_prefix}-{s.region}-redis"
+        group_id = cache_group_id(s)
 
         security_group = aws.ec2.SecurityGroup(
             name,
@@ -59,35 +112,43 @@ class Cache(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        # The mandatory "default" user is switched off; clients authenticate with IAM as "platform".
+        # A Redis user group must hold a user named "default"; this one is switched off, so a
+        # connection that has not authenticated as a tenant's user can run nothing.
         default_user = aws.elasticache.User(
             f"{name}-default",
             user_id=f"{group_id}-default",
             user_name="default",
             engine="redis",
-            access_string="off -@all",
+            access_string=DISABLED_DEFAULT_USER,
             authentication_mode=aws.elasticache.UserAuthenticationModeArgs(type="no-password-required"),
             tags=tags,
             opts=child,
         )
-        app_user = aws.elasticache.User(
-            f"{name}-platform",
-            user_id=f"{group_id}-platform",
-            user_name=f"{group_id}-platform",
-            engine="redis",
-            access_string="on ~* +@all -@dangerous",
-            authentication_mode=aws.elasticache.UserAuthenticationModeArgs(type="iam"),
-            tags=tags,
-            opts=child,
-        )
-        user_group = aws.elasticache.UserGroup(
+        # One IAM-authenticated user per tenant, limited to the tenant's key prefix. Onboarding adds
+        # the user, then the group update admits it; offboarding removes it from the group (an
+        # in-place update) before the user is deleted at the end of the deploy.
+        self.users = {}
+        for tenant in args.tenants:
+            user_id = cache_user_id(s, tenant.id)
+            self.users[tenant.id] = aws.elasticache.User(
+                f"{name}-{tenant.id}",
+                user_id=user_id,
+                user_name=user_id,
+                engine="redis",
+                access_string=tenant_access_string(tenant.id),
+                authentication_mode=aws.elasticache.UserAuthenticationModeArgs(type="iam"),
+                tags=tenant_tags(s, tenant),
+                opts=child,
+            )
+        self.user_group = aws.elasticache.UserGroup(
             name,
             user_group_id=f"{group_id}-users",
             engine="redis",
-            user_ids=[default_user.user_id, app_user.user_id],
+            user_ids=[default_user.user_id, *(u.user_id for u in self.users.values())],
             tags=tags,
             opts=child,
         )
+        # IAM authentication needs Redis OSS 7.0+ and in-transit encryption (both below).
         self.replication_group = aws.elasticache.ReplicationGroup(
             name,
             replication_group_id=group_id,
@@ -105,7 +166,7 @@ class Cache(pulumi.ComponentResource):
             kms_key_id=args.kms_key_arn,
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
-            user_group_ids=[user_group.user_group_id],
+            user_group_ids=[self.user_group.user_group_id],
             snapshot_retention_limit=7,
             snapshot_window="02:00-03:00",
             maintenance_window="sun:05:30-sun:06:30",
@@ -115,5 +176,19 @@ class Cache(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs(
-            {"primaryEndpoint": self.replication_group.primary_endpoint_address, "user": app_user.user_name}
+            {
+                "primaryEndpoint": self.replication_group.primary_endpoint_address,
+                "users": {t: u.user_name for t, u in self.users.items()},
+            }
+        )
+
+    def access_for(self, tenant_id: str) -> TenantCacheAccess:
+        s, user = self._settings, self.users[tenant_id]
+        return TenantCacheAccess(
+            host=self.replication_group.primary_endpoint_address,
+            replication_group_id=cache_group_id(s),
+            user_id=cache_user_id(s, tenant_id),
+            # Resolves after the group update that admits the user: services start once it can log in.
+            user_name=pulumi.Output.all(user.user_name, self.user_group.user_ids).apply(lambda v: v[0]),
+            key_prefix=key_prefix(tenant_id),
         )

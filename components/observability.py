@@ -1,8 +1,9 @@
 """LGTM in its own namespace: Loki, Tempo and Mimir in multi-tenant mode on KMS-encrypted S3
 (one bucket per store, lifecycle from retention, IRSA roles scoped to their own buckets), Grafana
-with its admin secret from Secrets Manager and one set of data sources per tenant pinned to that
-tenant's id, and a Grafana Alloy collector that ships each tenant namespace's logs, metrics and
-traces under the tenant's id (`X-Scope-OrgID`) and platform signals under `platform`."""
+with its own admin secret from Secrets Manager (each tenant's views too) and no access to Secrets
+in the cluster, one set of data sources per tenant pinned to that tenant's id, and a Grafana Alloy
+collector that ships each tenant namespace's logs, metrics and traces under the tenant's id
+(`X-Scope-OrgID`) and platform signals under `platform`."""
 
 import json
 from collections.abc import Callable, Sequence
@@ -68,6 +69,18 @@ LOKI_REPLICAS = {
 
 def bucket_name(settings: StackSettings, store: str, purpose: str) -> str:
     return f"{settings.regional_prefix}-{store}-{purpose}"
+
+
+def grafana_admin_secret(tenant: Tenant | None = None) -> str:
+    """The Kubernetes Secret (and Secrets Manager name suffix) of one Grafana's admin credential:
+    the platform instance's, or one tenant's views'."""
+    return f"grafana-admin-{tenant.id}" if tenant else "grafana-admin"
+
+
+def grafana_identity(service_account: str) -> dict[str, object]:
+    """Chart values: a named service account and no chart RBAC (see `_dashboards_reader`); the
+    dashboards sidecar watches ConfigMaps only."""
+    return {"serviceAccount": {"create": True, "name": service_account}, "rbac": {"create": False}}
 
 
 def views_host(settings: StackSettings, tenant: Tenant) -> str:
@@ -444,27 +457,6 @@ class Observability(pulumi.ComponentResource):
             self,
         )
 
-        admin = aws.secretsmanager.Secret(
-            f"{name}-grafana-admin",
-            name=f"{platform_secret_prefix(s)}grafana-admin",
-            description="Grafana admin credentials (rotate in Secrets Manager; synced by External Secrets)",
-            kms_key_id=args.kms_key_arn,
-            recovery_window_in_days=30,
-            tags=tags,
-            opts=child,
-        )
-        password = aws.secretsmanager.get_random_password_output(
-            password_length=40, exclude_punctuation=True, opts=pulumi.InvokeOutputOptions(parent=self)
-        ).random_password
-        aws.secretsmanager.SecretVersion(
-            f"{name}-grafana-admin",
-            secret_id=admin.id,
-            secret_string=pulumi.Output.secret(
-                password.apply(lambda p: json.dumps({"admin-user": "admin", "admin-password": p}))
-            ),
-            # Generated once; rotation happens in Secrets Manager, not on every deployment.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
-        )
         store = k8s.apiextensions.CustomResource(
             f"{name}-secret-store",
             api_version="external-secrets.io/v1",
@@ -473,24 +465,21 @@ class Observability(pulumi.ComponentResource):
             spec={"provider": {"aws": {"service": "SecretsManager", "region": s.region}}},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on]),
         )
-        admin_secret = self._synced(
-            f"{name}-grafana-admin-sync",
-            "grafana-admin",
-            admin.name,
-            lambda key: {"dataFrom": [{"extract": {"key": key}}]},
-            store,
-        )
+        admin_secret = self._grafana_admin(name, s, args, store, tags)
+        dashboards_reader = self._dashboards_reader(name, namespace)
         release(
             f"{name}-grafana",
             "grafana",
             namespace,
             {
+                **grafana_identity("grafana"),
                 "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
                 "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": datasources(tenant_ids)}},
                 "alerting": grafana_alerting(args.tenants),
                 "sidecar": {
                     "dashboards": {
                         "enabled": True,
+                        "resource": "configmap",  # its role reads no Secrets
                         "label": "grafana_dashboard",
                         "folderAnnotation": "grafana_folder",
                         "provider": {"foldersFromFilesStructure": True},
@@ -500,8 +489,9 @@ class Observability(pulumi.ComponentResource):
                 **SYSTEM_NODES,
             },
             self,
-            depends_on=[admin_secret],
+            depends_on=[admin_secret, dashboards_reader],
         )
+        self._may_read_dashboards(name, "grafana", dashboards_reader)
         release(
             f"{name}-alloy",
             "alloy",
@@ -523,13 +513,82 @@ class Observability(pulumi.ComponentResource):
             # Grafana cannot start without the client secret: its atomic release would roll back
             # and fail the whole deploy, so the views wait until the IdP admins have stored it.
             if s.operator_sso.client_secret_stored:
-                self._tenant_views(name, s, args, tenant, namespace, [admin_secret, oauth])
+                admin = self._grafana_admin(name, s, args, store, tags, tenant)
+                self._tenant_views(name, s, args, tenant, namespace, [admin, oauth, dashboards_reader])
+                self._may_read_dashboards(name, f"grafana-{tenant.id}", dashboards_reader)
         self.register_outputs(
             {
                 "namespace": NAMESPACE,
                 "tenants": tenant_ids,
                 "views": [views_host(s, t) for t in args.tenants] if s.operator_sso.client_secret_stored else [],
             }
+        )
+
+    def _grafana_admin(
+        self,
+        name: str,
+        s: StackSettings,
+        args: ObservabilityArgs,
+        store: pulumi.Resource,
+        tags: dict[str, str],
+        tenant: Tenant | None = None,
+    ) -> k8s.apiextensions.CustomResource:
+        """One Grafana's own admin credential: generated once into its own Secrets Manager secret,
+        synced into its own Kubernetes Secret (`grafana_admin_secret`) that only its pods mount."""
+        suffix = f"-{tenant.id}" if tenant else ""
+        target = grafana_admin_secret(tenant)
+        admin = aws.secretsmanager.Secret(
+            f"{name}-grafana-admin{suffix}",
+            name=f"{platform_secret_prefix(s)}{target}",
+            description=f"Admin credentials of {'the tenant views of ' + tenant.id if tenant else 'the platform Grafana'}"
+            " (rotate in Secrets Manager; synced by External Secrets)",
+            kms_key_id=args.kms_key_arn,
+            recovery_window_in_days=30,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        password = aws.secretsmanager.get_random_password_output(
+            password_length=40, exclude_punctuation=True, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).random_password
+        aws.secretsmanager.SecretVersion(
+            f"{name}-grafana-admin{suffix}",
+            secret_id=admin.id,
+            secret_string=pulumi.Output.secret(
+                password.apply(lambda p: json.dumps({"admin-user": "admin", "admin-password": p}))
+            ),
+            # Generated once; rotation happens in Secrets Manager, not on every deployment.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
+        )
+        return self._synced(
+            f"{name}-grafana-admin{suffix}-sync",
+            target,
+            admin.name,
+            lambda key: {"dataFrom": [{"extract": {"key": key}}]},
+            store,
+        )
+
+    def _dashboards_reader(self, name: str, namespace: k8s.core.v1.Namespace) -> k8s.rbac.v1.Role:
+        """What the dashboards sidecar of every Grafana needs: ConfigMaps of this namespace. The
+        chart's own role would add every Secret (cluster-wide by default), other Grafanas' admin
+        credentials included, so the releases create none (`rbac.create: false`)."""
+        return k8s.rbac.v1.Role(
+            f"{name}-grafana-dashboards-reader",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana-dashboards-reader", namespace=NAMESPACE),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["configmaps"], verbs=["get", "list", "watch"])
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+        )
+
+    def _may_read_dashboards(self, name: str, service_account: str, role: k8s.rbac.v1.Role) -> None:
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-{service_account}-dashboards",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{service_account}-dashboards", namespace=NAMESPACE),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="Role", name="grafana-dashboards-reader"
+            ),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=service_account, namespace=NAMESPACE)],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
         )
 
     def _operator_sso_secret(
@@ -603,7 +662,12 @@ class Observability(pulumi.ComponentResource):
             "grafana",
             namespace,
             {
-                "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
+                **grafana_identity(f"grafana-{tenant.id}"),
+                "admin": {
+                    "existingSecret": grafana_admin_secret(tenant),
+                    "userKey": "admin-user",
+                    "passwordKey": "admin-password",
+                },
                 "datasources": {
                     "datasources.yaml": {"apiVersion": 1, "datasources": datasources([tenant.id], platform=False)}
                 },
@@ -611,6 +675,7 @@ class Observability(pulumi.ComponentResource):
                 "sidecar": {
                     "dashboards": {
                         "enabled": True,
+                        "resource": "configmap",  # its role reads no Secrets
                         "label": "grafana_dashboard",
                         "labelValue": tenant.id,  # only this tenant's dashboard ConfigMaps
                         "folderAnnotation": "grafana_folder",

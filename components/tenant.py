@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from catalog import StackSettings
 from catalog import Tenant as TenantConfig
+from components.cache import TenantCacheAccess
 from components.database_users import DatabaseUsers, DatabaseUsersArgs
 from components.observability import COLLECTOR_OTLP
 from components.secrets_delivery import DATABASE_USERS_NAMESPACE, provisioner_account
@@ -46,7 +47,7 @@ class TenantArgs:
     parameter_group_name: pulumi.Input[str]
     option_group_name: pulumi.Input[str]
     monitoring_role_arn: pulumi.Input[str]
-    redis_host: pulumi.Input[str]
+    cache: TenantCacheAccess  # the tenant's own user on the regional Redis
     vault_name: pulumi.Input[str]
     backup_role_arn: pulumi.Input[str]
     entry_dns_name: pulumi.Input[str]  # the regional public entry, for latency routing
@@ -189,6 +190,7 @@ class Tenant(pulumi.ComponentResource):
                 topic_arns={svc: topic.arn for svc, topic in self.messaging.topics.items()},
                 bucket_arn=f"arn:aws:s3:::{bucket_name}",
                 database_resource_id=db.resource_id if db else None,
+                cache=args.cache,
             ),
             child,
         )
@@ -219,8 +221,6 @@ class Tenant(pulumi.ComponentResource):
             "HOME_REGION": t.home_region,
             "DOCUMENTS_BUCKET": bucket_name,
             "PII_KEY_ARN": self.key.pii_key.arn if self.key.pii_key else "",
-            "REDIS_HOST": args.redis_host,
-            "REDIS_TLS": "true",
             # In regions other than home, the database is wired to the home primary by DR (issue 6).
             "DATABASE_HOST": db.address if db else "",  # empty: the home-region primary (see DR)
             "DATABASE_PORT": "3306",
@@ -248,6 +248,7 @@ class Tenant(pulumi.ComponentResource):
                 secrets_role_arn=self.identity.secrets_role.arn,
                 database=db is not None,
                 database_users=[users.job] if users and users.job else [],
+                cache=args.cache,
                 depends_on=[self.namespace, *args.platform_addons],
             ),
             child,

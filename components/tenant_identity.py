@@ -2,7 +2,8 @@
 exact namespace/service account), a secret-reader role only the tenant's own SecretStore (a
 service account of its namespace) may assume, an operators role with namespace-scoped cluster
 access, and (in the tenant's home region) its own Cognito user pool: its own OAuth2/JWT issuer,
-MFA required.
+MFA required. Other serving regions know that issuer from the home stack's pool id (a deploy gate,
+`StackSettings.jwt_issuer`); None until then.
 
 Roles are created here with trust only; their permissions (TenantPermissions) are attached once the
 tenant's keys, data and queues exist, because the key policies name these roles."""
@@ -14,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
+from catalog.model import cognito_issuer
 from components.secrets_delivery import TENANT_STORE_ACCOUNT
 from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, trust_policy
 from components.tags import tenant_tags
@@ -43,7 +45,7 @@ class TenantIdentity(pulumi.ComponentResource):
     secrets_role: aws.iam.Role
     operators_role: aws.iam.Role
     user_pool: aws.cognito.UserPool | None
-    issuer: pulumi.Output[str] | None
+    issuer: pulumi.Output[str] | None  # the tenant's own issuer; None: not known in this region yet
 
     def __init__(self, name: str, args: TenantIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:TenantIdentity", name, None, opts)
@@ -131,6 +133,8 @@ class TenantIdentity(pulumi.ComponentResource):
         self.issuer = None
         if args.home:
             self._user_directory(name, s, t, tags)
+        elif (issuer := s.jwt_issuer(t)) is not None:
+            self.issuer = pulumi.Output.from_input(issuer)
 
         self.register_outputs(
             {
@@ -192,4 +196,4 @@ class TenantIdentity(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.issuer = self.user_pool.id.apply(lambda pool: f"https://cognito-idp.{s.region}.amazonaws.com/{pool}")
+        self.issuer = self.user_pool.id.apply(lambda pool: cognito_issuer(s.region, pool))

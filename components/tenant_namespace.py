@@ -1,10 +1,12 @@
 """A tenant's Kubernetes boundary: namespace (Pod Security `restricted`, Istio injection), quota
 and limit range from the tier, default-deny network policies with only the allows its services
-need, STRICT mTLS with an authorization policy that admits only the router and the tenant itself
-(and, where the tenant's issuer is known, only requests carrying its own JWTs), and namespace-only
-RBAC for its operators."""
+need, STRICT mTLS with an authorization policy that admits only the tenant itself and router requests
+carrying a JWT of the tenant's own issuer (in every serving region; a region that does not know the
+issuer yet refuses the router), and namespace-only RBAC for its operators: view, logs and rollout
+restart, enforced by an admission policy that refuses any other change to a deployment."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -28,11 +30,48 @@ OPERATOR_RULES = [
         ["get", "list", "watch"],
     ),
     ("apps", ["deployments", "replicasets"], ["get", "list", "watch"]),
-    ("apps", ["deployments"], ["patch"]),  # rollout restart
-    ("apps", ["deployments/scale"], ["get", "update", "patch"]),
+    # `kubectl rollout restart` patches the pod template's restartedAt annotation; the admission
+    # policy below refuses every other change (a patch could otherwise mount any secret).
+    ("apps", ["deployments"], ["patch"]),
     ("batch", ["jobs"], ["get", "list", "watch"]),
     ("autoscaling", ["horizontalpodautoscalers"], ["get", "list", "watch"]),
 ]
+
+
+RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+# apps/v1 DeploymentSpec besides the pod template: a restart leaves each of them as it was.
+DEPLOYMENT_FIELDS = (
+    "replicas",
+    "selector",
+    "strategy",
+    "minReadySeconds",
+    "revisionHistoryLimit",
+    "paused",
+    "progressDeadlineSeconds",
+)
+
+
+def _unchanged(path: str) -> str:
+    """CEL: the optional field `path` is absent in both or equal in both."""
+    new, old = f"object.{path}", f"oldObject.{path}"
+    return f"has({new}) == has({old}) && (!has({new}) || {new} == {old})"
+
+
+def restart_only_validations() -> list[tuple[str, str]]:
+    """(CEL expression, message) pairs an operator's deployment update must satisfy."""
+    new, old = "object.spec.template.metadata.annotations", "oldObject.spec.template.metadata.annotations"
+    r = RESTART_ANNOTATION
+    only_restart = (
+        f"(!has({new}) || {new}.all(k, k == '{r}' || (has({old}) && k in {old} && {old}[k] == {new}[k])))"
+        f" && (!has({old}) || {old}.all(k, k == '{r}' || (has({new}) && k in {new})))"
+    )
+    restart = "tenant operators may only restart a deployment (kubectl rollout restart)"
+    return [
+        ("object.spec.template.spec == oldObject.spec.template.spec", f"{restart}: the pod spec is unchanged"),
+        (_unchanged("spec.template.metadata.labels"), f"{restart}: the pod labels are unchanged"),
+        (only_restart, f"{restart}: only the {r} annotation of the pod template may change"),
+        *((_unchanged(f"spec.{f}"), f"{restart}: spec.{f} is unchanged") for f in DEPLOYMENT_FIELDS),
+    ]
 
 
 @dataclass
@@ -40,7 +79,7 @@ class TenantNamespaceArgs:
     settings: StackSettings
     tenant: Tenant
     operators_group: str
-    jwt_issuer: pulumi.Input[str] | None = None  # the tenant's own OAuth2 issuer, where known
+    jwt_issuer: pulumi.Input[str] | None = None  # the tenant's own OAuth2 issuer; None: router refused
 
 
 class TenantNamespace(pulumi.ComponentResource):
@@ -93,7 +132,39 @@ class TenantNamespace(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
         )
+        self._operators_restart_only(name, ns_name, args.operators_group, labels)
         self.register_outputs({"namespace": self.namespace_name})
+
+    def _operators_restart_only(self, name: str, ns_name: str, group: str, labels: dict[str, str]) -> None:
+        """Admission (GA in Kubernetes 1.30): requests of the tenant's operators group (its EKS
+        access entry's Kubernetes group) may update a deployment only to restart it."""
+        ar = k8s.admissionregistration.v1
+        policy_name = f"{ns_name}-operators-restart-only"
+        policy = ar.ValidatingAdmissionPolicy(
+            f"{name}-operators-restart-only",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, labels=labels),
+            spec=ar.ValidatingAdmissionPolicySpecArgs(
+                failure_policy="Fail",
+                match_constraints=ar.MatchResourcesArgs(
+                    resource_rules=[
+                        ar.NamedRuleWithOperationsArgs(
+                            api_groups=["apps"], api_versions=["*"], operations=["UPDATE"], resources=["deployments"]
+                        )
+                    ]
+                ),
+                match_conditions=[
+                    ar.MatchConditionArgs(name="tenant-operators", expression=f"'{group}' in request.userInfo.groups")
+                ],
+                validations=[ar.ValidationArgs(expression=e, message=m) for e, m in restart_only_validations()],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        ar.ValidatingAdmissionPolicyBinding(
+            f"{name}-operators-restart-only",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, labels=labels),
+            spec=ar.ValidatingAdmissionPolicyBindingSpecArgs(policy_name=policy_name, validation_actions=["Deny"]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
 
     def _quota(self, name: str, tenant: Tenant, meta, child: pulumi.ResourceOptions) -> None:
         quota = tenant.tier.quota
@@ -225,8 +296,15 @@ class TenantNamespace(pulumi.ComponentResource):
             spec={"mtls": {"mode": "STRICT"}},
             opts=child,
         )
-        router_rule: dict[str, object] = {"from": [{"source": {"principals": [ROUTER_PRINCIPAL]}}]}
-        if issuer is not None:
+        same_namespace = {"from": [{"source": {"namespaces": [ns_name]}}]}
+        router = {"principals": [ROUTER_PRINCIPAL]}
+        allow: pulumi.Input[dict[str, Any]]
+        deny: pulumi.Input[dict[str, Any]]
+        if issuer is None:
+            # Issuer not known in this region yet: fail closed, the router's requests are refused.
+            allow = {"action": "ALLOW", "rules": [same_namespace]}
+            deny = {"action": "DENY", "rules": [{"from": [{"source": router}]}]}
+        else:
             k8s.apiextensions.CustomResource(
                 f"{name}-jwt",
                 api_version="security.istio.io/v1",
@@ -241,18 +319,36 @@ class TenantNamespace(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            # Traffic from the router must carry a token of this tenant's own issuer.
-            router_rule = {
-                "from": [{"source": {"principals": [ROUTER_PRINCIPAL], "requestPrincipals": ["*"]}}],
-            }
+            # The request principal is `<iss>/<sub>`: pinned to this tenant's issuer, so a token of
+            # another issuer (another tenant's pool) never matches.
+            own_tokens = pulumi.Output.from_input(issuer).apply(lambda iss: [f"{iss}/*"])
+            allow = own_tokens.apply(
+                lambda tokens: {
+                    "action": "ALLOW",
+                    "rules": [{"from": [{"source": {**router, "requestPrincipals": tokens}}]}, same_namespace],
+                }
+            )
+            deny = own_tokens.apply(
+                lambda tokens: {
+                    "action": "DENY",
+                    "rules": [{"from": [{"source": {**router, "notRequestPrincipals": tokens}}]}],
+                }
+            )
         k8s.apiextensions.CustomResource(
             f"{name}-authz",
             api_version="security.istio.io/v1",
             kind="AuthorizationPolicy",
             metadata=meta("allow-router-and-tenant"),
-            spec={
-                "action": "ALLOW",
-                "rules": [router_rule, {"from": [{"source": {"namespaces": [ns_name]}}]}],
-            },
+            spec=allow,
+            opts=child,
+        )
+        # DENY is evaluated before every ALLOW (mesh-wide ones in istio-system included): no other
+        # policy can admit the router's requests without the tenant's own token.
+        k8s.apiextensions.CustomResource(
+            f"{name}-router-jwt",
+            api_version="security.istio.io/v1",
+            kind="AuthorizationPolicy",
+            metadata=meta("router-requires-tenant-jwt"),
+            spec=deny,
             opts=child,
         )

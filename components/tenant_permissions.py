@@ -1,6 +1,7 @@
 """What a tenant's roles may do: each workload role reaches only its own queue, topic, the tenant's
 bucket and database user; the secret-reader role only the tenant's app secrets, never a database
-master credential. Every statement names the tenant's own ARNs (no `*` for data actions). KMS use is granted by the tenant key policies."""
+master credential. Every statement names the tenant's own ARNs (no `*` for data actions); the cache
+only as the tenant's own ElastiCache user. KMS use is granted by the tenant key policies."""
 
 import json
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
+from components.cache import TenantCacheAccess
 
 
 @dataclass
@@ -23,6 +25,7 @@ class TenantPermissionsArgs:
     topic_arns: dict[str, pulumi.Input[str]]
     bucket_arn: str  # deterministic: the bucket lives in the tenant's home region
     database_resource_id: pulumi.Input[str] | None  # home region only
+    cache: TenantCacheAccess
 
 
 def tenant_secret_prefix(settings: StackSettings, tenant: Tenant) -> str:
@@ -38,8 +41,27 @@ def database_schema(tenant: Tenant) -> str:
     return tenant.id.replace("-", "_")
 
 
+def cache_connect(region: str, account: str, replication_group_id: str, user_id: str) -> dict[str, Any]:
+    """IAM authentication to the shared cache as the tenant's own user: elasticache:Connect needs
+    both the replication group and the user; other tenants' users are not named."""
+    arn = f"arn:aws:elasticache:{region}:{account}"
+    return {
+        "Sid": "OwnCacheUser",
+        "Effect": "Allow",
+        "Action": ["elasticache:Connect"],
+        "Resource": [f"{arn}:replicationgroup:{replication_group_id}", f"{arn}:user:{user_id}"],
+    }
+
+
 def workload_policy(
-    region: str, account: str, queue: str, topic: str, bucket: str, db_resource_id: str | None, db_user: str
+    region: str,
+    account: str,
+    queue: str,
+    topic: str,
+    bucket: str,
+    db_resource_id: str | None,
+    db_user: str,
+    cache: TenantCacheAccess,
 ) -> str:
     statements: list[dict[str, Any]] = [
         {
@@ -63,6 +85,7 @@ def workload_policy(
             "Resource": [f"{bucket}/*"],
         },
         {"Sid": "TenantDocumentsList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket]},
+        cache_connect(region, account, cache.replication_group_id, cache.user_id),
     ]
     if db_resource_id:
         statements.append(
@@ -106,7 +129,7 @@ class TenantPermissions(pulumi.ComponentResource):
                 args.account_id, args.queue_arns[service], args.topic_arns[service], args.database_resource_id
             ).apply(
                 lambda v, service=service: workload_policy(
-                    s.region, v[0], v[1], v[2], args.bucket_arn, v[3], database_user(t, service)
+                    s.region, v[0], v[1], v[2], args.bucket_arn, v[3], database_user(t, service), args.cache
                 )
             )
             aws.iam.RolePolicy(f"{name}-{service}", role=role.id, policy=policy, opts=child)

@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from catalog import StackSettings, Tenant
 from catalog.model import Image
+from components.cache import REDIS_PORT, TenantCacheAccess
 from components.secrets_delivery import TENANT_STORE, TENANT_STORE_ACCOUNT, tenant_store_spec
 from components.tags import tenant_labels
 from components.tenant_namespace import APP_PORT
@@ -41,6 +42,20 @@ def pinned_ref(image: Image, parent: pulumi.Resource) -> pulumi.Output[str]:
     return found.image_digest.apply(lambda digest: f"{image.repository}@{digest}")
 
 
+def cache_environment(cache: TenantCacheAccess) -> dict[str, pulumi.Input[str]]:
+    """The tenant's own cache user (an IAM token signed for the replication group and this user
+    replaces a password) and the key prefix every key it uses must start with."""
+    return {
+        "REDIS_HOST": cache.host,
+        "REDIS_PORT": str(REDIS_PORT),
+        "REDIS_TLS": "true",
+        "REDIS_AUTH": "iam",
+        "REDIS_USER": cache.user_name,
+        "REDIS_REPLICATION_GROUP_ID": cache.replication_group_id,
+        "REDIS_KEY_PREFIX": cache.key_prefix,
+    }
+
+
 def doubled(quantity: str) -> str:
     number, unit = re.fullmatch(r"(\d+)(\D*)", quantity).groups()  # type: ignore[union-attr]
     return f"{int(number) * 2}{unit}"
@@ -56,6 +71,7 @@ class TenantServicesArgs:
     queue_urls: Mapping[str, pulumi.Input[str]]
     secrets_role_arn: pulumi.Input[str]  # the tenant's SecretStore reads as this role (auth.jwt)
     database: bool  # a database is reachable here: the schema migrations run before the rollout
+    cache: TenantCacheAccess
     database_users: Sequence[pulumi.Resource] = ()  # the users exist before the migrations log in
     depends_on: Sequence[pulumi.Resource] = ()  # namespace policies and platform add-ons (CRDs)
 
@@ -84,7 +100,10 @@ class TenantServices(pulumi.ComponentResource):
                 opts=child,
             )
         config = k8s.core.v1.ConfigMap(
-            f"{name}-runtime", metadata=self._meta("tenant-runtime"), data=dict(args.runtime_config), opts=child
+            f"{name}-runtime",
+            metadata=self._meta("tenant-runtime"),
+            data={**args.runtime_config, **cache_environment(args.cache)},
+            opts=child,
         )
 
         self.migration = None

@@ -1,13 +1,17 @@
 """DR gates of a regional stack, computed at deploy time from its peer stack's outputs (never
 committed): `insurance-platform:dr.peerDeployed` (the peer stack exists),
-`insurance-platform:dr.peerTenants` (tenants whose primary the peer has created) and
-`insurance-platform:dr.peerHolds` (this stack's tenants whose DR copies the peer already holds).
+`insurance-platform:dr.peerTenants` (tenants whose primary the peer has created),
+`insurance-platform:dr.peerHolds` (this stack's tenants whose DR copies the peer already holds) and
+`insurance-platform:dr.peerUserPools` (tenant id -> Cognito user pool id of the tenants homed in the
+peer: every region serving a tenant requires JWTs of its home pool, and refuses its routed traffic
+until it knows that pool).
 
     python -m planner.gates --stack prod-us-west-2            # print the gates
     python -m planner.gates --stack prod-us-west-2 --apply    # and write them into the stack config
 
 `--apply` edits the stack's config through the Pulumi CLI in the (ephemeral CI) workspace:
-`pulumi config rm --path` the list, then `pulumi config set --path 'key[i]' value` per item; the
+`pulumi config rm --path` the list, then `pulumi config set --path 'key[i]' value` per item
+(`key.<tenant>` per pool id); the
 other `dr` keys (peerRegion, peerStack, promote) are left as they are. An empty gate is an absent
 key (the program reads a missing list as empty)."""
 
@@ -26,6 +30,7 @@ from planner.runner import ROOT
 NAMESPACE = "insurance-platform"
 DR_KEY = f"{NAMESPACE}:dr"
 GATES = ("peerTenants", "peerHolds")
+POOLS = "peerUserPools"
 
 
 class GateError(Exception):
@@ -43,6 +48,16 @@ def gate_values(peer_outputs: Mapping[str, Any] | None) -> dict[str, list[str]]:
             t for t, entry in tenants.items() if isinstance(entry, dict) and entry.get("home") is True
         ),
         "peerHolds": sorted(held),
+    }
+
+
+def user_pools(peer_outputs: Mapping[str, Any] | None) -> dict[str, str]:
+    """tenant id -> user pool id of the tenants homed in the peer whose pool exists there."""
+    tenants = (peer_outputs or {}).get("tenants") or {}
+    return {
+        t: entry["userPoolId"]
+        for t, entry in sorted(tenants.items())
+        if isinstance(entry, dict) and entry.get("home") is True and isinstance(entry.get("userPoolId"), str)
     }
 
 
@@ -75,7 +90,13 @@ def read_peer_outputs(peer: str, root: Path = ROOT) -> dict[str, Any] | None:
     return outputs if isinstance(outputs, dict) else {}
 
 
-def apply_gates(stack: str, gates: Mapping[str, Sequence[str]], root: Path = ROOT, deployed: bool = False) -> None:
+def apply_gates(
+    stack: str,
+    gates: Mapping[str, Sequence[str]],
+    root: Path = ROOT,
+    deployed: bool = False,
+    pools: Mapping[str, str] | None = None,
+) -> None:
     # A YAML boolean through --path: the program's loader reads dr.peerDeployed as a boolean.
     _pulumi(["config", "set", "--stack", stack, "--path", f"{DR_KEY}.peerDeployed", str(deployed).lower()], root)
     for gate in GATES:
@@ -83,6 +104,10 @@ def apply_gates(stack: str, gates: Mapping[str, Sequence[str]], root: Path = ROO
         _pulumi(["config", "rm", "--stack", stack, "--path", path], root, check=False)  # absent already: fine
         for index, value in enumerate(gates.get(gate, ())):
             _pulumi(["config", "set", "--stack", stack, "--path", f"{path}[{index}]", value], root)
+    path = f"{DR_KEY}.{POOLS}"
+    _pulumi(["config", "rm", "--stack", stack, "--path", path], root, check=False)
+    for tenant, pool in sorted((pools or {}).items()):
+        _pulumi(["config", "set", "--stack", stack, "--path", f"{path}.{tenant}", pool], root)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,10 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         state = "not deployed yet" if outputs is None else "deployed"
         print(f"{args.stack}: peer {peer} {state}")
         print(f"  dr.peerDeployed: {json.dumps(outputs is not None)}")
+        pools = user_pools(outputs)
         for gate in GATES:
             print(f"  dr.{gate}: {json.dumps(gates[gate])}")
+        print(f"  dr.{POOLS}: {json.dumps(pools)}")
         if args.apply:
-            apply_gates(args.stack, gates, args.root, deployed=outputs is not None)
+            apply_gates(args.stack, gates, args.root, deployed=outputs is not None, pools=pools)
             print(f"  written to the config of {args.stack}")
     except GateError as error:
         print(f"error: {error}", file=sys.stderr)

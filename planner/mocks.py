@@ -16,6 +16,7 @@ from catalog.model import deployer_name, plan_role_name
 
 OFFLINE_ACCOUNT_ID = "123456789012"
 SECRET = "[secret]"
+OFFLINE_PASSWORD = "offline-plan-not-a-secret"  # every generated password and read secret offline
 UNKNOWN = "[unknown]"
 _SIG = rpc._special_sig_key
 _SECRET_SIG = rpc._special_secret_sig
@@ -48,6 +49,12 @@ def plain(value: Any) -> Any:
 def offline_key_id(name: str) -> str:
     """The fake KMS key id of the key registered as `name` (the rehearsal matches ARNs on it)."""
     return f"{_hex(name, length=8)}-0000-4000-8000-{_hex('aws:kms/key:Key', name, length=12)}"
+
+
+def offline_user_pool_id(region: str, name: str) -> str:
+    """The fake Cognito user pool id of the pool registered as `name` in `region` (the offline DR
+    gate hands the same id to the peer stack, as planner/gates.py does from the real outputs)."""
+    return f"{region}_{_hex(name, length=9)}"
 
 
 def renamed_from(urn: str, aliases: list[str]) -> list[str]:
@@ -103,9 +110,9 @@ class PlanMocks(pulumi.runtime.Mocks):
             names = [f"{self.region}{suffix}" for suffix in "abcd"]
             return {"names": names, "zoneIds": [f"use-az{i}" for i in range(1, 5)], "id": self.region}
         if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
-            return {"randomPassword": "offline-plan-not-a-secret", "id": "offline"}
+            return {"randomPassword": OFFLINE_PASSWORD, "id": "offline"}
         if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
-            secret = json.dumps({"username": "offline", "password": "offline-plan-not-a-secret"})
+            secret = json.dumps({"username": "offline", "password": OFFLINE_PASSWORD})
             return {
                 "secretId": args.args.get("secretId"),
                 "secretString": secret,
@@ -182,7 +189,7 @@ class PlanMocks(pulumi.runtime.Mocks):
         elif typ == "aws:route53/record:Record":
             state["fqdn"] = str(inputs.get("name", name)).rstrip(".")
         elif typ == "aws:cognito/userPool:UserPool":
-            rid = f"{self.region}_{_hex(name, length=9)}"
+            rid = offline_user_pool_id(self.region, name)
             state.update(
                 arn=self._arn("cognito-idp", f"userpool/{rid}"),
                 endpoint=f"cognito-idp.{self.region}.amazonaws.com/{rid}",

@@ -1011,6 +1011,8 @@ FORCE_NEW: dict[str, set[str]] = {
         "snapshotName",
         "subnetGroupName",
     },
+    "aws:elasticache/user:User": {"userId", "userName"},
+    "aws:elasticache/userGroup:UserGroup": {"userGroupId", "engine"},
     "aws:cognito/userPool:UserPool": {
         "aliasAttributes",
         "name",
@@ -1036,6 +1038,8 @@ FORCE_NEW_SOURCES: dict[str, str] = {
     "aws:secretsmanager/secret:Secret": "internal/service/secretsmanager/secret.go",
     "aws:cloudwatch/logGroup:LogGroup": "internal/service/logs/group.go",
     "aws:elasticache/replicationGroup:ReplicationGroup": "internal/service/elasticache/replication_group.go",
+    "aws:elasticache/user:User": "internal/service/elasticache/user.go",
+    "aws:elasticache/userGroup:UserGroup": "internal/service/elasticache/user_group.go",
     "aws:cognito/userPool:UserPool": "internal/service/cognitoidp/user_pool.go",
     "aws:sqs/queue:Queue": "internal/service/sqs/queue.go",
     "aws:sns/topic:Topic": "internal/service/sns/topic.go",

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from catalog.loader import GATE_KEYS, load_settings
-from planner.mocks import PlanMocks, RecordingMonitor, Registration
+from planner.mocks import PlanMocks, RecordingMonitor, Registration, offline_user_pool_id
 from planner.stackconfig import StackConfig, read_stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,8 +70,23 @@ def with_gates(config: StackConfig, root: Path, fresh: bool) -> StackConfig:
     environment = config.values.get(f"{config.project}:environment", "")
     catalog = root / config.values.get(f"{config.project}:tenantCatalog", f"tenants/{environment}")
     everyone = [] if fresh else sorted(p.stem for p in catalog.glob("*.yaml"))
-    gates = {"peerDeployed": not fresh, "peerTenants": everyone, "peerHolds": everyone}
+    # The user pools of tenants homed in the peer, as the peer's plan names them (components/tenant.py).
+    peer_region = dr.get("peerRegion")
+    pools = {
+        t: offline_user_pool_id(str(peer_region), f"tenant-{t}-identity-users")
+        for t in everyone
+        if _home_region(catalog / f"{t}.yaml") == peer_region
+    }
+    gates = {"peerDeployed": not fresh, "peerTenants": everyone, "peerHolds": everyone, "peerUserPools": pools}
     return replace(config, values={**config.values, key: json.dumps({**dr, **gates})})
+
+
+def _home_region(path: Path) -> object:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return None  # the program reports the malformed file
+    return document.get("homeRegion") if isinstance(document, dict) else None
 
 
 def bootstrap_skips(stack: str, root: Path = ROOT) -> list[str]:

@@ -8,6 +8,7 @@ import pytest
 
 from catalog import TIERS, StackSettings
 from catalog.tiers import Overrides, effective_tier
+from components.cache import TenantCacheAccess
 from components.cluster import CONTROL_PLANE_LOG_TYPES, Cluster, ClusterArgs
 from components.deployer_access import DeployerEndpoint
 from components.network import Network, NetworkArgs, subnet_plan
@@ -203,7 +204,13 @@ def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
                 parameter_group_name="db-params",
                 option_group_name="db-options",
                 monitoring_role_arn="arn:aws:iam::123456789012:role/rds-monitoring",
-                redis_host="redis.internal",
+                cache=TenantCacheAccess(
+                    host="redis.internal",
+                    replication_group_id="ip-dev-us-east-1-redis",
+                    user_id=f"ip-dev-{base.id}",
+                    user_name=f"ip-dev-{base.id}",
+                    key_prefix=f"{base.id}:",
+                ),
                 vault_name="ip-dev-us-east-1-vault",
                 backup_role_arn="arn:aws:iam::123456789012:role/backup",
                 entry_dns_name="entry.us-east-1.elb.amazonaws.com",
@@ -306,12 +313,20 @@ def test_tenant_namespace_is_fenced_by_tier(dev: StackSettings, tier: str) -> No
     (telemetry,) = policies["allow-telemetry-egress"]["egress"]
     assert telemetry["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]
     assert [p["port"] for p in telemetry["ports"]] == [4317]
+    # Cluster-scoped: the namespace, and the admission policy holding its operators to restarts.
+    cluster_scoped = (
+        "kubernetes:core/v1:Namespace",
+        "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+        "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+    )
     for r in regs:
-        if r.type.startswith("kubernetes:") and r.type != "kubernetes:core/v1:Namespace" and r.custom:
+        if r.type.startswith("kubernetes:") and r.type not in cluster_scoped and r.custom:
             # Only the creation of its database users runs outside, where the master credential is.
             platform = (r.parent or "").endswith(f"$platform:index:DatabaseUsers::tenant-{labels['tenant']}-db-users")
             expected = "database-users" if platform else ns.inputs["metadata"]["name"]
             assert r.inputs["metadata"]["namespace"] == expected, r.name
+        elif r.type in cluster_scoped[1:]:
+            assert r.inputs["metadata"]["name"] == f"{ns.inputs['metadata']['name']}-operators-restart-only"
 
 
 def test_every_taggable_tenant_resource_carries_tenant_tier_environment(dev: StackSettings) -> None:

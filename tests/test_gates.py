@@ -9,14 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from planner.gates import gate_values
+from planner.gates import gate_values, user_pools
 from planner.runner import ROOT
 
 PEER_OUTPUTS = {
     "region": "us-east-1",
     "tenants": {
-        "harbor-mutual": {"namespace": "harbor-mutual", "home": True, "databaseEndpoint": "db:3306"},
-        "granite-re": {"namespace": "granite-re", "home": False, "databaseEndpoint": None},
+        "harbor-mutual": {
+            "namespace": "harbor-mutual",
+            "home": True,
+            "databaseEndpoint": "db:3306",
+            "userPoolId": "us-east-1_Harbor1",
+        },
+        "granite-re": {"namespace": "granite-re", "home": False, "databaseEndpoint": None, "userPoolId": None},
         "acme-mutual": {"namespace": "acme-mutual", "home": True, "databaseEndpoint": "db2:3306"},
     },
     "disasterRecovery": {
@@ -54,6 +59,11 @@ def test_gates_from_peer_outputs() -> None:
     gates = gate_values(PEER_OUTPUTS)
     assert gates["peerTenants"] == ["acme-mutual", "harbor-mutual"]  # home only, sorted
     assert gates["peerHolds"] == ["oak-re", "pine-life"]
+
+
+def test_user_pools_only_of_tenants_homed_in_the_peer_with_a_pool() -> None:
+    assert user_pools(PEER_OUTPUTS) == {"harbor-mutual": "us-east-1_Harbor1"}
+    assert user_pools(None) == {} and user_pools({"region": "us-east-1"}) == {}
 
 
 def test_peer_deployed_before_tenants_or_copies() -> None:
@@ -125,9 +135,20 @@ def test_cli_apply_writes_list_items_by_path(fake_pulumi: dict[str, str], tmp_pa
         ["config", "rm", "--stack", "prod-us-west-2", "--path", f"{key}.peerHolds"],
         ["config", "set", "--stack", "prod-us-west-2", "--path", f"{key}.peerHolds[0]", "oak-re"],
         ["config", "set", "--stack", "prod-us-west-2", "--path", f"{key}.peerHolds[1]", "pine-life"],
+        ["config", "rm", "--stack", "prod-us-west-2", "--path", f"{key}.peerUserPools"],
+        [
+            "config",
+            "set",
+            "--stack",
+            "prod-us-west-2",
+            "--path",
+            f"{key}.peerUserPools.harbor-mutual",
+            "us-east-1_Harbor1",
+        ],
     ]
     touched = {c[c.index("--path") + 1].split("[")[0] for c in calls(env) if c[0] == "config"}
-    assert touched == {f"{key}.peerDeployed", f"{key}.peerTenants", f"{key}.peerHolds"}  # others intact
+    gates = {f"{key}.{g}" for g in ("peerDeployed", "peerTenants", "peerHolds", "peerUserPools")}
+    assert touched - {f"{key}.peerUserPools.harbor-mutual"} == gates  # others intact
 
 
 def test_cli_missing_peer_clears_the_gates(fake_pulumi: dict[str, str]) -> None:
@@ -135,7 +156,13 @@ def test_cli_missing_peer_clears_the_gates(fake_pulumi: dict[str, str]) -> None:
     result = gates_cli(env, "--stack", "prod-us-west-2", "--apply")
     assert result.returncode == 0, result.stderr
     assert "not deployed yet" in result.stdout
-    assert [c[:2] for c in calls(env)] == [["stack", "output"], ["config", "set"], ["config", "rm"], ["config", "rm"]]
+    assert [c[:2] for c in calls(env)] == [
+        ["stack", "output"],
+        ["config", "set"],
+        ["config", "rm"],
+        ["config", "rm"],
+        ["config", "rm"],  # no pool known: the region refuses routed traffic of the peer's tenants
+    ]
     assert calls(env)[1][-1] == "false"  # peerDeployed
 
 

@@ -113,7 +113,10 @@ def test_each_tenant_has_its_own_views_behind_its_operators_group(plans: dict[st
 
 def test_grafana_admin_secret_lives_in_secrets_manager(plans: dict[str, Any]) -> None:
     plan = plans["prod-us-east-1"]
-    (secret,) = [r for r in resources_of(plan, "aws:secretsmanager/secret:Secret") if "grafana-admin" in r["name"]]
+    # The platform Grafana's; each tenant's views have their own (tests/test_identity_isolation.py).
+    (secret,) = [
+        r for r in resources_of(plan, "aws:secretsmanager/secret:Secret") if r["name"].endswith("grafana-admin")
+    ]
     assert secret["inputs"]["name"] == "insurance-platform/prod-us-east-1/platform/grafana-admin"
     (oauth,) = [r for r in resources_of(plan, "aws:secretsmanager/secret:Secret") if "grafana-oauth" in r["name"]]
     assert oauth["inputs"]["name"] == "insurance-platform/prod-us-east-1/platform/grafana-oauth"
@@ -121,7 +124,9 @@ def test_grafana_admin_secret_lives_in_secrets_manager(plans: dict[str, Any]) ->
         r for r in resources_of(plan, "aws:secretsmanager/secretVersion:SecretVersion") if "grafana-oauth" in r["name"]
     ]  # the IdP's administrators set the value; it never passes through code or state
     (version,) = [
-        r for r in resources_of(plan, "aws:secretsmanager/secretVersion:SecretVersion") if "grafana" in r["name"]
+        r
+        for r in resources_of(plan, "aws:secretsmanager/secretVersion:SecretVersion")
+        if r["name"].endswith("grafana-admin")
     ]
     assert version["inputs"]["secretString"] == "[secret]" and version["options"]["ignoreChanges"] == ["secretString"]
     sync = next(

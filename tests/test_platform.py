@@ -276,8 +276,9 @@ def test_redis_is_encrypted_authenticated_and_highly_available(plans: dict[str, 
     assert "authToken" not in i and len(i["userGroupIds"]) == 1
     users = {u["inputs"]["userName"]: u["inputs"] for u in resources_of(plan, "aws:elasticache/user:User")}
     assert users["default"]["accessString"].startswith("off")
-    (app,) = [u for name, u in users.items() if name != "default"]
-    assert app["authenticationMode"]["type"] == "iam" and app["userId"] == app["userName"]
+    tenant_users = [u for name, u in users.items() if name != "default"]  # one per tenant: test_cache_isolation
+    assert tenant_users and all(u["authenticationMode"]["type"] == "iam" for u in tenant_users)
+    assert all(u["userId"] == u["userName"] for u in tenant_users)
     sg = by_name(plan, "aws:ec2/securityGroup:SecurityGroup")["cache"]["inputs"]
     (rule,) = sg["ingress"]
     assert rule["fromPort"] == 6379 and rule["securityGroups"] and not rule.get("cidrBlocks")

@@ -20,7 +20,7 @@ from celpy.adapter import json_to_cel
 
 from catalog.loader import load_catalog
 from components.database_users import users_sql
-from components.secrets_delivery import DATABASE_USERS_NAMESPACE
+from components.secrets_delivery import DATABASE_USERS_NAMESPACE, STORE_ADMISSION
 from planner.runner import ROOT
 from tests.conftest import STACKS, resources_of
 
@@ -375,9 +375,9 @@ REFUSED = {
 @pytest.mark.parametrize("stack", STACKS)
 def test_admission_admits_the_plans_stores_and_refuses_any_other_identity(plans: dict[str, Any], stack: str) -> None:
     plan = plans[stack]
-    (policy,) = resources_of(plan, VAP)
-    (binding,) = resources_of(plan, VAP_BINDING)
-    name = policy["inputs"]["metadata"]["name"]
+    (policy,) = [r for r in resources_of(plan, VAP) if r["inputs"]["metadata"]["name"] == STORE_ADMISSION]
+    (binding,) = [r for r in resources_of(plan, VAP_BINDING) if r["inputs"]["spec"]["policyName"] == STORE_ADMISSION]
+    name = STORE_ADMISSION
     assert binding["inputs"]["spec"] == {"policyName": name, "validationActions": ["Deny"]}
     match = policy["inputs"]["spec"]["matchConstraints"]
     assert policy["inputs"]["spec"]["failurePolicy"] == "Fail"

@@ -2,6 +2,7 @@
 residency, providers, secrets, determinism, and the command line."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import jsonschema
 import pytest
 
 from catalog.loader import load_catalog
+from planner.mocks import OFFLINE_PASSWORD, SECRET
 from planner.runner import ROOT, ProgramError, build_plan
 from tests.conftest import STACKS, resources_of
 
@@ -128,12 +130,59 @@ def test_tenant_resources_are_attributed_and_stateful_ones_protected(plans: dict
             assert r["options"]["protect"] is True, r["urn"]
 
 
+# A key holding a credential (`adminPassword`, `admin_password`, `GF_SECURITY_ADMIN_PASSWORD`,
+# `secretString`, `client_secret`...), unless it only names where one is (`passwordKey`, `secretName`).
+SENSITIVE_KEY = re.compile(r"pass(word|wd)|secret(string|binary)?$|client_?secret|private_?key|api_?key|token$", re.I)
+REFERENCE_KEY = re.compile(
+    r"(key|name|id|ref|arn|version|days|size|validity|policy|path|tokens?|existingsecret)$", re.I
+)
+
+
+def clear_credentials(value: Any, path: str = "") -> list[str]:
+    """Paths of credentials written in clear anywhere in a plan, JSON strings inside it included."""
+    found: list[str] = []
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return found
+    if isinstance(value, dict):
+        env_name = value.get("name")
+        env_value = value.get("value")  # a container env var {name, value}
+        if isinstance(env_name, str) and SENSITIVE_KEY.search(env_name) and isinstance(env_value, str):
+            found += [f"{path}.{env_name}"] if env_value != SECRET else []
+        for key, item in value.items():
+            sensitive = SENSITIVE_KEY.search(key) and not REFERENCE_KEY.search(key)
+            if sensitive and isinstance(item, str | int | float) and not isinstance(item, bool) and item != SECRET:
+                found.append(f"{path}.{key}")
+            found += clear_credentials(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += clear_credentials(item, f"{path}[{i}]")
+    return found
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_secrets_never_appear_in_clear(plans: dict[str, Any], stack: str) -> None:
     plan = plans[stack]
     assert plan["outputs"]["kubeconfig"] == "[secret]"
     text = json.dumps(plan)
-    assert '"password"' not in text and "BEGIN RSA" not in text
+    # Every generated password (Grafana admins, ...) and every secret read offline is this string.
+    assert OFFLINE_PASSWORD not in text and "BEGIN RSA" not in text and "PRIVATE KEY-----" not in text
+    assert clear_credentials(plan["resources"]) == [] and clear_credentials(plan["outputs"]) == []
+
+
+def test_clear_credentials_finds_a_grafana_admin_password() -> None:
+    values = {"admin": {"existingSecret": "grafana-admin", "passwordKey": "admin-password"}}
+    assert clear_credentials(values) == []
+    assert clear_credentials({**values, "adminPassword": "hunter2"}) == [".adminPassword"]
+    ini = {"grafana.ini": {"security": {"admin_password": "hunter2"}}}
+    assert clear_credentials(ini) == [".grafana.ini.security.admin_password"]
+    env = {"env": [{"name": "GF_SECURITY_ADMIN_PASSWORD", "value": "hunter2"}]}
+    assert clear_credentials(env) == [".env[0].GF_SECURITY_ADMIN_PASSWORD"]
+    version = {"secretString": json.dumps({"admin-user": "admin", "admin-password": "hunter2"})}
+    assert clear_credentials(version) == [".secretString", ".secretString.admin-password"]
+    assert clear_credentials({"secretString": SECRET, "passwordWo": SECRET}) == []
 
 
 def test_premium_tenants_get_dedicated_nodes_only_where_served(plans: dict[str, Any]) -> None:
