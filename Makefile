@@ -11,7 +11,7 @@ POLICY_FLAGS = --policy-pack policies --policy-pack-config policies/config/$(ENV
 # Channels between tenants are reported, not yet blocking: empty this once issue 12's fixes are in.
 ISOLATION_FLAGS ?= --advisory
 
-.PHONY: help plan plans rehearse isolation policy diff dr-report docs bench test lint typecheck check preview up clean
+.PHONY: help plan plans rehearse isolation policy diff dr-report docs bench test lint typecheck check checkov preview up clean
 
 help:
 	@echo "make plan [STACK=dev]      offline plan + policy verdict (no cloud, no credentials)"
@@ -19,6 +19,7 @@ help:
 	@echo "make plans                 offline plan of every stack ($(STACKS)), then the deploy rehearsal"
 	@echo "make rehearse              apply-time rules over every build/<stack>/plan.json together"
 	@echo "make isolation [STACK=dev] channels between every ordered pair of tenants of a plan"
+	@echo "make checkov [STACK=...]   Checkov (independent scanner) over the plans; every stack by default"
 	@echo "make policy PLAN=file      evaluate the policy pack on a saved plan"
 	@echo "make diff BASE=ref         per-tenant plan diff of a git revision vs the working tree"
 	@echo "make dr-report             per-tenant RPO/RTO, DR mechanisms and where every copy lives"
@@ -31,6 +32,17 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt policies/requirements.t
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@touch $@
+
+# Checkov lives in its own virtualenv: its dependency pins conflict with the program's.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/bin/.installed: requirements-checkov.txt constraints-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt -c constraints-checkov.txt
+	@touch $@
+
+# Plans a stack first when build/<stack>/plan.json is missing; stale skips are checked over all stacks.
+checkov: $(BIN)/.installed $(CHECKOV_VENV)/bin/.installed
+	$(BIN)/python -m planner.checkov_export $(if $(filter command line,$(origin STACK)),--stack $(STACK))
 
 plan: $(BIN)/.installed
 	$(BIN)/python -m planner plan --stack $(STACK)
@@ -66,7 +78,8 @@ docs: $(BIN)/.installed
 policy: $(BIN)/.installed
 	$(BIN)/python -m planner policy --plan $(PLAN)
 
-test: $(BIN)/.installed
+# Checkov too: tests/test_checkov_export.py runs it on known-bad resources.
+test: $(BIN)/.installed $(CHECKOV_VENV)/bin/.installed
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed

@@ -8,9 +8,15 @@ import pulumi_aws as aws
 
 from catalog import ConfigError
 from catalog.loader import load_settings
-from components.account_baseline import AccountBaseline, AccountBaselineArgs
+from components.account_baseline import (
+    AccountBaseline,
+    AccountBaselineArgs,
+    RegionalAudit,
+    RegionalAuditArgs,
+    residency_bound,
+)
 from components.autoscaling import Autoscaling, AutoscalingArgs
-from components.backup_vault import BackupVault, BackupVaultArgs
+from components.backup_vault import BackupVault, BackupVaultArgs, TenantVault, TenantVaultArgs
 from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
@@ -22,6 +28,8 @@ from components.ingress_routing import IngressRouting, IngressRoutingArgs
 from components.keys import PlatformKeys, PlatformKeysArgs
 from components.network import Network, NetworkArgs, choose_zones
 from components.observability import Observability, ObservabilityArgs
+from components.platform_network import PlatformNetwork, PlatformNetworkArgs
+from components.pod_security_groups import TenantPodSecurityGroups, TenantPodSecurityGroupsArgs
 from components.providers import config_value, regional_aws_provider
 from components.public_entry import PublicEntry, PublicEntryArgs
 from components.secrets_delivery import SecretsDelivery, SecretsDeliveryArgs
@@ -61,7 +69,7 @@ network = Network(
     ),
     on_aws,
 )
-VpcEndpoints(
+endpoints = VpcEndpoints(
     "endpoints",
     VpcEndpointsArgs(
         settings=settings,
@@ -141,7 +149,7 @@ ingress = IngressRouting(
     on_cluster,
 )
 
-Observability(
+observability = Observability(
     "observability",
     ObservabilityArgs(
         settings=settings,
@@ -156,26 +164,25 @@ Observability(
     on_cluster,
 )
 
-Velero(
-    "velero",
-    VeleroArgs(
+# ---- shared data plane: tenant pods get their own security groups, which the data admits
+pod_groups = TenantPodSecurityGroups(
+    "tenant-pods",
+    TenantPodSecurityGroupsArgs(
         settings=settings,
         tenants=settings.served_tenants,
-        account_id=account_id,
-        kms_key_arn=keys.platform_data.arn,
-        **oidc,
+        vpc_id=network.vpc.id,
+        cluster_security_group_id=cluster.cluster_security_group_id,
+        endpoints_security_group_id=endpoints.security_group.id,
     ),
-    on_cluster,
+    on_aws,
 )
-
-# ---- shared data plane
 cache = Cache(
     "cache",
     CacheArgs(
         settings=settings,
         vpc_id=network.vpc.id,
         private_subnet_ids=network.private_subnet_ids,
-        client_security_group_id=cluster.cluster_security_group_id,
+        client_security_group_ids=[sg.id for sg in pod_groups.by_tenant.values()],
         kms_key_arn=keys.platform_data.arn,
         tenants=settings.served_tenants,
         node_type="cache.r7g.large" if settings.environment == "prod" else "cache.t4g.medium",
@@ -190,6 +197,8 @@ databases = DatabaseFoundation(
 
 if settings.account.owner:
     AccountBaseline("account", AccountBaselineArgs(settings=settings, account_id=account_id), on_aws)
+elif residency_bound(settings.tenants):  # the owner's trail records its own region only
+    RegionalAudit("audit", RegionalAuditArgs(settings=settings, account_id=account_id), on_aws)
 vault = BackupVault(
     "backup", BackupVaultArgs(settings=settings, account_id=account_id, kms_key_arn=keys.platform_data.arn), on_aws
 )
@@ -203,7 +212,8 @@ recovery = {
             tenant=tenant,
             account_id=account_id,
             vpc_id=network.vpc.id,
-            client_security_group_id=cluster.cluster_security_group_id,
+            # a copy of a tenant not served here admits nobody until it is (promotion)
+            client_security_group_id=pod_groups.by_tenant[tenant.id].id if tenant.id in pod_groups.by_tenant else None,
             subnet_group_name=databases.subnet_group.name,
             parameter_group_name=databases.parameter_group.name,
             option_group_name=databases.option_group.name,
@@ -213,6 +223,13 @@ recovery = {
     )
     for tenant in settings.dr_tenants
 }
+# Each DR tenant's vault for the copies its home region's backup plan makes, under its DR key.
+for tenant in settings.dr_tenants:
+    TenantVault(
+        f"dr-{tenant.id}-vault",
+        TenantVaultArgs(settings=settings, tenant=tenant, kms_key_arn=recovery[tenant.id].key.arn, dr=True),
+        on_aws,
+    )
 
 # ---- tenants served in this region
 tenants = {
@@ -224,17 +241,17 @@ tenants = {
             account_id=account_id,
             vpc_id=network.vpc.id,
             cluster_name=cluster.ready_name,
-            cluster_security_group_id=cluster.cluster_security_group_id,
+            pod_security_group_id=pod_groups.by_tenant[tenant.id].id,
+            shared_pod_security_group_id=pod_groups.shared.id,
             subnet_group_name=databases.subnet_group.name,
             parameter_group_name=databases.parameter_group.name,
             option_group_name=databases.option_group.name,
             monitoring_role_arn=databases.monitoring_role.arn,
             cache=cache.access_for(tenant.id),
-            vault_name=vault.vault.name,
             backup_role_arn=vault.role.arn,
             entry_dns_name=entry.load_balancer.dns_name,
             entry_zone_id=entry.load_balancer.zone_id,
-            platform_addons=[mesh, autoscaling, secrets, ingress],
+            platform_addons=[mesh, autoscaling, secrets, ingress, cluster.vpc_cni],  # + SecurityGroupPolicy
             promoted_database=recovery[tenant.id].promoted if tenant.id in recovery else None,
             **oidc,
         ),
@@ -242,6 +259,26 @@ tenants = {
     )
     for tenant in settings.served_tenants
 }
+
+velero = Velero(
+    "velero",
+    VeleroArgs(
+        settings=settings,
+        tenants=settings.served_tenants,
+        account_id=account_id,
+        kms_key_arn=keys.platform_data.arn,
+        tenant_keys={tenant_id: t.key.arn for tenant_id, t in tenants.items()},  # each backup location
+        **oidc,
+    ),
+    on_cluster,
+)
+
+# Platform namespaces: default-deny with explicit allows, once their add-ons run
+PlatformNetwork(
+    "platform-network",
+    PlatformNetworkArgs(settings=settings, depends_on=[mesh, autoscaling, secrets, ingress, observability, velero]),
+    on_cluster,
+)
 
 # ---- the environment's global edge (CloudFront front-ends), on the edge.globalOwner stack only
 edge = None

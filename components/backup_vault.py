@@ -1,14 +1,20 @@
 """The region's AWS Backup vault (platform key, vault lock), the role AWS Backup works with, and a
-weekly restore test of the tenant databases (backups are only as good as their restores)."""
+weekly restore test of the tenant databases (backups are only as good as their restores).
+
+Tenant recovery points live in a vault per tenant (`TenantVault`) under the tenant's own key (its DR
+key for the copies in the peer region): AWS Backup encrypts S3 recovery points and every
+cross-region copy with the vault's key, and RDS snapshots with the database's key, so destroying the
+tenant's keys shreds all of them. The platform vault keeps its key (a vault's key is force-new) and
+only the recovery points made before tenant vaults existed, until their retention ends."""
 
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from catalog import StackSettings
+from catalog import StackSettings, Tenant
 from components.iam import service_trust
-from components.tags import platform_tags
+from components.tags import platform_tags, tenant_tags
 
 BACKUP_POLICIES = (
     "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
@@ -23,8 +29,18 @@ def vault_name(settings: StackSettings, region: str) -> str:
     return f"{settings.name_prefix}-{region}-vault"
 
 
-def vault_arn(settings: StackSettings, region: str, account: str) -> str:
-    return f"arn:aws:backup:{region}:{account}:backup-vault:{vault_name(settings, region)}"
+def tenant_vault_name(settings: StackSettings, tenant: Tenant, dr: bool = False) -> str:
+    """The tenant's vault in its home region, or (`dr`) the one holding its copies in the peer
+    region: vault names are per region, so no region in it (at most 49 of the 50 characters)."""
+    return f"{settings.name_prefix}-{tenant.id}-{'dr-' if dr else ''}vault"
+
+
+def tenant_vault_arn(settings: StackSettings, tenant: Tenant, region: str, account: str, dr: bool = False) -> str:
+    return f"arn:aws:backup:{region}:{account}:backup-vault:{tenant_vault_name(settings, tenant, dr)}"
+
+
+def backup_role_name(settings: StackSettings, region: str) -> str:
+    return f"{settings.name_prefix}-{region}-backup"
 
 
 @dataclass
@@ -63,7 +79,7 @@ class BackupVault(pulumi.ComponentResource):
         )
         self.role = aws.iam.Role(
             f"{name}-service",
-            name=f"{s.regional_prefix}-backup",
+            name=backup_role_name(s, s.region),
             assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
                 lambda account: service_trust("backup.amazonaws.com", account)
             ),
@@ -81,7 +97,7 @@ class BackupVault(pulumi.ComponentResource):
             start_window_hours=8,
             recovery_point_selection=aws.backup.RestoreTestingPlanRecoveryPointSelectionArgs(
                 algorithm="LATEST_WITHIN_WINDOW",
-                include_vaults=[self.vault.arn],
+                include_vaults=["*"],  # this one and the tenant vaults (TenantVault) of this region
                 recovery_point_types=["SNAPSHOT", "CONTINUOUS"],
                 selection_window_days=7,
             ),
@@ -97,5 +113,41 @@ class BackupVault(pulumi.ComponentResource):
             iam_role_arn=self.role.arn,
             validation_window_hours=4,
             opts=child,
+        )
+        self.register_outputs({"vaultArn": self.vault.arn})
+
+
+@dataclass
+class TenantVaultArgs:
+    settings: StackSettings
+    tenant: Tenant
+    kms_key_arn: pulumi.Input[str]  # the tenant's key here: its data key, or its DR key in the peer
+    dr: bool = False  # holds the copies from the tenant's home region
+
+
+class TenantVault(pulumi.ComponentResource):
+    """One tenant's recovery points under its own key, locked like the platform vault."""
+
+    vault: aws.backup.Vault
+
+    def __init__(self, name: str, args: TenantVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:index:TenantVault", name, None, opts)
+        s, t = args.settings, args.tenant
+        tags = {**tenant_tags(s, t), **({"dr-copy-of": t.home_region} if args.dr else {})}
+        self.vault = aws.backup.Vault(
+            name,
+            name=tenant_vault_name(s, t, args.dr),
+            kms_key_arn=args.kms_key_arn,
+            force_destroy=False,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        aws.backup.VaultLockConfiguration(
+            name,
+            backup_vault_name=self.vault.name,
+            min_retention_days=7,
+            max_retention_days=MAX_RETENTION_DAYS,
+            changeable_for_days=3,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"vaultArn": self.vault.arn})

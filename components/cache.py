@@ -1,7 +1,7 @@
 """Regional Redis (ElastiCache): replication group across AZs with automatic failover, encrypted
-at rest (KMS) and in transit (TLS required), private subnets, only the cluster admitted. Clients
-authenticate with IAM (no password exists) as their tenant's own RBAC user, whose ACL reaches only
-keys under the tenant's prefix; the mandatory `default` user is switched off."""
+at rest (KMS) and in transit (TLS required), private subnets, only the tenants' pod security groups
+admitted. Clients authenticate with IAM (no password exists) as their tenant's own RBAC user, whose
+ACL reaches only keys under the tenant's prefix; the mandatory `default` user is switched off."""
 
 import re
 from collections.abc import Sequence
@@ -69,7 +69,7 @@ class CacheArgs:
     settings: StackSettings
     vpc_id: pulumi.Input[str]
     private_subnet_ids: list[pulumi.Output[str]]
-    client_security_group_id: pulumi.Input[str]
+    client_security_group_ids: list[pulumi.Output[str]]  # the tenants' pod security groups
     kms_key_arn: pulumi.Input[str]
     tenants: Sequence[Tenant] = ()  # the tenants served in this region: one cache user each
     node_type: str = "cache.r7g.large"
@@ -90,16 +90,20 @@ class Cache(pulumi.ComponentResource):
         security_group = aws.ec2.SecurityGroup(
             name,
             vpc_id=args.vpc_id,
+            # EC2 replaces a group whose description changes: the old text stays, the rules decide.
             description="Redis: only the EKS cluster may connect",
+            # Only tenant pods use Redis; no platform component does, so the cluster group is out.
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
-                    description="Redis (TLS) from the cluster's nodes and pods",
+                    description="Redis (TLS) from the tenants' pods",
                     protocol="tcp",
                     from_port=REDIS_PORT,
                     to_port=REDIS_PORT,
-                    security_groups=[args.client_security_group_id],
+                    security_groups=args.client_security_group_ids,
                 )
-            ],
+            ]
+            if args.client_security_group_ids
+            else [],
             egress=[],
             tags={**tags, "Name": group_id},
             opts=child,

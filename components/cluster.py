@@ -34,7 +34,18 @@ NODE_POLICIES = (
 # Graviton instance types throughout; AL2023 (Amazon Linux 2 node images are end of life).
 NODE_AMI_TYPE = "AL2023_ARM_64_STANDARD"
 NODE_VOLUME_GB = 50
-VPC_CNI_CONFIG = {"enableNetworkPolicy": "true"}  # the VPC CNI enforces NetworkPolicies itself
+# The VPC CNI enforces NetworkPolicies itself and gives tenant pods their own security groups
+# (branch ENIs, SecurityGroupPolicy). `standard` mode keeps NetworkPolicy and kubelet probes
+# working as for other pods; pod groups apply to traffic to other hosts in the VPC (databases,
+# cache, endpoints), while traffic leaving the VPC is SNATed to the node (no tenant NetworkPolicy
+# allows it). Only trunk-capable instance types (not `t`) run branch-ENI pods.
+VPC_CNI_CONFIG = {
+    "enableNetworkPolicy": "true",
+    "env": {"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
+}
+# pulumi-eks gives its cluster role AmazonEKSClusterPolicy only; the VPC resource controller
+# (security groups for pods) manages trunk and branch ENIs with this one.
+VPC_RESOURCE_CONTROLLER_POLICY = "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"
 # The VPC CNI add-on and its role were children of ClusterAddons; the aliases keep them in place.
 _FORMER_PARENT = pulumi.create_urn("cluster-addons", "platform:index:ClusterAddons")
 
@@ -147,6 +158,12 @@ class Cluster(pulumi.ComponentResource):
             lambda c: c.vpc_config.cluster_security_group_id
         )
         self.ready_name = self.eks_cluster.eks_cluster.apply(lambda c: c.name)
+        vpc_resource_controller = aws.iam.RolePolicyAttachment(
+            f"{name}-vpc-resource-controller",
+            role=self.eks_cluster.eks_cluster.apply(lambda c: c.role_arn.apply(lambda arn: arn.rsplit("/", 1)[-1])),
+            policy_arn=VPC_RESOURCE_CONTROLLER_POLICY,
+            opts=child,
+        )
         self.oidc_provider_arn = self.eks_cluster.oidc_provider_arn
         self.oidc_provider_url = self.eks_cluster.oidc_provider_url
         self.deployer_access = DeployerAccess(
@@ -256,7 +273,7 @@ class Cluster(pulumi.ComponentResource):
                 # EKS tags each group's Auto Scaling group k8s.io/cluster-autoscaler/<cluster>=owned,
                 # which is all the cluster autoscaler may touch.
                 tags={**tags, **extra_tags, "node-pool": pool_name},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.vpc_cni]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.vpc_cni, vpc_resource_controller]),
             )
 
         # Every Kubernetes resource goes through this provider, so it waits for the cluster (its

@@ -71,6 +71,8 @@ class DatabaseUsersArgs:
     master_secret_arn: pulumi.Input[str] | None
     provisioner_role: aws.iam.Role | None
     depends_on: Sequence[pulumi.Resource] = ()  # the operator's CRDs, the platform namespace
+    # The tenant's pod security groups: its database admits only these (TenantPodSecurityGroups).
+    pod_security_group_ids: Sequence[pulumi.Input[str]] = ()
 
 
 class DatabaseUsers(pulumi.ComponentResource):
@@ -98,7 +100,9 @@ class DatabaseUsers(pulumi.ComponentResource):
         )
         self.job = None
         if args.master_secret_arn is not None and args.provisioner_role is not None:
-            self.job = self._provision(name, s, t, args.master_secret_arn, args.provisioner_role, args.depends_on)
+            self.job = self._provision(
+                name, s, t, args.master_secret_arn, args.provisioner_role, args.depends_on, args.pod_security_group_ids
+            )
         self.register_outputs({"migrationsRoleArn": self.migrations_role.arn})
 
     def _provision(
@@ -109,6 +113,7 @@ class DatabaseUsers(pulumi.ComponentResource):
         master_secret_arn: pulumi.Input[str],
         role: aws.iam.Role,
         after: Sequence[pulumi.Resource],
+        pod_security_group_ids: Sequence[pulumi.Input[str]],
     ) -> k8s.batch.v1.Job:
         labels = {**tenant_labels(s, t), "app.kubernetes.io/name": "database-users"}
         account = provisioner_account(t)
@@ -173,6 +178,19 @@ class DatabaseUsers(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[store]),
         )
+        if pod_security_group_ids:
+            # The Job's pods carry the tenant's groups, which its database admits; nothing else here does.
+            k8s.apiextensions.CustomResource(
+                f"{name}-pod-security-groups",
+                api_version="vpcresources.k8s.aws/v1beta1",
+                kind="SecurityGroupPolicy",
+                metadata=meta(f"{t.id}-db-users"),
+                spec={
+                    "podSelector": {"matchLabels": {"tenant": t.id, "app.kubernetes.io/name": "database-users"}},
+                    "securityGroups": {"groupIds": list(pod_security_group_ids)},
+                },
+                opts=child,
+            )
         sql = users_sql(t)
         script = k8s.core.v1.ConfigMap(
             f"{name}-sql", metadata=meta(f"{t.id}-db-users"), data={"users.sql": sql}, opts=child

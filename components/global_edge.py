@@ -103,7 +103,16 @@ class TenantFrontEnd(pulumi.ComponentResource):
             opts=child,
         )
         validation = self._validation(name, zone)
-        acl = edge_web_acl(name, f"{s.name_prefix}-edge-{t.id}", "CLOUDFRONT", f"edge-{t.id}", tags, child)
+        # No request data of a tenant outside its residency: no samples, and logs only under its own key here.
+        acl = edge_web_acl(
+            name,
+            f"{s.name_prefix}-edge-{t.id}",
+            "CLOUDFRONT",
+            f"edge-{t.id}",
+            tags,
+            child,
+            sampled_requests=s.region in t.residency,
+        )
         if args.logs_key_arn is not None:
             log_group = waf_log_group(
                 f"{name}-waf", f"{s.name_prefix}-edge-{t.id}", t.tier.log_retention_days, args.logs_key_arn, tags, self

@@ -204,7 +204,6 @@ class SecretsDelivery(pulumi.ComponentResource):
         np = k8s.networking.v1
         everything = k8s.meta.v1.LabelSelectorArgs()
         policies = {
-            "default-deny": np.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
             "allow-dns-egress": np.NetworkPolicySpecArgs(
                 pod_selector=everything,
                 policy_types=["Egress"],
@@ -233,10 +232,18 @@ class SecretsDelivery(pulumi.ComponentResource):
                 ],
             ),
         }
+        # The deny comes last, after its allows, so the Job is never cut off mid-deploy.
+        policies["default-deny"] = np.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"])
+        allows: list[pulumi.Resource] = []
         for policy_name, spec in policies.items():
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-database-users-{policy_name}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=DATABASE_USERS_NAMESPACE),
-                spec=spec,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database_users_namespace]),
+            allows.append(
+                k8s.networking.v1.NetworkPolicy(
+                    f"{name}-database-users-{policy_name}",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=DATABASE_USERS_NAMESPACE),
+                    spec=spec,
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        depends_on=[self.database_users_namespace, *(allows if policy_name == "default-deny" else [])],
+                    ),
+                )
             )

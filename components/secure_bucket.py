@@ -1,16 +1,70 @@
 """An S3 bucket the way every bucket of the platform must be: encrypted (customer-managed KMS key
 with a bucket key, or SSE-S3 where the writing AWS service accepts nothing else), versioned,
-public access blocked, ACLs disabled, TLS-only, lifecycle from its retention, protected."""
+public access blocked, ACLs disabled, TLS-only, lifecycle from its retention, protected, server
+access logs kept in the region's access-log bucket, object events published to EventBridge."""
 
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+from pulumi.runtime.settings import get_root_resource
 
 from components.iam import document
+from components.scanner import ScannerSkip, dev, single_region
+
+BUCKET = "aws:s3/bucket:Bucket"
+ACCESS_LOGS = "s3-access-logs"
+# Server access logs are audit records: kept as long as the platform's production logs (NYDFS
+# 500.06, three years).
+ACCESS_LOG_RETENTION_DAYS = 1096
+
+# Checkov findings accepted on buckets made here (planner/checkov_export.py applies them). The
+# access-log bucket needs no CKV_AWS_18 skip: Checkov's graph connects it to the logging
+# configurations that target it and passes it.
+SCANNER_SKIPS = (
+    ScannerSkip(
+        "CKV_AWS_145", BUCKET, ACCESS_LOGS,
+        "S3 server access log delivery: SSE-S3 is the destination encryption AWS documents for it",
+    ),
+    ScannerSkip(
+        "CKV_AWS_145", BUCKET, "entry-access-logs",
+        "ALB access log delivery supports SSE-S3 only (public_entry.py states the reason)",
+    ),
+    # Cross-region replication (CKV_AWS_144) where a second copy is not wanted or already exists.
+    ScannerSkip(
+        "CKV_AWS_144", BUCKET, ACCESS_LOGS, "regional access records; a copy elsewhere would leave the residency"
+    ),
+    ScannerSkip(
+        "CKV_AWS_144", BUCKET, "entry-access-logs", "regional ALB logs; a copy elsewhere would leave the residency"
+    ),
+    ScannerSkip(
+        "CKV_AWS_144", BUCKET, "account-audit",
+        "object-locked (WORM) audit trail; CloudTrail is multi-region, a region's outage delays reading only",
+    ),
+    ScannerSkip(
+        "CKV_AWS_144", BUCKET, "observability-*",
+        "telemetry stores of the region (residency of telemetry); they hold history, not records of business",
+    ),
+    ScannerSkip(
+        "CKV_AWS_144", BUCKET, "velero-backups",
+        "cluster objects are recreated from code; tenant data replicates through its database and bucket",
+    ),
+    ScannerSkip(
+        "CKV_AWS_144", BUCKET, "dr-*-documents", "this bucket is the cross-region replica (tenant_recovery.py)"
+    ),
+    ScannerSkip(
+        "CKV_AWS_144", BUCKET, "tenant-*-documents",
+        "the tenant's residency is one region: a copy elsewhere would leave it", when=single_region,
+    ),
+    ScannerSkip(
+        "CKV_AWS_144", BUCKET, "tenant-*-documents",
+        "dev is one stack in one region: there is no peer region to replicate to", when=dev,
+    ),
+)  # fmt: skip
 
 
 @dataclass
@@ -27,6 +81,8 @@ class SecureBucketArgs:
     account_id: pulumi.Input[str] = ""
     object_lock_days: int | None = None  # WORM (compliance mode) for audit records
     noncurrent_days: int = 30
+    # Server access logs go to the region's access-log bucket; False only for that bucket itself.
+    server_access_logs: bool = True
 
 
 def replication_policy(source: str, destination: str, source_key: str, replica_key: str) -> str:
@@ -178,4 +234,76 @@ class SecureBucket(pulumi.ComponentResource):
             policy=pulumi.Output.all(self.bucket.arn, args.account_id).apply(policy),
             opts=child,
         )
+        # Object-level events to EventBridge (no cost without a rule): the hook for alerting on
+        # deletes or unexpected writes; one BucketNotification per bucket, so it lives here.
+        aws.s3.BucketNotification(name, bucket=self.bucket.id, eventbridge=True, opts=child)
+        if args.server_access_logs:
+            target = AccessLogBucket.of_region(self)
+            aws.s3.BucketLogging(
+                name,
+                bucket=self.bucket.id,
+                target_bucket=target.name,
+                target_prefix=f"{name}/",
+                target_object_key_format=aws.s3.BucketLoggingTargetObjectKeyFormatArgs(
+                    partitioned_prefix=aws.s3.BucketLoggingTargetObjectKeyFormatPartitionedPrefixArgs(
+                        partition_date_source="EventTime"
+                    )
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[target]),
+            )
         self.register_outputs({"bucket": self.name, "arn": self.arn})
+
+
+# Per program run (its root stack resource) and provider: the access-log bucket already made.
+_ACCESS_LOG_BUCKETS: "weakref.WeakKeyDictionary[pulumi.Resource, dict[int, AccessLogBucket]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class AccessLogBucket(pulumi.ComponentResource):
+    """The region's destination of S3 server access logs, one per stack and AWS provider, made by
+    the first SecureBucket that needs it (a stack-level resource, so its name does not depend on
+    which bucket came first); the bootstrap project's state bucket gets its own."""
+
+    name: pulumi.Output[str]
+
+    @classmethod
+    def of_region(cls, source: pulumi.Resource) -> "AccessLogBucket":
+        root = get_root_resource()
+        provider = source.get_provider(BUCKET)
+        per_stack = _ACCESS_LOG_BUCKETS.setdefault(root, {}) if root is not None else {}
+        key = id(provider)
+        if key not in per_stack:
+            per_stack[key] = cls(ACCESS_LOGS if not per_stack else f"{ACCESS_LOGS}-{len(per_stack) + 1}", provider)
+        return per_stack[key]
+
+    def __init__(self, name: str, provider: pulumi.ProviderResource | None) -> None:
+        super().__init__("platform:index:AccessLogBucket", name, None, pulumi.ResourceOptions(provider=provider))
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
+        # Project and stack: a bootstrap stack and its regional stack share account and region.
+        bucket_name = f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
+        logs = SecureBucket(
+            name,
+            SecureBucketArgs(
+                bucket_name=bucket_name,
+                tags={"component": "audit", "owner": "platform", "purpose": "s3-access-logs"},
+                retention_days=ACCESS_LOG_RETENTION_DAYS,
+                sse_s3_reason="S3 server access log delivery (logging.s3.amazonaws.com) writes with SSE-S3",
+                account_id=account,
+                server_access_logs=False,
+                # S3 delivers the logs as its logging service principal, from this account's buckets only.
+                policy_statements=[
+                    {
+                        "Sid": "S3ServerAccessLogs",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": "{bucket}/*",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": "{account}"}},
+                    }
+                ],
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.name = logs.name
+        self.register_outputs({"bucket": self.name})

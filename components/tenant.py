@@ -40,7 +40,8 @@ class TenantArgs:
     account_id: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
     cluster_name: pulumi.Input[str]  # an Output of the cluster: access entries wait for it
-    cluster_security_group_id: pulumi.Input[str]
+    pod_security_group_id: pulumi.Input[str]  # the tenant's own pods (TenantPodSecurityGroups)
+    shared_pod_security_group_id: pulumi.Input[str]  # platform services every tenant pod needs
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
     subnet_group_name: pulumi.Input[str]
@@ -48,7 +49,6 @@ class TenantArgs:
     option_group_name: pulumi.Input[str]
     monitoring_role_arn: pulumi.Input[str]
     cache: TenantCacheAccess  # the tenant's own user on the regional Redis
-    vault_name: pulumi.Input[str]
     backup_role_arn: pulumi.Input[str]
     entry_dns_name: pulumi.Input[str]  # the regional public entry, for latency routing
     entry_zone_id: pulumi.Input[str]
@@ -88,7 +88,11 @@ class Tenant(pulumi.ComponentResource):
         self.namespace = TenantNamespace(
             f"{name}-ns",
             TenantNamespaceArgs(
-                settings=s, tenant=t, operators_group=operators_group(t.id), jwt_issuer=self.identity.issuer
+                settings=s,
+                tenant=t,
+                operators_group=operators_group(t.id),
+                jwt_issuer=self.identity.issuer,
+                pod_security_group_ids=[args.pod_security_group_id, args.shared_pod_security_group_id],
             ),
             pulumi.ResourceOptions(parent=self, depends_on=list(args.platform_addons)),
         )
@@ -121,6 +125,7 @@ class Tenant(pulumi.ComponentResource):
                 account_id=args.account_id,
                 workload_role_arns=key_users,
                 secrets_role_arn=self.identity.secrets_role.arn,
+                backup_role_arn=args.backup_role_arn if home else None,
             ),
             child,
         )
@@ -142,7 +147,7 @@ class Tenant(pulumi.ComponentResource):
                     settings=s,
                     tenant=t,
                     vpc_id=args.vpc_id,
-                    client_security_group_id=args.cluster_security_group_id,
+                    client_security_group_id=args.pod_security_group_id,
                     kms_key_arn=self.key.arn,
                     subnet_group_name=args.subnet_group_name,
                     parameter_group_name=args.parameter_group_name,
@@ -168,7 +173,6 @@ class Tenant(pulumi.ComponentResource):
                     settings=s,
                     tenant=t,
                     account_id=args.account_id,
-                    vault_name=args.vault_name,
                     backup_role_arn=args.backup_role_arn,
                     database_arn=self.database.instance.arn,
                     bucket=self.bucket.bucket,
@@ -207,6 +211,7 @@ class Tenant(pulumi.ComponentResource):
                     master_secret_arn=self.database.master_secret_arn if self.database else None,
                     provisioner_role=provisioner,
                     depends_on=list(args.platform_addons),
+                    pod_security_group_ids=[args.pod_security_group_id, args.shared_pod_security_group_id],
                 ),
                 child,
             )

@@ -1,6 +1,7 @@
 """Home region: the tenant's AWS Backup plan (tier retention, continuous backups for premium) for
-its database and document bucket, with copies to the peer region's vault, and replication of its
-documents to the peer region — both only where the tenant's residency allows the peer region."""
+its database and document bucket into its own vault under its own key, with copies to its DR vault
+in the peer region (under its DR key), and replication of its documents to the peer region — both
+only where the tenant's residency allows the peer region."""
 
 from dataclasses import dataclass
 
@@ -8,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
-from components.backup_vault import vault_arn
+from components.backup_vault import TenantVault, TenantVaultArgs, tenant_vault_arn
 from components.iam import service_trust
 from components.secure_bucket import replication_policy
 from components.tags import tenant_tags
@@ -28,7 +29,6 @@ class TenantBackupArgs:
     settings: StackSettings
     tenant: Tenant
     account_id: pulumi.Input[str]
-    vault_name: pulumi.Input[str]
     backup_role_arn: pulumi.Input[str]
     database_arn: pulumi.Input[str]
     bucket: aws.s3.Bucket
@@ -49,7 +49,7 @@ class TenantBackup(pulumi.ComponentResource):
             [
                 aws.backup.PlanRuleCopyActionArgs(
                     destination_vault_arn=pulumi.Output.from_input(args.account_id).apply(
-                        lambda account: vault_arn(s, str(peer), account)
+                        lambda account: tenant_vault_arn(s, t, str(peer), account, dr=True)
                     ),
                     lifecycle=aws.backup.PlanRuleCopyActionLifecycleArgs(delete_after=days),
                 )
@@ -57,13 +57,15 @@ class TenantBackup(pulumi.ComponentResource):
             if copy
             else []
         )
+        # Its own vault: S3 recovery points take the vault's key, RDS snapshots the database's.
+        vault = TenantVault(f"{name}-vault", TenantVaultArgs(settings=s, tenant=t, kms_key_arn=args.kms_key_arn), child)
         plan = aws.backup.Plan(
             name,
             name=f"{s.name_prefix}-{t.id}",
             rules=[
                 aws.backup.PlanRuleArgs(
                     rule_name="daily",
-                    target_vault_name=args.vault_name,
+                    target_vault_name=vault.vault.name,
                     schedule="cron(0 5 * * ? *)",
                     start_window=60,
                     completion_window=360,

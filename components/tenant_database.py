@@ -27,7 +27,7 @@ class TenantDatabaseArgs:
     settings: StackSettings
     tenant: Tenant
     vpc_id: pulumi.Input[str]
-    client_security_group_id: pulumi.Input[str]  # the cluster's nodes and pods
+    client_security_group_id: pulumi.Input[str]  # the tenant's own pods (TenantPodSecurityGroups)
     kms_key_arn: pulumi.Input[str]
     subnet_group_name: pulumi.Input[str]
     parameter_group_name: pulumi.Input[str]
@@ -39,24 +39,28 @@ def database_security_group(
     name: str,
     parent: pulumi.Resource,
     vpc_id: pulumi.Input[str],
-    client_security_group_id: pulumi.Input[str],
+    client_security_group_id: pulumi.Input[str] | None,
     what: str,
     tags: dict[str, str],
 ) -> aws.ec2.SecurityGroup:
-    """A tenant database's security group: the EKS cluster on 3306, nothing else, no egress."""
+    """A tenant database's security group: only that tenant's pod security group on 3306 (no
+    cluster group, which every platform pod and node carries), no egress. None admits nobody."""
     return aws.ec2.SecurityGroup(
         name,
         vpc_id=vpc_id,
+        # EC2 replaces a group whose description changes: the old text stays, the rules decide.
         description=f"{what}: only the EKS cluster may connect",
         ingress=[
             aws.ec2.SecurityGroupIngressArgs(
-                description="MariaDB from the cluster's nodes and pods",
+                description="MariaDB from the tenant's pods",
                 protocol="tcp",
                 from_port=MARIADB_PORT,
                 to_port=MARIADB_PORT,
                 security_groups=[client_security_group_id],
             )
-        ],
+        ]
+        if client_security_group_id is not None
+        else [],
         egress=[],
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),

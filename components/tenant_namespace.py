@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from catalog import StackSettings, Tenant
+from components.network import subnet_plan
 from components.tags import tenant_labels
 
 POD_SECURITY = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
@@ -19,10 +20,19 @@ APP_PORT = 8080
 ROUTER_NAMESPACE = "nginx-ingress"  # components.ingress_routing
 ROUTER_PRINCIPAL = f"cluster.local/ns/{ROUTER_NAMESPACE}/sa/nginx-ingress"
 MESH_NAMESPACE = "istio-system"
+MESH_CONTROL_PLANE = {"app": "istiod"}  # istiod chart's pod labels
+MESH_CONTROL_PLANE_PORT = 15012  # xDS and certificates; the webhook port 15017 is the API server's
 TELEMETRY_NAMESPACE = "observability"  # components.observability: Alloy's OTLP receiver
+# The alloy chart's selector labels (release "alloy"): the collector only, never Loki/Tempo/Mimir.
+TELEMETRY_COLLECTOR = {"app.kubernetes.io/name": "alloy", "app.kubernetes.io/instance": "alloy"}
 TELEMETRY_PORT = 4317
-# Egress the tenant's services need inside the VPC: their database, Redis, AWS interface endpoints.
-VPC_EGRESS_PORTS = (3306, 6379, 443)
+METRICS_PORT = 15020  # istio-agent's merged Prometheus metrics, scraped by Alloy
+# Egress the tenant's services need in the data subnets (never the whole VPC): AWS interface
+# endpoints and Redis everywhere it runs, its own database where this region holds it. Which
+# database and which cache user is the security groups' and IAM's business.
+ENDPOINTS_PORT = 443
+CACHE_PORT = 6379
+DATABASE_PORT = 3306
 OPERATOR_RULES = [
     (
         "",
@@ -80,6 +90,8 @@ class TenantNamespaceArgs:
     tenant: Tenant
     operators_group: str
     jwt_issuer: pulumi.Input[str] | None = None  # the tenant's own OAuth2 issuer; None: router refused
+    # Security groups for every pod of the namespace (TenantPodSecurityGroups.group_ids)
+    pod_security_group_ids: list[pulumi.Input[str]] | None = None
 
 
 class TenantNamespace(pulumi.ComponentResource):
@@ -109,7 +121,20 @@ class TenantNamespace(pulumi.ComponentResource):
 
         child = pulumi.ResourceOptions(parent=self)
         self._quota(name, tenant, meta, child)
-        self._network_policies(name, s, ns_name, meta, child)
+        self._network_policies(name, s, tenant, meta, child)
+        if args.pod_security_group_ids:
+            # Every pod of the namespace gets the tenant's groups on a branch ENI (VPC CNI).
+            k8s.apiextensions.CustomResource(
+                f"{name}-pod-security-groups",
+                api_version="vpcresources.k8s.aws/v1beta1",
+                kind="SecurityGroupPolicy",
+                metadata=meta("tenant-pods"),
+                spec={
+                    "podSelector": {},
+                    "securityGroups": {"groupIds": args.pod_security_group_ids},
+                },
+                opts=child,
+            )
         self._mesh_policies(name, ns_name, args.jwt_issuer, meta, child)
 
         role = k8s.rbac.v1.Role(
@@ -202,7 +227,9 @@ class TenantNamespace(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _network_policies(self, name: str, s: StackSettings, ns_name: str, meta, child: pulumi.ResourceOptions) -> None:
+    def _network_policies(
+        self, name: str, s: StackSettings, tenant: Tenant, meta, child: pulumi.ResourceOptions
+    ) -> None:
         np = k8s.networking.v1
         everything = k8s.meta.v1.LabelSelectorArgs()
 
@@ -212,6 +239,8 @@ class TenantNamespace(pulumi.ComponentResource):
         def tcp(port: int) -> np.NetworkPolicyPortArgs:
             return np.NetworkPolicyPortArgs(protocol="TCP", port=port)
 
+        data_subnets, _ = subnet_plan(s.vpc_cidr)
+        vpc_ports = [ENDPOINTS_PORT, CACHE_PORT] + ([DATABASE_PORT] if s.home_here(tenant) else [])
         policies: dict[str, np.NetworkPolicySpecArgs] = {
             "default-deny": np.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
             "allow-dns-egress": np.NetworkPolicySpecArgs(
@@ -245,13 +274,34 @@ class TenantNamespace(pulumi.ComponentResource):
                     )
                 ],
             ),
+            # Alloy scrapes the sidecars' merged metrics (Istio's prometheus.io/port annotation).
+            "allow-metrics-scrape": np.NetworkPolicySpecArgs(
+                pod_selector=everything,
+                policy_types=["Ingress"],
+                ingress=[
+                    np.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            np.NetworkPolicyPeerArgs(
+                                namespace_selector=namespace(TELEMETRY_NAMESPACE),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=TELEMETRY_COLLECTOR),
+                            )
+                        ],
+                        ports=[tcp(METRICS_PORT)],
+                    )
+                ],
+            ),
             "allow-mesh-control-plane": np.NetworkPolicySpecArgs(
                 pod_selector=everything,
                 policy_types=["Egress"],
                 egress=[
                     np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(namespace_selector=namespace(MESH_NAMESPACE))],
-                        ports=[tcp(15012), tcp(15017)],
+                        to=[
+                            np.NetworkPolicyPeerArgs(
+                                namespace_selector=namespace(MESH_NAMESPACE),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=MESH_CONTROL_PLANE),
+                            )
+                        ],
+                        ports=[tcp(MESH_CONTROL_PLANE_PORT)],
                     )
                 ],
             ),
@@ -260,7 +310,12 @@ class TenantNamespace(pulumi.ComponentResource):
                 policy_types=["Egress"],
                 egress=[
                     np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(namespace_selector=namespace(TELEMETRY_NAMESPACE))],
+                        to=[
+                            np.NetworkPolicyPeerArgs(
+                                namespace_selector=namespace(TELEMETRY_NAMESPACE),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=TELEMETRY_COLLECTOR),
+                            )
+                        ],
                         ports=[tcp(TELEMETRY_PORT)],
                     )
                 ],
@@ -270,8 +325,8 @@ class TenantNamespace(pulumi.ComponentResource):
                 policy_types=["Egress"],
                 egress=[
                     np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(ip_block=np.IPBlockArgs(cidr=s.vpc_cidr))],
-                        ports=[tcp(port) for port in VPC_EGRESS_PORTS],
+                        to=[np.NetworkPolicyPeerArgs(ip_block=np.IPBlockArgs(cidr=cidr)) for cidr in data_subnets],
+                        ports=[tcp(port) for port in vpc_ports],
                     )
                 ],
             ),

@@ -10,12 +10,14 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
+from components.backup_vault import backup_role_name
 from components.iam import document, logs_statement
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from components.tags import tenant_tags
 from components.tenant_backup import dr_bucket, dr_key_alias
 from components.tenant_database import CA_CERTIFICATE, LOG_EXPORTS, MONITORING_SECONDS, database_security_group
-from components.tenant_key import ADMIN_ACTIONS, DATA_SERVICES, USE_ACTIONS
+from components.tenant_key import administration_statements, backup_statement, deploy_role_arn
+from components.velero import velero_replication_role_name
 
 
 def primary_identifier(settings: StackSettings, tenant: Tenant) -> str:
@@ -32,34 +34,26 @@ class TenantRecoveryArgs:
     tenant: Tenant
     account_id: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
-    client_security_group_id: pulumi.Input[str]
+    # The tenant's pod security group where this region serves it (TenantPodSecurityGroups);
+    # None otherwise: the copy admits nobody until the tenant is served (promoted) here.
+    client_security_group_id: pulumi.Input[str] | None
     subnet_group_name: pulumi.Input[str]
     parameter_group_name: pulumi.Input[str]
     option_group_name: pulumi.Input[str]
     monitoring_role_arn: pulumi.Input[str]
 
 
-def dr_key_policy(region: str, account: str, admins: list[str], replication_role: str) -> str:
-    via = [f"{service}.{region}.amazonaws.com" for service in DATA_SERVICES]
+def dr_key_policy(
+    region: str, account: str, admins: list[str], deployer: str, replication_roles: list[str], backup_roles: list[str]
+) -> str:
+    """The DR key: administered like the tenant's own key (administration_statements), used only by
+    the home region's replication and AWS Backup roles and by AWS services for the copies here."""
     return document(
+        *administration_statements(region, account, admins, deployer),
         {
-            "Sid": "PlatformAdministers",
-            "Effect": "Allow",
-            "Principal": {"AWS": admins},
-            "Action": ADMIN_ACTIONS,
-            "Resource": "*",
-        },
-        {
-            "Sid": "PlatformProvisionsThroughAwsServices",
-            "Effect": "Allow",
-            "Principal": {"AWS": admins},
-            "Action": [*USE_ACTIONS, "kms:CreateGrant", "kms:ListGrants"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"kms:ViaService": via, "kms:CallerAccount": account}},
-        },
-        {
-            # The home region's replication role writes the document replicas with this key. It is
-            # named by condition, not as principal: it may not exist yet when this key is created.
+            # The home region's replication roles write the document and namespace-backup (Velero)
+            # replicas with this key. Named by condition, not as principals: they may not exist yet
+            # when this key is created.
             "Sid": "HomeRegionReplicationWrites",
             "Effect": "Allow",
             "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
@@ -67,12 +61,15 @@ def dr_key_policy(region: str, account: str, admins: list[str], replication_role
             "Resource": "*",
             "Condition": {
                 "StringEquals": {
-                    "aws:PrincipalArn": replication_role,
+                    "aws:PrincipalArn": replication_roles,
                     "kms:ViaService": f"s3.{region}.amazonaws.com",
                     "kms:CallerAccount": account,
                 }
             },
         },
+        # AWS Backup copies of the tenant's recovery points land in its DR vault under this key
+        # (the home region's role copies, this region's role runs restore tests).
+        backup_statement(region, account, backup_roles, sid="AwsBackupCopiesAndRestores"),
         logs_statement(
             region, account, sid="CloudWatchLogsForTenantLogGroups"
         ),  # edge logs of the tenant, on the global edge owner
@@ -105,8 +102,13 @@ class TenantRecovery(pulumi.ComponentResource):
                 lambda account: dr_key_policy(
                     s.region,
                     account,
-                    s.key_administrators(account),
-                    f"arn:aws:iam::{account}:role/{replication_role_name(s, t)}",
+                    list(s.cluster.admin_role_arns),
+                    deploy_role_arn(s, account),
+                    [
+                        f"arn:aws:iam::{account}:role/{replication_role_name(s, t)}",
+                        f"arn:aws:iam::{account}:role/{velero_replication_role_name(s, t.home_region)}",
+                    ],
+                    [f"arn:aws:iam::{account}:role/{backup_role_name(s, r)}" for r in (t.home_region, s.region)],
                 )
             ),
             tags=tags,

@@ -1,8 +1,10 @@
 """Velero: Kubernetes-level backups, one schedule per tenant namespace (frequency and TTL from the
-tier) so one tenant can be restored alone, into a KMS-encrypted bucket whose replication to the
-peer region copies only the backups of tenants whose residency allows that region."""
+tier) so one tenant can be restored alone, each into the tenant's own backup location (a prefix of
+the regional bucket) encrypted with the tenant's own key, and replicated to the peer region only
+where the tenant's residency allows it and the tenant has a key of its own there (its data key, or
+its DR key), which encrypts the replicas: destroying the tenant's keys shreds its namespace backups."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -12,9 +14,10 @@ import pulumi_kubernetes as k8s
 from catalog import StackSettings, Tenant
 from components.iam import document, service_trust
 from components.k8s_helpers import SYSTEM_NODES, addon_namespace, release
-from components.secure_bucket import SecureBucket, SecureBucketArgs, replication_policy
+from components.secure_bucket import SecureBucket, SecureBucketArgs, key_resource
 from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, statement
 from components.tags import platform_tags
+from components.tenant_backup import dr_key_alias
 from components.versions import VELERO_AWS_PLUGIN
 
 NAMESPACE = "velero"
@@ -29,12 +32,43 @@ def schedule_name(tenant: Tenant) -> str:
     return f"{tenant.id}-namespace"
 
 
+def velero_role_name(settings: StackSettings, region: str) -> str:
+    return f"{settings.name_prefix}-{region}-velero"
+
+
+def velero_replication_role_name(settings: StackSettings, region: str) -> str:
+    return f"{settings.name_prefix}-{region}-velero-replication"
+
+
+def tenant_key_alias(settings: StackSettings, stack: str, tenant: Tenant) -> str:
+    """The alias of a tenant's data key on `stack` (components/tenant_key.py)."""
+    return f"alias/{settings.project}/{stack}/tenant/{tenant.id}"
+
+
+def tenant_keys_pattern(settings: StackSettings, stack: str) -> str:
+    return f"alias/{settings.project}/{stack}/tenant/*"
+
+
+def peer_replica_key(settings: StackSettings, tenant: Tenant) -> str | None:
+    """The tenant's own key in the peer region, which encrypts its replicated namespace backups:
+    its data key where the peer serves it, its DR key where the peer holds its DR copies; None
+    (no replication) where the peer holds no key of the tenant or its residency excludes the peer."""
+    if settings.dr is None or settings.dr.peer_region not in tenant.residency:
+        return None
+    if tenant.served_in(settings.dr.peer_region):
+        return tenant_key_alias(settings, settings.dr.peer_stack, tenant)
+    if settings.copies_to_peer(tenant):
+        return dr_key_alias(settings, tenant).format(stack=settings.dr.peer_stack)
+    return None
+
+
 @dataclass
 class VeleroArgs:
     settings: StackSettings
     tenants: Sequence[Tenant]  # served here
     account_id: pulumi.Input[str]
-    kms_key_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]  # the platform key: the bucket's default (Velero's own metadata)
+    tenant_keys: Mapping[str, pulumi.Input[str]]  # tenant id -> its data key here
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
 
@@ -66,8 +100,9 @@ class Velero(pulumi.ComponentResource):
                 namespace=NAMESPACE,
                 service_account="velero",
                 tags=tags,
-                policy=pulumi.Output.from_input(args.kms_key_arn).apply(
-                    lambda key: document(
+                role_name=velero_role_name(s, s.region),  # tenant keys name it (TenantKey)
+                policy=pulumi.Output.all(args.kms_key_arn, args.account_id).apply(
+                    lambda v: document(
                         statement(["s3:ListBucket"], [arn]),
                         statement(
                             [
@@ -81,8 +116,15 @@ class Velero(pulumi.ComponentResource):
                         ),
                         statement(
                             ["kms:Decrypt", "kms:GenerateDataKey"],
-                            [key],
+                            [v[0]],
                             StringEquals={"kms:ViaService": f"s3.{s.region}.amazonaws.com"},
+                        ),
+                        # Each tenant's backup location: its own data key here.
+                        statement(
+                            ["kms:Decrypt", "kms:GenerateDataKey"],
+                            [f"arn:aws:kms:{s.region}:{v[1]}:key/*"],
+                            StringEquals={"kms:ViaService": f"s3.{s.region}.amazonaws.com"},
+                            **{"ForAnyValue:StringLike": {"kms:ResourceAliases": tenant_keys_pattern(s, s.stack)}},
                         ),
                         # EBS snapshots of persistent volumes; these APIs take no resource scoping.
                         statement(["ec2:DescribeVolumes", "ec2:DescribeSnapshots"], "*"),
@@ -125,6 +167,21 @@ class Velero(pulumi.ComponentResource):
         )
         for tenant in args.tenants:
             days = tenant.tier.database.backup_retention_days
+            location = k8s.apiextensions.CustomResource(
+                f"{name}-{tenant.id}-location",
+                api_version="velero.io/v1",
+                kind="BackupStorageLocation",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=tenant.id, namespace=NAMESPACE, labels={"tenant": tenant.id, "tier": tenant.tier.name}
+                ),
+                spec={
+                    "provider": "aws",
+                    "objectStorage": {"bucket": bucket_name, "prefix": tenant.id},
+                    # velero-plugin-for-aws: SSE-KMS with this key for every object it uploads.
+                    "config": {"region": s.region, "kmsKeyId": args.tenant_keys[tenant.id]},
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
+            )
             k8s.apiextensions.CustomResource(
                 f"{name}-{tenant.id}",
                 api_version="velero.io/v1",
@@ -140,10 +197,10 @@ class Velero(pulumi.ComponentResource):
                         "includedNamespaces": [tenant.namespace],
                         "snapshotVolumes": True,
                         "ttl": f"{days * 24}h0m0s",
-                        "storageLocation": "default",
+                        "storageLocation": tenant.id,
                     },
                 },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[server, location]),
             )
         if s.dr is not None and s.dr.peer_deployed:  # the peer's Velero bucket exists
             self._replicate(name, s, args, bucket, tags)
@@ -152,29 +209,53 @@ class Velero(pulumi.ComponentResource):
     def _replicate(
         self, name: str, s: StackSettings, args: VeleroArgs, bucket: SecureBucket, tags: dict[str, str]
     ) -> None:
-        """Only the backups of tenants whose residency holds the peer region leave this region."""
+        """Only the backups of tenants whose residency holds the peer region, and who have a key of
+        their own there, leave this region, re-encrypted with that key."""
         assert s.dr is not None
         peer = s.dr.peer_region
-        allowed = [t for t in args.tenants if peer in t.residency]
+        allowed = [(t, key) for t in args.tenants if (key := peer_replica_key(s, t))]
         if not allowed:
             return
         child = pulumi.ResourceOptions(parent=self)
         destination = f"arn:aws:s3:::{velero_bucket(s, peer)}"
-        peer_key = f"alias/{s.project}/{s.dr.peer_stack}/platform-data"
         role = aws.iam.Role(
             f"{name}-replication",
+            name=velero_replication_role_name(s, s.region),  # the peer's tenant keys name it
             assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
                 lambda a: service_trust("s3.amazonaws.com", a)
             ),
             tags=tags,
             opts=child,
         )
+
+        def policy(values: list[str]) -> str:
+            source, account = values
+            return document(
+                statement(["s3:GetReplicationConfiguration", "s3:ListBucket"], [source]),
+                statement(
+                    ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+                    [f"{source}/*"],
+                ),
+                statement(["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"], [f"{destination}/*"]),
+                statement(
+                    ["kms:Decrypt"],
+                    [f"arn:aws:kms:{s.region}:{account}:key/*"],
+                    **{"ForAnyValue:StringLike": {"kms:ResourceAliases": tenant_keys_pattern(s, s.stack)}},
+                ),
+                *(
+                    {
+                        "Effect": "Allow",
+                        "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                        **key_resource(f"arn:aws:kms:{peer}:{account}:{key}"),
+                    }
+                    for _, key in allowed
+                ),
+            )
+
         aws.iam.RolePolicy(
             f"{name}-replication",
             role=role.id,
-            policy=pulumi.Output.all(bucket.arn, args.account_id, args.kms_key_arn).apply(
-                lambda v: replication_policy(v[0], destination, v[2], f"arn:aws:kms:{peer}:{v[1]}:{peer_key}")
-            ),
+            policy=pulumi.Output.all(bucket.arn, args.account_id).apply(policy),
             opts=child,
         )
         aws.s3.BucketReplicationConfig(
@@ -186,7 +267,7 @@ class Velero(pulumi.ComponentResource):
                     id=f"{tenant.id}-to-{peer}",
                     priority=i,
                     status="Enabled",
-                    filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=f"backups/{schedule_name(tenant)}"),
+                    filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=f"{tenant.id}/"),
                     delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(
                         status="Disabled"
                     ),
@@ -199,12 +280,12 @@ class Velero(pulumi.ComponentResource):
                         bucket=destination,
                         encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
                             replica_kms_key_id=pulumi.Output.from_input(args.account_id).apply(
-                                lambda a: f"arn:aws:kms:{peer}:{a}:{peer_key}"
+                                lambda a, key=key: f"arn:aws:kms:{peer}:{a}:{key}"
                             )
                         ),
                     ),
                 )
-                for i, tenant in enumerate(allowed)
+                for i, (tenant, key) in enumerate(allowed)
             ],
             opts=child,
         )

@@ -16,13 +16,13 @@ MANAGED_RULE_GROUPS = (
 RATE_LIMIT_PER_5_MIN = 2000
 
 
-def _rule_visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
+def _rule_visibility(metric: str, sampled: bool) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
     return aws.wafv2.WebAclRuleVisibilityConfigArgs(
-        cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+        cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=sampled
     )
 
 
-def edge_rules() -> list[aws.wafv2.WebAclRuleArgs]:
+def edge_rules(sampled: bool = True) -> list[aws.wafv2.WebAclRuleArgs]:
     rules = [
         aws.wafv2.WebAclRuleArgs(
             name=group,
@@ -33,7 +33,7 @@ def edge_rules() -> list[aws.wafv2.WebAclRuleArgs]:
                     vendor_name="AWS", name=group
                 )
             ),
-            visibility_config=_rule_visibility(group),
+            visibility_config=_rule_visibility(group, sampled),
         )
         for priority, group in enumerate(MANAGED_RULE_GROUPS)
     ]
@@ -47,7 +47,7 @@ def edge_rules() -> list[aws.wafv2.WebAclRuleArgs]:
                     limit=RATE_LIMIT_PER_5_MIN, aggregate_key_type="IP"
                 )
             ),
-            visibility_config=_rule_visibility("rate-limit-per-ip"),
+            visibility_config=_rule_visibility("rate-limit-per-ip", sampled),
         )
     )
     return rules
@@ -60,15 +60,19 @@ def edge_web_acl(
     metric_name: str,
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
+    sampled_requests: bool = True,
 ) -> aws.wafv2.WebAcl:
+    """`sampled_requests`: WAF keeps samples of matched requests (client IP, headers, URI) for three
+    hours in the web ACL's region (us-east-1 for CloudFront); off where that region is outside the
+    residency of the traffic's tenant. Metrics (counts, no request data) stay on."""
     return aws.wafv2.WebAcl(
         name,
         name=physical_name,
         scope=scope,
         default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
-        rules=edge_rules(),
+        rules=edge_rules(sampled_requests),
         visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
-            cloudwatch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
+            cloudwatch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=sampled_requests
         ),
         tags=tags,
         opts=opts,

@@ -255,6 +255,8 @@ class PlanMocks(pulumi.runtime.Mocks):
             {
                 "name": cluster_name,
                 "arn": self._arn("eks", f"cluster/{cluster_name}"),
+                # pulumi-eks's service role (ServiceRole `<name>-eksRole`, a random suffix)
+                "roleArn": f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/{name}-eksRole-role-{_hex(name, length=7)}",
                 "endpoint": endpoint,
                 "version": inputs.get("version"),
                 "vpcConfig": {"clusterSecurityGroupId": cluster_sg},

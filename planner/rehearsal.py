@@ -854,6 +854,38 @@ def _principals(statement: dict[str, Any]) -> list[str]:
     return []
 
 
+_NOT_OPERATORS = ("ArnNotEquals", "ArnNotLike", "StringNotEquals", "StringNotLike")
+
+
+def _denied_managers(doc: dict[str, Any], managers: list[str], deployer: str | None) -> set[str]:
+    """Managers a Deny on kms:PutKeyPolicy takes the call away from. A Deny that exempts callers
+    only by `aws:PrincipalArn` is read exactly (an account-root manager then keeps the call only
+    through an exempted deployer); any other condition may not apply: not counted."""
+    denied: set[str] = set()
+    for s in _statements(doc):
+        if s.get("Effect") != "Deny" or "NotAction" in s or "NotPrincipal" in s:
+            continue
+        if not any(_action_covers(str(a), "kms:PutKeyPolicy") for a in _as_list(s.get("Action"))):
+            continue
+        principals = _principals(s)
+        condition = dict(s.get("Condition") or {})
+        exempt: list[str] = []
+        if condition:
+            keys = [(op, k) for op, block in condition.items() for k in dict(block)]
+            if not all(
+                op.removesuffix("IfExists") in _NOT_OPERATORS and k.lower() == "aws:principalarn" for op, k in keys
+            ):
+                continue
+            exempt = [str(v) for op, block in condition.items() for v in _as_list(dict(block).get(next(iter(block))))]
+        for m in managers:
+            if "*" not in principals and m not in principals:
+                continue
+            caller = deployer if m.endswith(":root") or re.fullmatch(r"\d{12}", m) else m
+            if not caller or not any(_action_covers(e, caller) for e in exempt):
+                denied.add(m)
+    return denied
+
+
 def key_policy_keeps_manager(plans: list[Plan]) -> list[Finding]:
     findings: list[Finding] = []
     for plan in plans:
@@ -889,6 +921,20 @@ def key_policy_keeps_manager(plans: list[Plan]) -> list[Finding]:
                         managers.append(p)
                     elif p.startswith("arn:aws"):
                         others.append(p)
+            denied = _denied_managers(doc, managers, deployer)
+            if managers and set(managers) <= denied:
+                findings.append(
+                    _finding(
+                        "REH-KMS-1",
+                        MANDATORY,
+                        plan,
+                        r,
+                        f"{_label(r)} key policy allows kms:PutKeyPolicy to {', '.join(sorted(set(managers)))} but a Deny "
+                        "takes it away again; CreateKey/PutKeyPolicy reject it (lockout safety check)",
+                        "exempt the deployer role from the Deny (ArnNotEquals aws:PrincipalArn)",
+                    )
+                )
+                continue
             if not managers and others and not deployer:
                 findings.append(
                     _finding(

@@ -135,24 +135,29 @@ def test_state_bucket_encrypted_versioned_tls_only_private(plans: dict[str, dict
         assert not buckets and not resources(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
         assert not resources(plan, "aws:iam/serviceLinkedRole:ServiceLinkedRole")
         return
-    (bucket,) = buckets
+    # The state bucket; the other one is the stack's access-log bucket (SecureBucket), which it logs to.
+    (bucket,) = [b for b in buckets if b["name"] != "s3-access-logs"]
+
+    def of_state(type_: str) -> list[dict[str, Any]]:
+        return [r for r in resources(plan, type_) if r["inputs"].get("bucket") == bucket["inputs"]["bucket"]]
+
     assert bucket["options"]["protect"]
     assert bucket["inputs"]["bucket"] == plan["outputs"]["stateBucket"]
-    (sse,) = resources(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    (sse,) = of_state("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
     rule = sse["inputs"]["rules"][0]
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
     assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].startswith("arn:aws:kms:")
-    (versioning,) = resources(plan, "aws:s3/bucketVersioning:BucketVersioning")
+    (versioning,) = of_state("aws:s3/bucketVersioning:BucketVersioning")
     assert versioning["inputs"]["versioningConfiguration"]["status"] == "Enabled"
-    (block,) = resources(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    (block,) = of_state("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     assert all(
         block["inputs"][k] is True
         for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     )
-    (bucket_policy,) = resources(plan, "aws:s3/bucketPolicy:BucketPolicy")
+    (bucket_policy,) = of_state("aws:s3/bucketPolicy:BucketPolicy")
     deny = [s for s in policy(bucket_policy["inputs"]["policy"])["Statement"] if s["Effect"] == "Deny"]
     assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Action"] == "s3:*" for s in deny)
-    (lifecycle,) = resources(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    (lifecycle,) = of_state("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     assert all("expiration" not in r for r in lifecycle["inputs"]["rules"])  # current state never expires
     (alias,) = resources(plan, "aws:kms/alias:Alias")
     assert alias["inputs"]["name"] == plan["outputs"]["secretsKeyAlias"]

@@ -197,7 +197,8 @@ def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
                 account_id="123456789012",
                 vpc_id="vpc-1",
                 cluster_name="ip-dev-us-east-1",
-                cluster_security_group_id="sg-cluster",
+                pod_security_group_id="sg-tenant-pods",
+                shared_pod_security_group_id="sg-shared-pods",
                 oidc_provider_arn=OIDC_ARN,
                 oidc_provider_url=OIDC_URL,
                 subnet_group_name="db-subnets",
@@ -211,7 +212,6 @@ def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
                     user_name=f"ip-dev-{base.id}",
                     key_prefix=f"{base.id}:",
                 ),
-                vault_name="ip-dev-us-east-1-vault",
                 backup_role_arn="arn:aws:iam::123456789012:role/backup",
                 entry_dns_name="entry.us-east-1.elb.amazonaws.com",
                 entry_zone_id="Z35SXDOTRQ7X7K",
@@ -259,12 +259,12 @@ def test_tenant_database_follows_its_tier(dev: StackSettings, tier: str) -> None
     assert db.options["protect"] is True and key.options["protect"] is True
 
 
-def test_tenant_database_admits_only_the_cluster_on_3306(dev: StackSettings) -> None:
+def test_tenant_database_admits_only_the_tenants_pods_on_3306(dev: StackSettings) -> None:
     regs = tenant_resources(dev, "basic")
     group = single(regs, "aws:ec2/securityGroup:SecurityGroup").inputs
     (rule,) = group["ingress"]
     assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (3306, 3306, "tcp")
-    assert rule["securityGroups"] == ["sg-cluster"]
+    assert rule["securityGroups"] == ["sg-tenant-pods"]  # not the shared pod group, not the cluster
     assert not rule.get("cidrBlocks") and not rule.get("ipv6CidrBlocks")
     assert group.get("egress", []) == []
 
@@ -278,13 +278,20 @@ def test_tenant_keys_rotate_and_name_only_admins_and_own_roles(dev: StackSetting
         assert key["enableKeyRotation"] is True and key["deletionWindowInDays"] == 30
         assert key["tags"]["tenant"] == "demo-standard" and key["tags"]["tier"] == "standard"
         for st in json.loads(key["policy"])["Statement"]:
+            if st["Effect"] == "Deny":
+                continue  # guard rails may name every principal (tests/test_keys_residency.py)
             principals = st["Principal"].get("AWS", [])
             for arn in [principals] if isinstance(principals, str) else principals:
-                assert arn in dev.key_administrators("123456789012") or arn.rsplit("/", 1)[-1] in own_roles, arn
-            assert ":root" not in json.dumps(st["Principal"]), "no account-wide delegation"
-    pii = json.loads(keys["tenant-demo-standard-key-pii"]["policy"])["Statement"]
-    admins = next(st for st in pii if st["Sid"] == "PlatformAdministers")
-    assert not any(a.startswith(("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")) for a in admins["Action"])
+                if arn == "arn:aws:iam::123456789012:root":
+                    # No account-wide delegation: an account principal only for the exact roles it
+                    # names (Velero's, some created by the peer stack later).
+                    pinned = st["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+                    assert pinned and all(r.rsplit("/", 1)[-1].startswith("ip-dev-") for r in pinned), pinned
+                    continue
+                backup = arn == "arn:aws:iam::123456789012:role/backup"  # AWS Backup's role (TenantArgs)
+                assert arn in dev.key_administrators("123456789012") or arn.rsplit("/", 1)[-1] in own_roles or backup, (
+                    arn
+                )
 
 
 @pytest.mark.parametrize("tier", ["basic", "premium"])
@@ -311,7 +318,13 @@ def test_tenant_namespace_is_fenced_by_tier(dev: StackSettings, tier: str) -> No
     dns = policies["allow-dns-egress"]
     assert {p["port"] for p in dns["egress"][0]["ports"]} == {53}
     (telemetry,) = policies["allow-telemetry-egress"]["egress"]
-    assert telemetry["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]
+    assert telemetry["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+            # the collector only: Loki, Tempo and Mimir in the same namespace stay out of reach
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "alloy", "app.kubernetes.io/instance": "alloy"}},
+        }
+    ]
     assert [p["port"] for p in telemetry["ports"]] == [4317]
     # Cluster-scoped: the namespace, and the admission policy holding its operators to restarts.
     cluster_scoped = (
@@ -330,7 +343,8 @@ def test_tenant_namespace_is_fenced_by_tier(dev: StackSettings, tier: str) -> No
 
 
 def test_every_taggable_tenant_resource_carries_tenant_tier_environment(dev: StackSettings) -> None:
-    regs = tenant_resources(dev, "premium")
+    # Not the stack's access-log bucket, which the run's first SecureBucket makes at stack level.
+    regs = [r for r in tenant_resources(dev, "premium") if not r.name.startswith("s3-access-logs")]
     for r in regs:
         if r.type.startswith("aws:") and "tags" in r.inputs:
             assert {"tenant", "tier", "environment"} <= set(r.inputs["tags"]), r.urn

@@ -83,9 +83,14 @@ def test_one_vpc_cni_addon_with_its_own_role_exists_before_any_node(plans: dict[
     assert cluster["inputs"]["useDefaultVpcCni"] is True
     (cni,) = [r for r in resources_of(plan, "aws:eks/addon:Addon") if r["inputs"]["addonName"] == "vpc-cni"]
     assert cni["inputs"]["serviceAccountRoleArn"]
-    assert json.loads(cni["inputs"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    config = json.loads(cni["inputs"]["configurationValues"])
+    assert config["enableNetworkPolicy"] == "true" and config["env"]["ENABLE_POD_ENI"] == "true"
     groups = resources_of(plan, "eks:index:ManagedNodeGroup")
     assert groups and all(waits_for(plan, g, cni["urn"]) for g in groups)
+    # Nodes get their trunk ENI (security groups for pods) from the VPC resource controller.
+    attachments = resources_of(plan, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    (controller,) = [a for a in attachments if a["inputs"]["policyArn"].endswith("/AmazonEKSVPCResourceController")]
+    assert all(waits_for(plan, g, controller["urn"]) for g in groups)
 
 
 # ---- 4. the STS endpoint admits IRSA (AssumeRoleWithWebIdentity carries no aws:PrincipalAccount)

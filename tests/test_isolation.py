@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from planner.mocks import _hex
 from tests.conftest import STACKS, resources_of
 
 
@@ -149,6 +150,13 @@ def test_workload_roles_trust_only_their_own_namespace(plans: dict[str, Any], st
                 )
 
 
+PLATFORM_BACKUP_ROLES = ("-backup", "-velero", "-velero-replication")  # AWS Backup's and Velero's roles
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, Any], stack: str) -> None:
     plan = plans[stack]
@@ -158,6 +166,7 @@ def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, An
         for entry in r["inputs"]["accessEntries"].values()
         for arn in [entry["principalArn"]]
     } | {plan["outputs"]["deployerRoleArn"]}  # the deploy role administers keys (KMS lockout check)
+    backup_roles = {f"arn:aws:iam::123456789012:role/ip-{plan['stack'].split('-')[0]}-{plan['region']}-backup"}
     for a, b in pairs(plan):
         own_roles = {
             f"arn:aws:iam::123456789012:role/{r['inputs']['name']}"
@@ -168,13 +177,23 @@ def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, An
         assert len(keys) >= 2  # data + PII (+ DR copies held for the peer region)
         for key in keys:
             for st in statements(key["inputs"]["policy"]):
+                if st["Effect"] == "Deny":
+                    continue  # guard rails over every principal (tests/test_keys_residency.py)
                 for principal in principals(st):
                     if principal.endswith(":root"):
-                        # Only as a carrier for a condition naming one of the tenant's own roles.
-                        (named,) = [st["Condition"]["StringEquals"]["aws:PrincipalArn"]]
-                        assert named.endswith(f"-{a}-replication") and not mentions(named, b)
+                        # Only as a carrier for a condition naming the tenant's own replication role
+                        # or the platform's backup roles (AWS Backup, Velero), which serve every tenant.
+                        named = [
+                            arn
+                            for block in st["Condition"].values()
+                            for arn in as_list(block.get("aws:PrincipalArn", []))
+                        ]
+                        assert named, f"{key['urn']} delegates to the account"
+                        for arn in named:
+                            assert arn.endswith((f"-{a}-replication", *PLATFORM_BACKUP_ROLES)), arn
+                            assert not mentions(arn, b)
                         continue
-                    assert principal in admins | own_roles, f"{key['urn']} names {principal}"
+                    assert principal in admins | own_roles | backup_roles, f"{key['urn']} names {principal}"
                     assert not mentions(principal, b)
 
 
@@ -198,14 +217,20 @@ def test_queue_topic_and_bucket_policies_admit_only_the_tenants_roles(plans: dic
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_tenant_security_groups_admit_only_the_cluster(plans: dict[str, Any], stack: str) -> None:
+def test_tenant_security_groups_admit_only_the_tenants_own_groups(plans: dict[str, Any], stack: str) -> None:
+    """Every security group of tenant A admits by group only, and only groups of A: no CIDR, no
+    cluster group (every platform pod and node), no other tenant's (the pair-by-pair network path
+    analysis is tests/test_network_isolation.py)."""
     plan = plans[stack]
     tenant_groups = {r["urn"]: r for r in resources_of(plan, "aws:ec2/securityGroup:SecurityGroup") if r["tenant"]}
+    ids = {f"sg-{_hex(r['name'])}": r["tenant"] for r in tenant_groups.values()}  # the mock engine's ids
     for a, _ in pairs(plan):
         for sg in owned(plan, a, "aws:ec2/securityGroup:SecurityGroup"):
             for rule in sg["inputs"]["ingress"]:
                 assert not rule.get("cidrBlocks") and not rule.get("ipv6CidrBlocks")
-                assert rule["securityGroups"] and all(g.startswith("sg-") for g in rule["securityGroups"])
+                assert rule.get("self") or rule["securityGroups"], f"{sg['urn']}: a rule without source"
+                for source in rule.get("securityGroups") or []:
+                    assert ids.get(source) == a, f"{sg['urn']} admits {source}, not a group of {a}"
             # No tenant's security group is a dependency (source) of another tenant's.
             others = {urn for urn, other in tenant_groups.items() if other["tenant"] != a}
             assert not (set(sg["options"]["dependsOn"]) & others)

@@ -185,12 +185,17 @@ def test_every_tenant_has_log_group_alarms_and_alert_routing(plans: dict[str, An
 
 
 def test_audit_trail_and_cost_allocation_exist_once_per_account(plans: dict[str, Any]) -> None:
-    owners = [s for s in STACKS if resources_of(plans[s], "aws:cloudtrail/trail:Trail")]
-    assert sorted(owners) == ["dev", "prod-us-east-1"]  # one per AWS account
+    # One account trail per AWS account; dev's records every region, prod's (residency-bound: a
+    # Canadian tenant) only its own, beside each prod region's trail (tests/test_keys_residency.py).
+    owners = [s for s in STACKS if any(r["name"] == "account-audit" for r in plans[s]["resources"])]
+    assert sorted(owners) == ["dev", "prod-us-east-1"]
+    (dev_trail,) = resources_of(plans["dev"], "aws:cloudtrail/trail:Trail")
+    assert dev_trail["inputs"]["isMultiRegionTrail"] is True
     plan = plans["prod-us-east-1"]
     (trail,) = resources_of(plan, "aws:cloudtrail/trail:Trail")
     i = trail["inputs"]
-    assert i["isMultiRegionTrail"] and i["enableLogFileValidation"] and i["kmsKeyId"] and i["cloudWatchLogsGroupArn"]
+    assert i["enableLogFileValidation"] and i["kmsKeyId"] and i["cloudWatchLogsGroupArn"]
+    assert i["isMultiRegionTrail"] is False and i["includeGlobalServiceEvents"] is True
     (lock,) = resources_of(plan, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
     assert lock["inputs"]["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 1827}
     budgets = {r["inputs"]["name"] for r in resources_of(plan, "aws:budgets/budget:Budget")}

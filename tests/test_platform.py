@@ -57,7 +57,10 @@ def test_every_chart_is_pinned_upstream_and_in_its_own_labelled_namespace(plans:
 def test_eks_addons_are_pinned_and_the_cni_enforces_network_policy(plans: dict[str, Any], stack: str) -> None:
     addons = {r["inputs"]["addonName"]: r["inputs"] for r in resources_of(plans[stack], "aws:eks/addon:Addon")}
     assert {name: a["addonVersion"] for name, a in addons.items()} == EKS_ADDONS
-    assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert json.loads(addons["vpc-cni"]["configurationValues"]) == {
+        "enableNetworkPolicy": "true",
+        "env": {"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},  # issue 12
+    }
     assert addons["vpc-cni"]["serviceAccountRoleArn"] and addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"]
     cluster = resources_of(plans[stack], "eks:index:Cluster")[0]["inputs"]
     assert cluster["corednsAddonOptions"]["enabled"] is False, "CoreDNS has a single owner: the pinned add-on"

@@ -306,6 +306,16 @@ def test_users_are_created_from_the_platform_namespace_before_the_migrations(pla
         annotations = creator["inputs"]["spec"]["template"]["metadata"]["annotations"]
         assert hashlib.sha256(sql.encode()).hexdigest() in annotations.values()
         assert creator["options"]["deleteBeforeReplace"] is True
+        # Its pods carry the tenant's own security groups, the only ones its database admits.
+        labels = creator["inputs"]["spec"]["template"]["metadata"]["labels"]
+        (groups,) = [
+            g
+            for g in resources_of(plan, "kubernetes:vpcresources.k8s.aws/v1beta1:SecurityGroupPolicy")
+            if g["inputs"]["metadata"]["namespace"] == DATABASE_USERS_NAMESPACE
+            and g["tenant"] == creator["tenant"]
+            and g["inputs"]["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+        ]
+        assert groups["inputs"]["spec"]["podSelector"]["matchLabels"]["tenant"] == creator["tenant"]
         (migration,) = [j for j in jobs if j["tenant"] == creator["tenant"] and j["name"].endswith("-services-migrate")]
         assert creator["urn"] in migration["options"]["dependsOn"]
 

@@ -58,8 +58,11 @@ def alarm_coverage(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[t
 
 
 def audit_trail(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
-    if get(r.props, "isMultiRegionTrail") is not True:
-        yield "the trail records one region only: set isMultiRegionTrail"
+    # A residency-bound environment records region by region (components/account_baseline.py): a
+    # single-region trail declares the region it records, and it must be its own.
+    scope = tags_of(r.props).get("records-region")
+    if get(r.props, "isMultiRegionTrail") is not True and (scope is None or scope != r.region):
+        yield "the trail records one region only: set isMultiRegionTrail (or tag records-region with its own region)"
     if get(r.props, "enableLogFileValidation") is not True:
         yield "log files can be altered undetected: set enableLogFileValidation"
     if not get(r.props, "kmsKeyId"):
@@ -111,7 +114,7 @@ RULES = (
         id="LOG-CT-1",
         name="audit-trail",
         title="The audit trail is complete and tamper-evident",
-        description="The account's CloudTrail records every region, validates log files, encrypts them with a customer-managed key and delivers to CloudWatch Logs.",
+        description="The account's CloudTrail records every region (or, where residency requires it, each region's own trail records that region), validates log files, encrypts them with a customer-managed key and delivers to CloudWatch Logs.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.6"), naic("i"), fsbp("CloudTrail.1"), fsbp("CloudTrail.2"), fsbp("CloudTrail.4")),

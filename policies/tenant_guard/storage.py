@@ -20,7 +20,7 @@ LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 # Buckets written by AWS services that accept only SSE-S3 (ALB access logs).
-DEFAULT_SSE_S3_PURPOSES = ("lb-access-logs",)
+DEFAULT_SSE_S3_PURPOSES = ("lb-access-logs", "s3-access-logs")  # delivery services that take SSE-S3 only
 DEFAULT_MIN_LOG_RETENTION_DAYS = 90
 
 
