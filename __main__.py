@@ -243,7 +243,6 @@ tenants = {
             cluster_name=cluster.ready_name,
             pod_security_group_id=pod_groups.by_tenant[tenant.id].id,
             shared_pod_security_group_id=pod_groups.shared.id,
-            secrets_operator_role_arn=secrets.role.arn,
             subnet_group_name=databases.subnet_group.name,
             parameter_group_name=databases.parameter_group.name,
             option_group_name=databases.option_group.name,

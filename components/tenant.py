@@ -11,8 +11,11 @@ import pulumi_aws as aws
 from catalog import StackSettings
 from catalog import Tenant as TenantConfig
 from components.cache import TenantCacheAccess
+from components.database_users import DatabaseUsers, DatabaseUsersArgs
 from components.observability import COLLECTOR_OTLP
+from components.secrets_delivery import DATABASE_USERS_NAMESPACE, provisioner_account
 from components.secure_bucket import SecureBucket, SecureBucketArgs
+from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
 from components.tags import tenant_tags
 from components.tenant_backup import TenantBackup, TenantBackupArgs
 from components.tenant_database import TenantDatabase, TenantDatabaseArgs
@@ -41,7 +44,6 @@ class TenantArgs:
     shared_pod_security_group_id: pulumi.Input[str]  # platform services every tenant pod needs
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
-    secrets_operator_role_arn: pulumi.Input[str]
     subnet_group_name: pulumi.Input[str]
     parameter_group_name: pulumi.Input[str]
     option_group_name: pulumi.Input[str]
@@ -78,7 +80,6 @@ class Tenant(pulumi.ComponentResource):
                 cluster_name=args.cluster_name,
                 oidc_provider_arn=args.oidc_provider_arn,
                 oidc_provider_url=args.oidc_provider_url,
-                secrets_operator_role_arn=args.secrets_operator_role_arn,
                 namespace=t.namespace,
                 home=home,
             ),
@@ -96,13 +97,33 @@ class Tenant(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=list(args.platform_addons)),
         )
         roles = {w: r.role for w, r in self.identity.workload_roles.items()}
+        # Home region: the only reader of the database master credential, from the platform
+        # namespace (DatabaseUsers grants the secret); the tenant key lets it decrypt through
+        # Secrets Manager. Created before the key, whose policy names it.
+        provisioner = (
+            ServiceAccountRole(
+                f"{name}-db-provisioner",
+                ServiceAccountRoleArgs(
+                    oidc_provider_arn=args.oidc_provider_arn,
+                    oidc_provider_url=args.oidc_provider_url,
+                    namespace=DATABASE_USERS_NAMESPACE,
+                    service_account=provisioner_account(t),
+                    tags=tenant_tags(s, t),
+                    role_name=f"{s.regional_prefix}-{t.id}-db-users",
+                ),
+                child,
+            ).role
+            if home
+            else None
+        )
+        key_users = {w: r.arn for w, r in roles.items()} | ({"db-users": provisioner.arn} if provisioner else {})
         self.key = TenantKey(
             f"{name}-key",
             TenantKeyArgs(
                 settings=s,
                 tenant=t,
                 account_id=args.account_id,
-                workload_role_arns={w: r.arn for w, r in roles.items()},
+                workload_role_arns=key_users,
                 secrets_role_arn=self.identity.secrets_role.arn,
                 backup_role_arn=args.backup_role_arn if home else None,
             ),
@@ -161,13 +182,6 @@ class Tenant(pulumi.ComponentResource):
             )
 
         db = self.database.instance if self.database else args.promoted_database
-        db_secret = (
-            self.database.master_secret_arn
-            if self.database
-            else db.master_user_secrets.apply(lambda ss: (ss[0].secret_arn or "") if ss else "")
-            if db
-            else None
-        )
         TenantPermissions(
             f"{name}-permissions",
             TenantPermissionsArgs(
@@ -180,10 +194,29 @@ class Tenant(pulumi.ComponentResource):
                 topic_arns={svc: topic.arn for svc, topic in self.messaging.topics.items()},
                 bucket_arn=f"arn:aws:s3:::{bucket_name}",
                 database_resource_id=db.resource_id if db else None,
-                database_secret_arn=db_secret,
                 cache=args.cache,
             ),
             child,
+        )
+        users = (
+            DatabaseUsers(
+                f"{name}-db-users",
+                DatabaseUsersArgs(
+                    settings=s,
+                    tenant=t,
+                    account_id=args.account_id,
+                    oidc_provider_arn=args.oidc_provider_arn,
+                    oidc_provider_url=args.oidc_provider_url,
+                    database_resource_id=db.resource_id,
+                    master_secret_arn=self.database.master_secret_arn if self.database else None,
+                    provisioner_role=provisioner,
+                    depends_on=list(args.platform_addons),
+                    pod_security_group_ids=[args.pod_security_group_id, args.shared_pod_security_group_id],
+                ),
+                child,
+            )
+            if db
+            else None
         )
 
         runtime: dict[str, pulumi.Input[str]] = {
@@ -213,11 +246,13 @@ class Tenant(pulumi.ComponentResource):
                 settings=s,
                 tenant=t,
                 namespace=self.namespace.namespace_name,
-                workload_role_arns={w: r.arn for w, r in roles.items()},
+                workload_role_arns={w: r.arn for w, r in roles.items()}
+                | ({"migrations": users.migrations_role.arn} if users else {}),
                 runtime_config=runtime,
                 queue_urls={svc: q.url for svc, q in self.messaging.queues.items()},
-                database_secret_arn=db_secret,
                 secrets_role_arn=self.identity.secrets_role.arn,
+                database=db is not None,
+                database_users=[users.job] if users and users.job else [],
                 cache=args.cache,
                 depends_on=[self.namespace, *args.platform_addons],
             ),

@@ -1,8 +1,9 @@
 """Who may act for a tenant: one IAM role per workload service account (IRSA, trust pinned to the
-exact namespace/service account), a secret-reader role only the External Secrets Operator may
-assume, an operators role with namespace-scoped cluster access, and (in the tenant's home region)
-its own Cognito user pool: its own OAuth2/JWT issuer, MFA required. Other serving regions know that
-issuer from the home stack's pool id (a deploy gate, `StackSettings.jwt_issuer`); None until then.
+exact namespace/service account), a secret-reader role only the tenant's own SecretStore (a
+service account of its namespace) may assume, an operators role with namespace-scoped cluster
+access, and (in the tenant's home region) its own Cognito user pool: its own OAuth2/JWT issuer,
+MFA required. Other serving regions know that issuer from the home stack's pool id (a deploy gate,
+`StackSettings.jwt_issuer`); None until then.
 
 Roles are created here with trust only; their permissions (TenantPermissions) are attached once the
 tenant's keys, data and queues exist, because the key policies name these roles."""
@@ -15,7 +16,8 @@ import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
 from catalog.model import cognito_issuer
-from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
+from components.secrets_delivery import TENANT_STORE_ACCOUNT
+from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, trust_policy
 from components.tags import tenant_tags
 
 WORKLOADS = ("carrier", "policy")  # one service account and IAM role each; migrations need no AWS access
@@ -34,7 +36,6 @@ class TenantIdentityArgs:
     cluster_name: pulumi.Input[str]  # an Output of the cluster: access entries wait for it
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
-    secrets_operator_role_arn: pulumi.Input[str]
     namespace: pulumi.Input[str]
     home: bool  # the tenant's home region owns its user directory
 
@@ -69,20 +70,17 @@ class TenantIdentity(pulumi.ComponentResource):
             for workload in WORKLOADS
         }
 
-        # Assumed by the External Secrets Operator for this tenant's SecretStore only.
+        # This tenant's SecretStore only: the operator presents the token of the store's service
+        # account in the tenant's namespace (auth.jwt), so the trust names that namespace itself.
         self.secrets_role = aws.iam.Role(
             f"{name}-secrets",
             name=f"{s.regional_prefix}-secrets-{t.id}",
-            description=f"Reads the secrets of tenant {t.id} for the External Secrets Operator",
-            assume_role_policy=pulumi.Output.from_input(args.secrets_operator_role_arn).apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [{"Effect": "Allow", "Principal": {"AWS": arn}, "Action": "sts:AssumeRole"}],
-                    }
-                )
+            description=f"Reads the app secrets of tenant {t.id} for its SecretStore",
+            assume_role_policy=pulumi.Output.all(args.oidc_provider_arn, args.oidc_provider_url).apply(
+                lambda v: trust_policy(v[0], v[1], t.namespace, TENANT_STORE_ACCOUNT)
             ),
-            tags=tags,
+            max_session_duration=3600,
+            tags={**tags, "service-account": f"{t.namespace}/{TENANT_STORE_ACCOUNT}"},
             opts=child,
         )
 

@@ -1,7 +1,7 @@
 """What a tenant's roles may do: each workload role reaches only its own queue, topic, the tenant's
-bucket and database user; the secret-reader role only the tenant's secrets. Every statement names
-the tenant's own ARNs (no `*` for data actions); the cache only as the tenant's own ElastiCache user.
-KMS use is granted by the tenant key policies."""
+bucket and database user; the secret-reader role only the tenant's app secrets, never a database
+master credential. Every statement names the tenant's own ARNs (no `*` for data actions); the cache
+only as the tenant's own ElastiCache user. KMS use is granted by the tenant key policies."""
 
 import json
 from dataclasses import dataclass
@@ -25,7 +25,6 @@ class TenantPermissionsArgs:
     topic_arns: dict[str, pulumi.Input[str]]
     bucket_arn: str  # deterministic: the bucket lives in the tenant's home region
     database_resource_id: pulumi.Input[str] | None  # home region only
-    database_secret_arn: pulumi.Input[str] | None
     cache: TenantCacheAccess
 
 
@@ -33,8 +32,13 @@ def tenant_secret_prefix(settings: StackSettings, tenant: Tenant) -> str:
     return f"{settings.project}/{settings.stack}/tenants/{tenant.id}/"
 
 
-def database_user(tenant: Tenant, service: str) -> str:
-    return f"{tenant.id.replace('-', '_')}_{service}"
+def database_user(tenant: Tenant, workload: str) -> str:
+    """The workload's own MariaDB user (IAM authentication; created by DatabaseUsers)."""
+    return f"{tenant.id.replace('-', '_')}_{workload}"
+
+
+def database_schema(tenant: Tenant) -> str:
+    return tenant.id.replace("-", "_")
 
 
 def cache_connect(region: str, account: str, replication_group_id: str, user_id: str) -> dict[str, Any]:
@@ -95,10 +99,10 @@ def workload_policy(
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
-def secrets_policy(region: str, account: str, prefix: str, database_secret: str | None) -> str:
+def secrets_policy(region: str, account: str, prefix: str) -> str:
+    """The tenant's app secrets only: never a database master credential (those are read in the
+    platform namespace database-users, by the tenant's provisioner role)."""
     resources = [f"arn:aws:secretsmanager:{region}:{account}:secret:{prefix}*"]
-    if database_secret:
-        resources.append(database_secret)
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -132,8 +136,8 @@ class TenantPermissions(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-secrets",
             role=args.secrets_role.id,
-            policy=pulumi.Output.all(args.account_id, args.database_secret_arn).apply(
-                lambda v: secrets_policy(s.region, v[0], tenant_secret_prefix(s, t), v[1])
+            policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: secrets_policy(s.region, account, tenant_secret_prefix(s, t))
             ),
             opts=child,
         )

@@ -15,8 +15,10 @@ import pulumi_kubernetes as k8s
 from catalog import StackSettings, Tenant
 from catalog.model import Image
 from components.cache import REDIS_PORT, TenantCacheAccess
+from components.secrets_delivery import TENANT_STORE, TENANT_STORE_ACCOUNT, tenant_store_spec
 from components.tags import tenant_labels
 from components.tenant_namespace import APP_PORT
+from components.tenant_permissions import database_schema, database_user
 
 SERVICES = ("carrier", "policy")
 INGRESS_CLASS = "nginx"
@@ -67,9 +69,10 @@ class TenantServicesArgs:
     workload_role_arns: Mapping[str, pulumi.Input[str]]  # by service
     runtime_config: Mapping[str, pulumi.Input[str]]  # non-secret settings, as a ConfigMap
     queue_urls: Mapping[str, pulumi.Input[str]]
-    database_secret_arn: pulumi.Input[str] | None  # home region: migrations read the admin secret
-    secrets_role_arn: pulumi.Input[str]
+    secrets_role_arn: pulumi.Input[str]  # the tenant's SecretStore reads as this role (auth.jwt)
+    database: bool  # a database is reachable here: the schema migrations run before the rollout
     cache: TenantCacheAccess
+    database_users: Sequence[pulumi.Resource] = ()  # the users exist before the migrations log in
     depends_on: Sequence[pulumi.Resource] = ()  # namespace policies and platform add-ons (CRDs)
 
 
@@ -87,6 +90,7 @@ class TenantServices(pulumi.ComponentResource):
         after = list(args.depends_on)
         child = pulumi.ResourceOptions(parent=self, depends_on=after)
 
+        self._secret_store(name, s, args.secrets_role_arn, child)
         for workload in (*SERVICES, "migrations"):
             role = args.workload_role_arns.get(workload)
             k8s.core.v1.ServiceAccount(
@@ -104,8 +108,9 @@ class TenantServices(pulumi.ComponentResource):
 
         self.migration = None
         gate: list[pulumi.Resource] = [config]
-        if args.database_secret_arn is not None:
-            self.migration = self._migration(name, s, args, config, child)
+        if args.database:
+            after_users = pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.database_users])
+            self.migration = self._migration(name, s, config, after_users)
             gate.append(self.migration)
 
         self.deployments = {}
@@ -222,7 +227,6 @@ class TenantServices(pulumi.ComponentResource):
         service_account: str,
         containers: list[k8s.core.v1.ContainerArgs],
         restart: str | None = None,
-        extra_volumes: Sequence[k8s.core.v1.VolumeArgs] = (),
     ) -> k8s.core.v1.PodSpecArgs:
         t = self._tenant
         dedicated = t.tier.placement == "dedicated"
@@ -244,8 +248,7 @@ class TenantServices(pulumi.ComponentResource):
             else None,
             containers=containers,
             volumes=[
-                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi")),
-                *extra_volumes,
+                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
             ],
         )
 
@@ -255,7 +258,7 @@ class TenantServices(pulumi.ComponentResource):
         image: Image,
         args: list[str],
         probes: bool = True,
-        extra_mounts: Sequence[k8s.core.v1.VolumeMountArgs] = (),
+        database_user: str | None = None,
     ) -> k8s.core.v1.ContainerArgs:
         tier = self._tenant.tier
 
@@ -272,6 +275,14 @@ class TenantServices(pulumi.ComponentResource):
             env_from=[
                 k8s.core.v1.EnvFromSourceArgs(config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name="tenant-runtime"))
             ],
+            # Each workload logs in as its own user with an RDS IAM token (rds-db:connect of its role).
+            env=[
+                k8s.core.v1.EnvVarArgs(name="DATABASE_USER", value=database_user),
+                k8s.core.v1.EnvVarArgs(name="DATABASE_NAME", value=database_schema(self._tenant)),
+                k8s.core.v1.EnvVarArgs(name="DATABASE_AUTH", value="iam"),
+            ]
+            if database_user
+            else None,
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": tier.service_cpu, "memory": tier.service_memory},
                 limits={"cpu": doubled(tier.service_cpu), "memory": doubled(tier.service_memory)},
@@ -286,7 +297,7 @@ class TenantServices(pulumi.ComponentResource):
             ),
             liveness_probe=probe("/healthz") if probes else None,
             readiness_probe=probe("/ready") if probes else None,
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"), *extra_mounts],
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
         )
 
     def _deployment(
@@ -301,7 +312,9 @@ class TenantServices(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions,
     ) -> k8s.apps.v1.Deployment:
         labels = {**self._labels, **self._selector(service, component)}
-        pod = self._pod(service, [self._container(service, image, args)])
+        pod = self._pod(
+            service, [self._container(service, image, args, database_user=database_user(self._tenant, service))]
+        )
         pod.topology_spread_constraints = [
             k8s.core.v1.TopologySpreadConstraintArgs(
                 max_skew=1,
@@ -368,58 +381,34 @@ class TenantServices(pulumi.ComponentResource):
             [worker],
         )
 
-    def _migration(
-        self,
-        name: str,
-        s: StackSettings,
-        args: TenantServicesArgs,
-        config: pulumi.Resource,
-        child: pulumi.ResourceOptions,
-    ) -> k8s.batch.v1.Job:
-        self._custom(
+    def _secret_store(
+        self, name: str, s: StackSettings, secrets_role_arn: pulumi.Input[str], child: pulumi.ResourceOptions
+    ) -> None:
+        """The tenant's SecretStore, bound to its own namespace: the operator authenticates as the
+        store's service account here (auth.jwt), the only identity the reader role trusts."""
+        k8s.core.v1.ServiceAccount(
+            f"{name}-secrets-sa",
+            metadata=self._meta(TENANT_STORE_ACCOUNT, annotations={"eks.amazonaws.com/role-arn": secrets_role_arn}),
+            automount_service_account_token=False,
+            opts=child,
+        )
+        k8s.apiextensions.CustomResource(
             f"{name}-secret-store",
-            "external-secrets.io/v1",
-            "SecretStore",
-            "tenant-secrets",
-            pulumi.Output.from_input(args.secrets_role_arn).apply(
-                lambda role: {"provider": {"aws": {"service": "SecretsManager", "region": s.region, "role": role}}}
-            ),
-            [],
+            api_version="external-secrets.io/v1",
+            kind="SecretStore",
+            metadata=self._meta(TENANT_STORE),
+            spec=tenant_store_spec(s.region),
+            opts=child,
         )
-        self._custom(
-            f"{name}-db-admin",
-            "external-secrets.io/v1",
-            "ExternalSecret",
-            "db-admin",
-            pulumi.Output.from_input(args.database_secret_arn).apply(
-                lambda arn: {
-                    "refreshInterval": "1h",
-                    "secretStoreRef": {"kind": "SecretStore", "name": "tenant-secrets"},
-                    "target": {"name": "db-admin", "creationPolicy": "Owner"},
-                    "dataFrom": [{"extract": {"key": arn}}],
-                }
-            ),
-            [],
-        )
+
+    def _migration(
+        self, name: str, s: StackSettings, config: pulumi.Resource, opts: pulumi.ResourceOptions
+    ) -> k8s.batch.v1.Job:
+        t = self._tenant
         container = self._container(
-            "migrate",
-            s.images.migrations,
-            ["migrate"],
-            probes=False,
-            extra_mounts=[
-                k8s.core.v1.VolumeMountArgs(name="db-admin", mount_path="/var/run/secrets/db-admin", read_only=True)
-            ],
+            "migrate", s.images.migrations, ["migrate"], probes=False, database_user=database_user(t, "migrations")
         )
-        pod = self._pod(
-            "migrations",
-            [container],
-            restart="Never",
-            extra_volumes=[
-                k8s.core.v1.VolumeArgs(
-                    name="db-admin", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name="db-admin")
-                )
-            ],
-        )
+        pod = self._pod("migrations", [container], restart="Never")
         return k8s.batch.v1.Job(
             f"{name}-migrate",
             metadata=self._meta("schema-migrate", labels={"app.kubernetes.io/name": "schema-migrations"}),
@@ -437,7 +426,7 @@ class TenantServices(pulumi.ComponentResource):
             ),
             # A new image replaces the Job (its template is immutable), which runs it again.
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(delete_before_replace=True, depends_on=[config])
+                opts, pulumi.ResourceOptions(delete_before_replace=True, depends_on=[config])
             ),
         )
 

@@ -97,7 +97,18 @@ def test_iam_policies_of_one_tenant_name_only_its_own_resources(plans: dict[str,
     plan = plans[stack]
     for a, b in pairs(plan):
         policies = owned(plan, a, "aws:iam/rolePolicy:RolePolicy")
-        assert len(policies) in (3, 4)  # carrier, policy, secret reader (+ document replication)
+        kinds = {p["name"].removeprefix(f"tenant-{a}-") for p in policies}
+        # carrier, policy, secret reader (+ with its database: migrations, master-secret reader;
+        # + document replication)
+        assert {"permissions-carrier", "permissions-policy", "permissions-secrets"} <= kinds
+        assert kinds <= {
+            "permissions-carrier",
+            "permissions-policy",
+            "permissions-secrets",
+            "db-users-migrations",
+            "db-users-master-secret",
+            "backup-replication",
+        }, kinds
         own_databases = {r["urn"] for r in owned(plan, a, "aws:rds/instance:Instance")}
         own_keys = {r["urn"] for r in owned(plan, a, "aws:kms/key:Key")}
         for policy in policies:
@@ -131,7 +142,12 @@ def test_workload_roles_trust_only_their_own_namespace(plans: dict[str, Any], st
             trust = json.dumps(statements(role["inputs"]["assumeRolePolicy"]))
             assert not mentions(trust, b), f"{role['urn']} trusts {b}"
             if "AssumeRoleWithWebIdentity" in trust:
-                assert f"system:serviceaccount:{a}:" in trust
+                # Its own namespace, or its own account in the platform namespace that creates its
+                # database users (the only reader of its master credential).
+                assert (
+                    f"system:serviceaccount:{a}:" in trust
+                    or f"system:serviceaccount:database-users:{a}-db-users" in trust
+                )
 
 
 PLATFORM_BACKUP_ROLES = ("-backup", "-velero", "-velero-replication")  # AWS Backup's and Velero's roles

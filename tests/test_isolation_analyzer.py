@@ -258,7 +258,10 @@ def test_iam_key_policy_granting_another_tenants_role(base: Any) -> None:
 
 
 def test_secrets_cluster_store_without_conditions(base: Any) -> None:
-    """A ClusterSecretStore "for convenience" acting as granite-re's secret reader role."""
+    """A ClusterSecretStore "for convenience" naming granite-re's secret reader role: it acts with
+    the controller's identity, which that role no longer trusts (it admits only its namespace's
+    store account), so no channel opens. Admission also refuses ExternalSecrets through a
+    ClusterSecretStore outside observability (SecretsDelivery)."""
 
     def mutate(plan: Plan) -> None:
         role = one(plan, "aws:iam/role:Role", "tenant-granite-re-identity-secrets")["inputs"]["name"]
@@ -277,25 +280,39 @@ def test_secrets_cluster_store_without_conditions(base: Any) -> None:
             k8s("ClusterSecretStore", api, "shared", None, spec={"provider": provider}),
         )
 
-    new = opened(base, mutate)
-    assert_opens(new, "secrets", "harbor-mutual", "granite-re")
-    assert all("ClusterSecretStore::shared-secrets" in c.rule for c in new)
+    assert not opened(base, mutate)
 
 
-def test_secrets_reader_role_trusting_only_the_tenants_own_service_account(base: Any) -> None:
-    """The fix the issue asks for: granite-re's reader role trusts only a service account of its
-    namespace (web identity), not the shared controller; no other tenant's store can use it."""
-    plan, before = base
-    assert any(c.kind == "secrets" and c.target == "granite-re" for c in before)
-    changed = copy.deepcopy(plan)
-    role = one(changed, "aws:iam/role:Role", "tenant-granite-re-identity-secrets")
-    carrier = policy(one(changed, "aws:iam/role:Role", "tenant-granite-re-identity-carrier"), "assumeRolePolicy")
-    condition = carrier["Statement"][0]["Condition"]["StringEquals"]
-    sub = next(k for k in condition if k.endswith(":sub"))
-    condition[sub] = "system:serviceaccount:granite-re:secrets-reader"
-    role["inputs"]["assumeRolePolicy"] = json.dumps(carrier)
-    after = analyze(changed)
-    assert not [c.line() for c in after if c.kind == "secrets" and c.target == "granite-re"]
+def test_secrets_reader_role_trusting_the_shared_controller_opens_the_store_channel(base: Any) -> None:
+    """The fix the issue asks for holds in the plan: granite-re's reader role trusts only a service
+    account of its namespace, so no store reaches it. Trusting the shared controller again (as it
+    once did) lets a store in another namespace name the role."""
+    _, before = base
+    assert not [c.line() for c in before if c.kind == "secrets"]
+
+    def mutate(plan: Plan) -> None:
+        role = one(plan, "aws:iam/role:Role", "tenant-granite-re-identity-secrets")
+        operator = one(plan, "aws:iam/role:Role", "secrets-operator")
+        _, state = PlanMocks(plan["region"]).new_resource(
+            pulumi.runtime.MockResourceArgs(
+                "aws:iam/role:Role", "secrets-operator", operator["inputs"], None, None, True
+            )
+        )
+        controller = state["arn"]
+        trust = {"Effect": "Allow", "Principal": {"AWS": controller}, "Action": "sts:AssumeRole"}
+        role["inputs"]["assumeRolePolicy"] = json.dumps({"Version": "2012-10-17", "Statement": [trust]})
+        provider = {"aws": {"service": "SecretsManager", "region": plan["region"]}}
+        provider["aws"]["role"] = f"arn:aws:iam::{ACCOUNT}:role/{role['inputs']['name']}"
+        api = "external-secrets.io/v1"
+        add(
+            plan,
+            f"kubernetes:{api}:SecretStore",
+            "harbor-borrowed",
+            k8s("SecretStore", api, "borrowed", "harbor-mutual", spec={"provider": provider}),
+            tenant="harbor-mutual",
+        )
+
+    assert_opens(opened(base, mutate), "secrets", "harbor-mutual", "granite-re")
 
 
 # ---------------------------------------------------------------- cache

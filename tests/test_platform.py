@@ -163,9 +163,9 @@ def test_addon_permissions_are_scoped(plans: dict[str, Any]) -> None:
     assert eso[0]["Resource"] == [
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:insurance-platform/prod-us-east-1/platform/*"
     ]
-    assert eso[2]["Action"] == ["sts:AssumeRole"] and eso[2]["Resource"][0].endswith(
-        ":role/ip-prod-us-east-1-secrets-*"
-    )
+    # Tenant SecretStores authenticate as their own namespace's service account: the operator
+    # itself may assume no role at all.
+    assert len(eso) == 2 and not any(a.startswith("sts:") for st in eso for a in st["Action"])
     for name, policy in policies.items():
         if not name.startswith(("autoscaling-", "ingress-", "secrets-", "cluster-addons-")):
             continue

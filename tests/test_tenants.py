@@ -114,17 +114,21 @@ HOME = sorted(t for t in SERVED if CATALOG[t].home_region == "us-east-1")
 
 @pytest.mark.parametrize("tenant", HOME)
 def test_schema_migration_runs_before_the_services(plan: dict[str, Any], tenant: str) -> None:
-    (job,) = owned(plan, tenant, "kubernetes:batch/v1:Job")
+    (job,) = [j for j in owned(plan, tenant, "kubernetes:batch/v1:Job") if j["name"].endswith("-services-migrate")]
+    assert job["inputs"]["metadata"]["namespace"] == CATALOG[tenant].namespace
     assert job["options"]["deleteBeforeReplace"] is True
     pod = job["inputs"]["spec"]["template"]["spec"]
     # The configured tag (2.3.0), resolved to its digest in ECR at deploy time.
     assert re.search(r"/schema-migrations@sha256:[0-9a-f]{64}$", pod["containers"][0]["image"])
     assert pod["restartPolicy"] == "Never"
-    assert {"name": "db-admin", "secret": {"secretName": "db-admin"}} in pod["volumes"]
+    # Its own database user (IAM authentication), created before it runs; no credential mounted.
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["DATABASE_USER"] == f"{tenant.replace('-', '_')}_migrations" and env["DATABASE_AUTH"] == "iam"
+    assert [v["name"] for v in pod["volumes"]] == ["tmp"]
+    (users,) = [j for j in owned(plan, tenant, "kubernetes:batch/v1:Job") if j["name"].endswith("-db-users-job")]
+    assert users["urn"] in job["options"]["dependsOn"]
     for d in owned(plan, tenant, "kubernetes:apps/v1:Deployment"):
         assert job["urn"] in d["options"]["dependsOn"]
-    (external,) = owned(plan, tenant, "kubernetes:external-secrets.io/v1:ExternalSecret")
-    assert external["inputs"]["spec"]["target"]["name"] == "db-admin"
 
 
 @pytest.mark.parametrize("tenant", HOME)
@@ -179,12 +183,22 @@ def test_messaging_is_encrypted_with_dead_letters(plan: dict[str, Any], tenant: 
 
 @pytest.mark.parametrize("tenant", SERVED)
 def test_identity_is_the_tenants_own(plan: dict[str, Any], tenant: str) -> None:
-    accounts = named(plan, tenant, "kubernetes:core/v1:ServiceAccount")
-    assert set(accounts) == {"carrier", "policy", "migrations"}
-    for name in ("carrier", "policy"):
+    accounts = {
+        name: account
+        for name, account in named(plan, tenant, "kubernetes:core/v1:ServiceAccount").items()
+        if account["inputs"]["metadata"]["namespace"] == CATALOG[tenant].namespace
+    }
+    assert set(accounts) == {"carrier", "policy", "migrations", "tenant-secrets"}
+    home = CATALOG[tenant].home_region == "us-east-1"
+    roles = {"carrier": "carrier", "policy": "policy", "tenant-secrets": "secrets"} | (
+        {"migrations": "migrations"} if home else {}
+    )
+    for name, role in roles.items():
         annotation = accounts[name]["inputs"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-        assert annotation.endswith(f":role/ip-prod-us-east-1-{tenant}-{name}")
-    assert "annotations" not in accounts["migrations"]["inputs"]["metadata"]
+        suffix = f"ip-prod-us-east-1-secrets-{tenant}" if role == "secrets" else f"ip-prod-us-east-1-{tenant}-{role}"
+        assert annotation.endswith(f":role/{suffix}")
+    if not home:  # no database here: the migrations run in the home region
+        assert "annotations" not in accounts["migrations"]["inputs"]["metadata"]
     (entry,) = owned(plan, tenant, "aws:eks/accessEntry:AccessEntry")
     assert entry["inputs"]["kubernetesGroups"] == [f"tenant:{tenant}:operators"]
     (association,) = [
