@@ -8,8 +8,8 @@ STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 PLAN ?= build/$(STACK)/plan.json
 ENVIRONMENT = $(if $(filter dev,$(STACK)),dev,prod)
 POLICY_FLAGS = --policy-pack policies --policy-pack-config policies/config/$(ENVIRONMENT).json
-# Channels between tenants are reported, not yet blocking: empty this once issue 12's fixes are in.
-ISOLATION_FLAGS ?= --advisory
+# Any channel between tenants blocks the plan (--advisory reports without blocking, e.g. to triage).
+ISOLATION_FLAGS ?=
 
 .PHONY: help plan plans rehearse isolation policy diff dr-report docs bench test lint typecheck check checkov preview up clean
 
