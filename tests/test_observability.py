@@ -3,12 +3,13 @@ tenant-pinned Grafana views and collector pipelines, CloudWatch alarms and alert
 catalog's contact preferences, the audit trail, and cost allocation."""
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from catalog.loader import load_catalog
-from components.observability import STORES, alloy_config, datasources
+from components.observability import STORES, datasources
 from components.versions import CHARTS
 from planner.runner import ROOT
 from tests.conftest import STACKS, resources_of
@@ -71,9 +72,26 @@ def test_each_tenant_sees_only_its_own_signals(plans: dict[str, Any], stack: str
         assert source["name"].endswith(f"-{tenant}") and "|" not in tenant
     assert grafana["values"]["admin"]["existingSecret"] == "grafana-admin"
     config = release(plan, "alloy")["values"]["alloy"]["configMap"]["content"]
-    assert config == alloy_config(tenants) and 'stage.tenant {\n    label = "tenant"' in config
+    blocks = _blocks(config)
+    # Logs: run the pods' relabel rules as Alloy would, for a pod of every tenant, of a platform
+    # namespace and of a namespace named like a tenant with a suffix; the Loki tenant is the label
+    # the `tenant` stage reads, and a pod's own labels never reach it.
+    logs = blocks['loki.process "tenant"']
+    assert 'stage.tenant {\n    label = "tenant"' in logs and "labelmap" not in blocks['discovery.relabel "pods"']
+    rules = _relabel_rules(blocks['discovery.relabel "pods"'])
+    for namespace, expected in [*((t, t) for t in tenants), ("observability", "platform")] + [
+        (f"{t}-x", "platform") for t in tenants
+    ]:
+        pod = {"__meta_kubernetes_namespace": namespace, "__meta_kubernetes_pod_label_tenant": "someone-else"}
+        assert (_relabel(pod, rules) or {}).get("tenant") == expected, namespace
+    # Metrics: each namespace's scrapes are written under its own org only.
+    writers = {h.split('"')[1]: b for h, b in blocks.items() if h.startswith("prometheus.remote_write")}
     for tenant in tenants:
-        assert f'headers = {{ "X-Scope-OrgID" = "{tenant}" }}' in config
+        keep = _relabel_rules(blocks[f'discovery.relabel "metrics_{tenant.replace("-", "_")}"'])
+        for other in tenants:
+            kept = _relabel({"namespace": other, "__meta_kubernetes_pod_annotation_prometheus_io_scrape": "true"}, keep)
+            assert (kept is not None) == (other == tenant), (tenant, other)
+        assert f'"X-Scope-OrgID" = "{tenant}"' in writers[tenant.replace("-", "_")]
     folders = {
         r["inputs"]["metadata"]["annotations"]["grafana_folder"]
         for r in resources_of(plan, "kubernetes:core/v1:ConfigMap")
@@ -221,6 +239,42 @@ def test_service_alerts_show_in_views_and_page_once_through_cloudwatch(plans: di
         assert alarms[f"{tenant}-service-latency"]["threshold"] == thresholds["warning"]
         assert alarms[f"{tenant}-service-5xx"]["tags"]["severity"] == "critical"
         assert alarms[f"{tenant}-service-latency"]["tags"]["severity"] == "warning"
+
+
+def _relabel_rules(body: str) -> list[dict[str, Any]]:
+    """The `rule { ... }` blocks of an Alloy discovery.relabel body, as attribute maps."""
+    rules, current = [], None
+    for line in body.splitlines():
+        line = line.strip()
+        if line == "rule {":
+            current = {}
+        elif line == "}" and current is not None:
+            rules.append(current)
+            current = None
+        elif current is not None and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            current[key] = json.loads(value)
+    return rules
+
+
+def _relabel(labels: dict[str, str], rules: list[dict[str, Any]]) -> dict[str, str] | None:
+    """Prometheus relabelling (replace, keep, drop), as Alloy applies it: anchored regex, `;` joins."""
+    out = dict(labels)
+    for rule in rules:
+        value = ";".join(out.get(label, "") for label in rule.get("source_labels", []))
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        action = rule.get("action", "replace")
+        if (action == "keep" and not match) or (action == "drop" and match):
+            return None
+        if action == "replace" and match:
+            found = [match.group(0), *match.groups()]
+            replacement = str(rule.get("replacement", "$1"))
+            out[rule["target_label"]] = re.sub(
+                r"\$(\d+)",
+                lambda ref, found=found: (found[int(ref[1])] or "") if int(ref[1]) < len(found) else "",
+                replacement,
+            )
+    return out
 
 
 def _blocks(config: str) -> dict[str, str]:
