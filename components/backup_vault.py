@@ -43,6 +43,30 @@ def backup_role_name(settings: StackSettings, region: str) -> str:
     return f"{settings.name_prefix}-{region}-backup"
 
 
+def locked_vault(
+    name: str, physical_name: str, kms_key_arn: pulumi.Input[str], tags: dict[str, str], parent: pulumi.Resource
+) -> aws.backup.Vault:
+    """A protected vault under `kms_key_arn`, locked in compliance mode after a three-day grace
+    period: nobody can shorten retention or delete recovery points early, not even an administrator."""
+    vault = aws.backup.Vault(
+        name,
+        name=physical_name,
+        kms_key_arn=kms_key_arn,
+        force_destroy=False,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, protect=True),
+    )
+    aws.backup.VaultLockConfiguration(
+        name,
+        backup_vault_name=vault.name,
+        min_retention_days=7,
+        max_retention_days=MAX_RETENTION_DAYS,
+        changeable_for_days=3,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return vault
+
+
 @dataclass
 class BackupVaultArgs:
     settings: StackSettings
@@ -59,24 +83,7 @@ class BackupVault(pulumi.ComponentResource):
         s = args.settings
         tags = platform_tags(s, "backup")
         child = pulumi.ResourceOptions(parent=self)
-        self.vault = aws.backup.Vault(
-            name,
-            name=vault_name(s, s.region),
-            kms_key_arn=args.kms_key_arn,
-            force_destroy=False,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
-        # Compliance-mode lock after a three-day grace period: nobody can shorten retention or
-        # delete recovery points early, not even an administrator.
-        aws.backup.VaultLockConfiguration(
-            name,
-            backup_vault_name=self.vault.name,
-            min_retention_days=7,
-            max_retention_days=MAX_RETENTION_DAYS,
-            changeable_for_days=3,
-            opts=child,
-        )
+        self.vault = locked_vault(name, vault_name(s, s.region), args.kms_key_arn, tags, self)
         self.role = aws.iam.Role(
             f"{name}-service",
             name=backup_role_name(s, s.region),
@@ -134,20 +141,5 @@ class TenantVault(pulumi.ComponentResource):
         super().__init__("platform:index:TenantVault", name, None, opts)
         s, t = args.settings, args.tenant
         tags = {**tenant_tags(s, t), **({"dr-copy-of": t.home_region} if args.dr else {})}
-        self.vault = aws.backup.Vault(
-            name,
-            name=tenant_vault_name(s, t, args.dr),
-            kms_key_arn=args.kms_key_arn,
-            force_destroy=False,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
-        aws.backup.VaultLockConfiguration(
-            name,
-            backup_vault_name=self.vault.name,
-            min_retention_days=7,
-            max_retention_days=MAX_RETENTION_DAYS,
-            changeable_for_days=3,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.vault = locked_vault(name, tenant_vault_name(s, t, args.dr), args.kms_key_arn, tags, self)
         self.register_outputs({"vaultArn": self.vault.arn})

@@ -19,7 +19,7 @@ from pulumi_policy import EnforcementLevel, Severity
 from pulumi_policy.proxy import UnknownValueError
 
 from .frameworks import cis_eks, glba, naic, nydfs
-from .props import as_list, get, labels_of, tenant_label
+from .props import ACCOUNT_PRINCIPAL, as_list, get, labels_of, pins_caller, tenant_label
 from .rule import Res, Rule
 from .tenancy import StackIndex, own_tenant, safe
 
@@ -649,23 +649,6 @@ RESOURCE_POLICY_TYPES = (
     "aws:secretsmanager/secretPolicy:SecretPolicy",
     "aws:backup/vaultPolicy:VaultPolicy",
 )
-ACCOUNT_PRINCIPAL = re.compile(r"^(?:\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$")
-# Condition keys that name the calling principal itself (not its account or organization).
-PRINCIPAL_PINNING_KEYS = ("aws:principalarn", "aws:userid", "aws:principaltag/")
-
-
-def _pins_principal(condition: Any) -> bool:
-    if not isinstance(condition, Mapping):
-        return False
-    for operator in list(condition.keys()):
-        block = condition[operator]
-        if not isinstance(block, Mapping) or "not" in str(operator).lower() or str(operator).endswith("IfExists"):
-            continue
-        for key in list(block.keys()):
-            values = [str(v) for v in as_list(block[key])]
-            if str(key).lower().startswith(PRINCIPAL_PINNING_KEYS) and values and "*" not in values:
-                return True
-    return False
 
 
 def _principal_problems(document: Any) -> list[str]:
@@ -683,7 +666,7 @@ def _principal_problems(document: Any) -> list[str]:
         else:
             named = [str(v) for v in as_list(principal)]
         wide = [p for p in named if p == "*" or ACCOUNT_PRINCIPAL.match(p)]
-        if wide and not _pins_principal(get(st, "Condition")):
+        if wide and not pins_caller(get(st, "Condition")):
             problems.append(
                 f"{label} allows {', '.join(wide)}: every role of the account (other tenants' included), "
                 "whatever account or organization condition it carries; name the tenant's roles"

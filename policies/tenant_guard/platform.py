@@ -9,7 +9,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, Severity
 
 from .frameworks import cis_eks, fsbp, glba, naic, nydfs
-from .props import as_list, get, labels_of, tags_of
+from .props import ACCOUNT_PRINCIPAL, CALLER_KEYS, as_list, get, labels_of, pins_caller, tags_of
 from .rule import Res, Rule
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -92,7 +92,7 @@ def irsa_trust(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
             yield "the role can be assumed by any principal"
             continue
         accounts = [str(p) for p in as_list(get(principal, "AWS")) if ACCOUNT_PRINCIPAL.match(str(p))]
-        if accounts and not _pins_caller(get(st, "Condition")):
+        if accounts and not pins_caller(get(st, "Condition"), TRUST_CALLER_KEYS):
             yield (
                 f"the role trusts every principal of {', '.join(accounts)} without a condition naming the caller "
                 "(aws:PrincipalArn, aws:PrincipalTag/<key> or sts:ExternalId)"
@@ -114,23 +114,8 @@ def irsa_trust(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
             yield "the web-identity trust does not require the sts.amazonaws.com audience"
 
 
-ACCOUNT_PRINCIPAL = re.compile(r"^(?:\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$")
-CALLER_KEYS = ("aws:principalarn", "aws:principaltag/", "sts:externalid", "aws:userid")
-
-
-def _pins_caller(condition: Any) -> bool:
-    """A positive test, against concrete values, of a key that names the caller itself."""
-    if not isinstance(condition, Mapping):
-        return False
-    for operator in list(condition.keys()):
-        block = condition[operator]
-        if not isinstance(block, Mapping) or "not" in str(operator).lower() or str(operator).endswith("IfExists"):
-            continue
-        for key in list(block.keys()):
-            values = [str(v) for v in as_list(block[key])]
-            if str(key).lower().startswith(CALLER_KEYS) and values and "*" not in values:
-                return True
-    return False
+# A trust may also name its caller by the ExternalId the caller must present.
+TRUST_CALLER_KEYS = (*CALLER_KEYS, "sts:externalid")
 
 
 def namespace_pod_security(r: Res, config: Mapping[str, Any]) -> Iterable[str]:

@@ -39,3 +39,24 @@ def labels_of(props: Mapping[str, Any]) -> Mapping[str, Any]:
 def tenant_label(props: Mapping[str, Any]) -> str | None:
     value = tags_of(props).get("tenant") or labels_of(props).get("tenant")
     return value if isinstance(value, str) and value else None
+
+
+# A principal that is a whole account: a bare account id or its root ARN.
+ACCOUNT_PRINCIPAL = re.compile(r"^(?:\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$")
+# Condition keys that name the calling principal itself (not its account or organization).
+CALLER_KEYS = ("aws:principalarn", "aws:userid", "aws:principaltag/")
+
+
+def pins_caller(condition: Any, keys: tuple[str, ...] = CALLER_KEYS) -> bool:
+    """A positive test, against concrete values, of a key that names the caller itself."""
+    if not isinstance(condition, Mapping):
+        return False
+    for operator in list(condition.keys()):
+        block = condition[operator]
+        if not isinstance(block, Mapping) or "not" in str(operator).lower() or str(operator).endswith("IfExists"):
+            continue
+        for key in list(block.keys()):
+            values = [str(v) for v in as_list(block[key])]
+            if str(key).lower().startswith(keys) and values and "*" not in values:
+                return True
+    return False
