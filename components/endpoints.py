@@ -1,5 +1,5 @@
-"""VPC endpoints: nodes and pods reach S3, ECR, STS, CloudWatch Logs, Secrets Manager, KMS and the
-APIs the platform controllers call without leaving the VPC; each admits only this account."""
+"""VPC endpoints: nodes and pods reach S3, ECR, STS, CloudWatch Logs, Secrets Manager, KMS, SQS,
+SNS and the APIs the platform controllers call without leaving the VPC; each admits only this account."""
 
 from dataclasses import dataclass
 
@@ -20,6 +20,10 @@ INTERFACE_SERVICES = (
     "ec2",
     "elasticloadbalancing",
     "autoscaling",
+    # Tenant services publish and consume their queues and topics; their NetworkPolicies admit
+    # only private addresses, so these must answer inside the VPC.
+    "sqs",
+    "sns",
 )
 GATEWAY_SERVICES = ("s3",)
 
