@@ -22,6 +22,30 @@ def replication_source(tenant: Tenant) -> bool:
     return spec.read_replica or "read-replica" in spec.cross_region
 
 
+def export_log_groups(
+    name: str,
+    parent: pulumi.Resource,
+    identifier: str,
+    kms_key_arn: pulumi.Input[str],
+    retention_days: int,
+    tags: dict[str, str],
+) -> list[aws.cloudwatch.LogGroup]:
+    """The log groups RDS writes an instance's exported logs to, created first so they are under
+    the tenant's key (RDS would create them under CloudWatch's default key): query text and errors
+    are the tenant's data, and destroying its key must make them unreadable too."""
+    return [
+        aws.cloudwatch.LogGroup(
+            f"{name}-{log}-log",
+            name=f"/aws/rds/instance/{identifier}/{log}",
+            retention_in_days=retention_days,
+            kms_key_id=kms_key_arn,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=parent, protect=True),
+        )
+        for log in LOG_EXPORTS
+    ]
+
+
 @dataclass
 class TenantDatabaseArgs:
     settings: StackSettings
@@ -97,6 +121,7 @@ class TenantDatabase(pulumi.ComponentResource):
             if replication_source(tenant)
             else None
         )
+        logs = export_log_groups(name, self, identifier, args.kms_key_arn, tenant.tier.log_retention_days, tags)
         self.instance = aws.rds.Instance(
             name,
             identifier=identifier,
@@ -140,7 +165,7 @@ class TenantDatabase(pulumi.ComponentResource):
             monitoring_interval=MONITORING_SECONDS,
             monitoring_role_arn=args.monitoring_role_arn,
             tags={**tags, "replication-source": "true"} if credentials else tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=logs),
         )
         self.master_secret_arn: pulumi.Output[str] = (
             credentials.secret.arn
@@ -150,6 +175,9 @@ class TenantDatabase(pulumi.ComponentResource):
         # Premium reads (reports, analytics) go to a same-region replica, off the primary.
         self.replica = None
         if spec.read_replica:
+            replica_logs = export_log_groups(
+                f"{name}-replica", self, f"{identifier}-read", args.kms_key_arn, tenant.tier.log_retention_days, tags
+            )
             self.replica = aws.rds.Instance(
                 f"{name}-replica",
                 identifier=f"{identifier}-read",
@@ -177,7 +205,7 @@ class TenantDatabase(pulumi.ComponentResource):
                 monitoring_interval=MONITORING_SECONDS,
                 monitoring_role_arn=args.monitoring_role_arn,
                 tags={**tags, "role": "read-replica"},
-                opts=pulumi.ResourceOptions(parent=self, protect=True),
+                opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=replica_logs),
             )
         self.register_outputs(
             {

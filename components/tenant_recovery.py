@@ -15,7 +15,13 @@ from components.iam import document, logs_statement
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from components.tags import tenant_tags
 from components.tenant_backup import dr_bucket, dr_key_alias
-from components.tenant_database import CA_CERTIFICATE, LOG_EXPORTS, MONITORING_SECONDS, database_security_group
+from components.tenant_database import (
+    CA_CERTIFICATE,
+    LOG_EXPORTS,
+    MONITORING_SECONDS,
+    database_security_group,
+    export_log_groups,
+)
 from components.tenant_key import administration_statements, backup_statement, deploy_role_arn
 from components.velero import velero_replication_role_name
 
@@ -182,6 +188,12 @@ class TenantRecovery(pulumi.ComponentResource):
         )
         self.replica = None
         self.promoted = None
+        dr_identifier = f"{primary_identifier(s, t)}-dr"
+        logs = (
+            export_log_groups(f"{name}-dr", self, dr_identifier, self.key.arn, t.tier.log_retention_days, tags)
+            if "read-replica" in spec.cross_region or promoted
+            else []
+        )
         if "read-replica" in spec.cross_region:
             self.replica = aws.rds.Instance(
                 f"{name}-replica",
@@ -195,7 +207,7 @@ class TenantRecovery(pulumi.ComponentResource):
                     else {"multi_az": False, "skip_final_snapshot": True, "backup_retention_period": 1}
                 ),
                 tags={**tags, "role": "primary" if promoted else "cross-region-replica"},
-                opts=pulumi.ResourceOptions(parent=self, protect=True),
+                opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=logs),
             )
             if promoted:
                 self.promoted = self.replica
@@ -211,7 +223,7 @@ class TenantRecovery(pulumi.ComponentResource):
                 **common,
                 **as_primary,
                 tags={**tags, "role": "primary"},
-                opts=pulumi.ResourceOptions(parent=self, protect=True),
+                opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=logs),
             )
         self.register_outputs(
             {

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from planner.mocks import offline_key_id
-from planner.rehearsal import key_policy_keeps_manager
+from planner.rehearsal import dependency_closure, key_policy_keeps_manager
 from tests.conftest import resources_of
 from tests.helpers import settings_for
 
@@ -353,3 +353,23 @@ def test_a_canadian_tenants_front_end_keeps_no_request_data_in_us_east_1(plans: 
     # A tenant whose residency holds us-east-1 keeps its samples and logs there.
     (harbor,) = [r for r in resources_of(plan, "aws:wafv2/webAcl:WebAcl") if r["tenant"] == "harbor-mutual"]
     assert harbor["inputs"]["visibilityConfig"]["sampledRequestsEnabled"] is True
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod-us-east-1", "prod-us-west-2", "prod-ca-central-1", "prod-ca-west-1"])
+def test_exported_database_logs_land_under_the_databases_own_key(plans: dict[str, Any], stack: str) -> None:
+    """RDS creates an export's log group under CloudWatch's default key unless it exists already:
+    every exported log of every tenant database (primary, replica, DR copy) has its group made
+    first, under the same key as the database, so destroying the tenant key shreds them too."""
+    plan = plans[stack]
+    closure = dependency_closure(plan)
+    groups = {r["inputs"]["name"]: r for r in resources_of(plan, "aws:cloudwatch/logGroup:LogGroup")}
+    instances = [
+        r for r in resources_of(plan, "aws:rds/instance:Instance") if r["inputs"].get("enabledCloudwatchLogsExports")
+    ]
+    assert instances
+    for db in instances:
+        for log in db["inputs"]["enabledCloudwatchLogsExports"]:
+            group = groups.get(f"/aws/rds/instance/{db['inputs']['identifier']}/{log}")
+            assert group is not None, f"{db['name']}: RDS would create its {log} log group under the default key"
+            assert group["inputs"]["kmsKeyId"] == db["inputs"]["kmsKeyId"], f"{db['name']} {log}"
+            assert group["urn"] in closure(db["urn"]), f"{db['name']} must wait for its {log} log group"
