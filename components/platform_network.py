@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from catalog import StackSettings
 from components.ingress_routing import LBC_NAMESPACE, ROUTER_NAMESPACE
+from components.k8s_helpers import DNS_EGRESS, spec_args
 from components.network import subnet_plan
 from components.observability import NAMESPACE as OBSERVABILITY
 from components.observability import OTLP_GRPC_PORT
@@ -168,21 +169,7 @@ def platform_policies(settings: StackSettings, allowances: Allowances) -> dict[s
             "ingress": [{"from": [{"podSelector": everything}]}],
             "egress": [{"to": [{"podSelector": everything}]}],
         },
-        "allow-dns-egress": {
-            "podSelector": everything,
-            "policyTypes": ["Egress"],
-            "egress": [
-                {
-                    "to": [
-                        {
-                            "namespaceSelector": _namespace("kube-system"),
-                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                        }
-                    ],
-                    "ports": [{"protocol": proto, "port": 53} for proto in ("UDP", "TCP")],
-                }
-            ],
-        },
+        "allow-dns-egress": DNS_EGRESS,
         "allow-https-egress": {
             "podSelector": everything,
             "policyTypes": ["Egress"],
@@ -238,60 +225,6 @@ def platform_policies(settings: StackSettings, allowances: Allowances) -> dict[s
         policies[name if name not in policies else f"{name}-own"] = dict(spec)
     policies["default-deny"] = {"podSelector": everything, "policyTypes": ["Ingress", "Egress"]}
     return policies
-
-
-def _selector(value: Mapping[str, Any] | None) -> k8s.meta.v1.LabelSelectorArgs | None:
-    if value is None:
-        return None
-    return k8s.meta.v1.LabelSelectorArgs(
-        match_labels=value.get("matchLabels"),
-        match_expressions=[
-            k8s.meta.v1.LabelSelectorRequirementArgs(key=e["key"], operator=e["operator"], values=e.get("values"))
-            for e in value.get("matchExpressions", [])
-        ]
-        or None,
-    )
-
-
-def _peers(peers: Sequence[Mapping[str, Any]]) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
-    return [
-        k8s.networking.v1.NetworkPolicyPeerArgs(
-            namespace_selector=_selector(p.get("namespaceSelector")),
-            pod_selector=_selector(p.get("podSelector")),
-            ip_block=k8s.networking.v1.IPBlockArgs(cidr=p["ipBlock"]["cidr"]) if "ipBlock" in p else None,
-        )
-        for p in peers
-    ]
-
-
-def _ports(ports: Sequence[Mapping[str, Any]] | None) -> list[k8s.networking.v1.NetworkPolicyPortArgs] | None:
-    return [
-        k8s.networking.v1.NetworkPolicyPortArgs(protocol=p["protocol"], port=p["port"]) for p in ports or []
-    ] or None
-
-
-def spec_args(spec: Mapping[str, Any]) -> k8s.networking.v1.NetworkPolicySpecArgs:
-    """The SDK's typed form of a spec written as Kubernetes writes it."""
-    return k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=_selector(spec["podSelector"]) or k8s.meta.v1.LabelSelectorArgs(),
-        policy_types=list(spec["policyTypes"]),
-        ingress=[
-            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=_peers(r.get("from", [])) or None, ports=_ports(r.get("ports"))
-            )
-            for r in spec["ingress"]
-        ]
-        if "ingress" in spec
-        else None,
-        egress=[
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=_peers(r.get("to", [])) or None, ports=_ports(r.get("ports"))
-            )
-            for r in spec["egress"]
-        ]
-        if "egress" in spec
-        else None,
-    )
 
 
 @dataclass

@@ -13,13 +13,15 @@ Database master credentials never reach a tenant namespace: they are read only i
 namespace `database-users`, each tenant's by its own provisioner role (Tenant, DatabaseUsers)."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from catalog import StackSettings, Tenant
 from components.iam import document
-from components.k8s_helpers import SYSTEM_NODES, addon_namespace, release
+from components.k8s_helpers import DNS_EGRESS, SYSTEM_NODES, addon_namespace, release, spec_args
+from components.network import subnet_plan
 from components.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, statement
 from components.tags import platform_tags
 from components.tenant_database import MARIADB_PORT
@@ -201,46 +203,29 @@ class SecretsDelivery(pulumi.ComponentResource):
     def _database_users_fence(self, name: str, s: StackSettings) -> None:
         """database-users serves nothing and talks only to DNS and MariaDB (each tenant database's
         security group admits its own tenant's pods); ESO, not the Job, calls AWS."""
-        np = k8s.networking.v1
-        everything = k8s.meta.v1.LabelSelectorArgs()
-        policies = {
-            "allow-dns-egress": np.NetworkPolicySpecArgs(
-                pod_selector=everything,
-                policy_types=["Egress"],
-                egress=[
-                    np.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            np.NetworkPolicyPeerArgs(
-                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                                ),
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-                            )
-                        ],
-                        ports=[np.NetworkPolicyPortArgs(protocol=proto, port=53) for proto in ("UDP", "TCP")],
-                    )
+        data_subnets, _ = subnet_plan(s.vpc_cidr)
+        policies: dict[str, dict[str, Any]] = {
+            "allow-dns-egress": DNS_EGRESS,
+            "allow-mariadb-egress": {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [{"ipBlock": {"cidr": cidr}} for cidr in data_subnets],
+                        "ports": [{"protocol": "TCP", "port": MARIADB_PORT}],
+                    }
                 ],
-            ),
-            "allow-mariadb-egress": np.NetworkPolicySpecArgs(
-                pod_selector=everything,
-                policy_types=["Egress"],
-                egress=[
-                    np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(ip_block=np.IPBlockArgs(cidr=s.vpc_cidr))],
-                        ports=[np.NetworkPolicyPortArgs(protocol="TCP", port=MARIADB_PORT)],
-                    )
-                ],
-            ),
+            },
+            # The deny comes last, after its allows, so the Job is never cut off mid-deploy.
+            "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         }
-        # The deny comes last, after its allows, so the Job is never cut off mid-deploy.
-        policies["default-deny"] = np.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"])
         allows: list[pulumi.Resource] = []
         for policy_name, spec in policies.items():
             allows.append(
                 k8s.networking.v1.NetworkPolicy(
                     f"{name}-database-users-{policy_name}",
                     metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=DATABASE_USERS_NAMESPACE),
-                    spec=spec,
+                    spec=spec_args(spec),
                     opts=pulumi.ResourceOptions(
                         parent=self,
                         depends_on=[self.database_users_namespace, *(allows if policy_name == "default-deny" else [])],

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from catalog import StackSettings, Tenant
+from components.k8s_helpers import DNS_EGRESS, spec_args
 from components.network import subnet_plan
 from components.tags import tenant_labels
 
@@ -243,21 +244,7 @@ class TenantNamespace(pulumi.ComponentResource):
         vpc_ports = [ENDPOINTS_PORT, CACHE_PORT] + ([DATABASE_PORT] if s.home_here(tenant) else [])
         policies: dict[str, np.NetworkPolicySpecArgs] = {
             "default-deny": np.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
-            "allow-dns-egress": np.NetworkPolicySpecArgs(
-                pod_selector=everything,
-                policy_types=["Egress"],
-                egress=[
-                    np.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            np.NetworkPolicyPeerArgs(
-                                namespace_selector=namespace("kube-system"),
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-                            )
-                        ],
-                        ports=[np.NetworkPolicyPortArgs(protocol=proto, port=53) for proto in ("UDP", "TCP")],
-                    )
-                ],
-            ),
+            "allow-dns-egress": spec_args(DNS_EGRESS),
             "allow-same-namespace": np.NetworkPolicySpecArgs(
                 pod_selector=everything,
                 policy_types=["Ingress", "Egress"],

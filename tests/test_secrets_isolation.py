@@ -9,6 +9,7 @@
   lives in the platform namespace `database-users`."""
 
 import hashlib
+import ipaddress
 import json
 import re
 from typing import Any
@@ -22,6 +23,7 @@ from catalog.loader import load_catalog
 from components.database_users import users_sql
 from components.secrets_delivery import DATABASE_USERS_NAMESPACE, STORE_ADMISSION
 from planner.runner import ROOT
+from planner.stackconfig import read_stack_config
 from tests.conftest import STACKS, resources_of
 
 ROLE = "aws:iam/role:Role"
@@ -437,3 +439,17 @@ def test_database_users_namespace_serves_nothing_and_reaches_only_dns_and_mariad
             assert rule.get("to") and rule.get("ports"), "every egress names its peers and ports"
             ports |= {(port["protocol"], port["port"]) for port in rule["ports"]}
     assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 3306)}
+    # MariaDB only in the data subnets, never the whole VPC (the nodes, the endpoints, the runners' peering).
+    vpc = read_stack_config(ROOT, stack).values["insurance-platform:vpcCidr"]
+    blocks = [
+        peer["ipBlock"]["cidr"]
+        for p in policies
+        for rule in p.get("egress", [])
+        for peer in rule["to"]
+        if "ipBlock" in peer
+    ]
+    assert (
+        blocks
+        and vpc not in blocks
+        and all(ipaddress.ip_network(b).subnet_of(ipaddress.ip_network(vpc)) for b in blocks)
+    )
