@@ -451,5 +451,5 @@ def test_database_users_namespace_serves_nothing_and_reaches_only_dns_and_mariad
     assert (
         blocks
         and vpc not in blocks
-        and all(ipaddress.ip_network(b).subnet_of(ipaddress.ip_network(vpc)) for b in blocks)
+        and all(ipaddress.IPv4Network(b).subnet_of(ipaddress.IPv4Network(vpc)) for b in blocks)
     )
