@@ -8,35 +8,35 @@ import pulumi_aws as aws
 
 from catalog import ConfigError
 from catalog.loader import load_settings
-from components.account_baseline import (
+from components.edge.global_edge import GlobalEdge, GlobalEdgeArgs
+from components.edge.ingress_routing import IngressRouting, IngressRoutingArgs
+from components.edge.public_entry import PublicEntry, PublicEntryArgs
+from components.platform.account_baseline import (
     AccountBaseline,
     AccountBaselineArgs,
     RegionalAudit,
     RegionalAuditArgs,
     residency_bound,
 )
-from components.autoscaling import Autoscaling, AutoscalingArgs
-from components.backup_vault import BackupVault, BackupVaultArgs, TenantVault, TenantVaultArgs
-from components.cache import Cache, CacheArgs
-from components.cluster import Cluster, ClusterArgs
-from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
-from components.database_foundation import DatabaseFoundation, DatabaseFoundationArgs
-from components.deployer_access import DeployerEndpoint
-from components.endpoints import VpcEndpoints, VpcEndpointsArgs
-from components.global_edge import GlobalEdge, GlobalEdgeArgs
-from components.ingress_routing import IngressRouting, IngressRoutingArgs
-from components.keys import PlatformKeys, PlatformKeysArgs
-from components.network import Network, NetworkArgs, choose_zones
-from components.observability import Observability, ObservabilityArgs
-from components.platform_network import PlatformNetwork, PlatformNetworkArgs
-from components.pod_security_groups import TenantPodSecurityGroups, TenantPodSecurityGroupsArgs
-from components.providers import config_value, regional_aws_provider
-from components.public_entry import PublicEntry, PublicEntryArgs
-from components.secrets_delivery import SecretsDelivery, SecretsDeliveryArgs
-from components.service_mesh import ServiceMesh, ServiceMeshArgs
-from components.tenant import Tenant, TenantArgs
-from components.tenant_recovery import TenantRecovery, TenantRecoveryArgs
-from components.velero import Velero, VeleroArgs
+from components.platform.autoscaling import Autoscaling, AutoscalingArgs
+from components.platform.cache import Cache, CacheArgs
+from components.platform.cluster import Cluster, ClusterArgs
+from components.platform.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.platform.database_foundation import DatabaseFoundation, DatabaseFoundationArgs
+from components.platform.deployer_access import DeployerEndpoint
+from components.platform.endpoints import VpcEndpoints, VpcEndpointsArgs
+from components.platform.keys import PlatformKeys, PlatformKeysArgs
+from components.platform.network import Network, NetworkArgs, choose_zones
+from components.platform.observability import Observability, ObservabilityArgs
+from components.platform.platform_network import PlatformNetwork, PlatformNetworkArgs
+from components.platform.pod_security_groups import TenantPodSecurityGroups, TenantPodSecurityGroupsArgs
+from components.platform.secrets_delivery import SecretsDelivery, SecretsDeliveryArgs
+from components.platform.service_mesh import ServiceMesh, ServiceMeshArgs
+from components.recovery.backup_vault import BackupVault, BackupVaultArgs, TenantVault, TenantVaultArgs
+from components.recovery.tenant_recovery import TenantRecovery, TenantRecoveryArgs
+from components.recovery.velero import Velero, VeleroArgs
+from components.shared.providers import config_value, regional_aws_provider
+from components.tenant.tenant import Tenant, TenantArgs
 
 try:
     settings = load_settings(config_value, pulumi.get_project(), pulumi.get_stack(), Path(__file__).parent)

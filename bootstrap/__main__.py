@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_aws as aws
 
-from components.deployer import (
+from components.platform.deployer import (
     SECRETS_KEY_ALIAS,
     DeployerNetwork,
     DeployerNetworkArgs,
@@ -26,7 +26,7 @@ from components.deployer import (
     runner_project_name,
     state_bucket_name,
 )
-from components.iam import logs_key_policy
+from components.shared.iam import logs_key_policy
 
 region = aws.config.region or ""
 try:

@@ -35,8 +35,8 @@ import pulumi
 import yaml
 
 import components
-from components import scanner
-from components.scanner import ScannerSkip
+from components.shared import scanner
+from components.shared.scanner import ScannerSkip
 from planner.__main__ import stacks
 from planner.mocks import PlanMocks
 from planner.runner import ROOT, build_plan
@@ -325,10 +325,10 @@ def export(plan: dict[str, Any]) -> Export:
 
 def declared_skips() -> list[tuple[str, ScannerSkip]]:
     """(module, skip) for every SCANNER_SKIPS declared in components/*, and those kept in
-    components/scanner.py for other modules (ELSEWHERE)."""
+    components/shared/scanner.py for other modules (ELSEWHERE)."""
     found = []
-    for info in pkgutil.iter_modules(components.__path__):
-        module = importlib.import_module(f"components.{info.name}")
+    for info in pkgutil.walk_packages(components.__path__, "components."):
+        module = importlib.import_module(info.name)
         found += [(module.__name__, skip) for skip in getattr(module, "SCANNER_SKIPS", ())]
     found += [(module, skip) for module, skips in scanner.ELSEWHERE.items() for skip in skips]
     return found
@@ -409,7 +409,7 @@ def render(stack: str, exported: Export, verdict: Verdict, seconds: float) -> st
         lines += [f"- {f['check']} {f['type']} {f['name']}: {f['title']}" for f in verdict.failed]
         lines.append("")
     if pending:
-        lines += ["## Pending a fix (real findings; components/scanner.py ELSEWHERE)", ""]
+        lines += ["## Pending a fix (real findings; components/shared/scanner.py ELSEWHERE)", ""]
         lines += [f"- {f['check']} {f['name']} ({f['module']}): {f['fix']}" for f in pending]
         lines.append("")
     if accepted:

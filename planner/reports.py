@@ -30,8 +30,9 @@ def source_file(plan: Mapping[str, Any], urn: str | None) -> str:
         if current["type"].startswith("platform:index:"):
             component = current["type"].rsplit(":", 1)[-1]
             module = re.sub(r"(?<!^)(?=[A-Z])", "_", component).lower()
-            if (ROOT / "components" / f"{module}.py").is_file():
-                return f"components/{module}.py"
+            found = sorted((ROOT / "components").glob(f"*/{module}.py"))
+            if found:
+                return found[0].relative_to(ROOT).as_posix()
         current = by_urn.get(current["parent"] or "")
     return "__main__.py"
 

@@ -70,7 +70,7 @@ def with_gates(config: StackConfig, root: Path, fresh: bool) -> StackConfig:
     environment = config.values.get(f"{config.project}:environment", "")
     catalog = root / config.values.get(f"{config.project}:tenantCatalog", f"tenants/{environment}")
     everyone = [] if fresh else sorted(p.stem for p in catalog.glob("*.yaml"))
-    # The user pools of tenants homed in the peer, as the peer's plan names them (components/tenant.py).
+    # The user pools of tenants homed in the peer, as the peer's plan names them (components/tenant/tenant.py).
     peer_region = dr.get("peerRegion")
     pools = {
         t: offline_user_pool_id(str(peer_region), f"tenant-{t}-identity-users")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.deployer import runner_project_name
+from components.platform.deployer import runner_project_name
 from planner.mocks import _hex
 from planner.runner import ROOT, build_plan
 

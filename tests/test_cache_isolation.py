@@ -14,8 +14,8 @@ import pulumi
 import pytest
 
 from catalog import StackSettings, Tenant
-from components.cache import Cache, CacheArgs, tenant_access_string
-from components.providers import regional_aws_provider
+from components.platform.cache import Cache, CacheArgs, tenant_access_string
+from components.shared.providers import regional_aws_provider
 from planner.mocks import Registration
 from tests.conftest import STACKS, resources_of
 from tests.helpers import of_type, run, settings_for, single

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from catalog.tiers import TIERS
-from components.scanner import ScannerSkip, single_region
+from components.shared.scanner import ScannerSkip, single_region
 from planner.checkov_export import CHECKOV, apply_skips, declared_skips, export, run_checkov, tf_attributes, tf_type
 from tests.conftest import resources_of
 

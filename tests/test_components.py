@@ -8,12 +8,12 @@ import pytest
 
 from catalog import TIERS, StackSettings
 from catalog.tiers import Overrides, effective_tier
-from components.cache import TenantCacheAccess
-from components.cluster import CONTROL_PLANE_LOG_TYPES, Cluster, ClusterArgs
-from components.deployer_access import DeployerEndpoint
-from components.network import Network, NetworkArgs, subnet_plan
-from components.providers import regional_aws_provider
-from components.tenant import Tenant, TenantArgs
+from components.platform.cache import TenantCacheAccess
+from components.platform.cluster import CONTROL_PLANE_LOG_TYPES, Cluster, ClusterArgs
+from components.platform.deployer_access import DeployerEndpoint
+from components.platform.network import Network, NetworkArgs, subnet_plan
+from components.shared.providers import regional_aws_provider
+from components.tenant.tenant import Tenant, TenantArgs
 from planner.mocks import Registration
 from tests.helpers import of_type, run, settings_for, single
 

@@ -99,8 +99,8 @@ def test_no_route53_record_is_written_by_both_stacks_of_a_pair(plans: dict[str, 
 
 
 def _front_end(settings: StackSettings, verified: bool) -> list[Registration]:
-    from components.global_edge import TenantFrontEnd, TenantFrontEndArgs
-    from components.providers import regional_aws_provider
+    from components.edge.global_edge import TenantFrontEnd, TenantFrontEndArgs
+    from components.shared.providers import regional_aws_provider
 
     assert settings.global_edge is not None
     base = next(t for t in settings.tenants if settings.global_edge.zone_for(t.domain) is None)
@@ -169,7 +169,7 @@ def test_alb_access_logs_are_granted_to_the_regions_delivery_principal(
 
 
 def test_every_catalog_region_has_an_access_log_principal_and_others_fail_clearly() -> None:
-    from components.public_entry import ELB_ACCOUNTS, elb_log_delivery_principal
+    from components.edge.public_entry import ELB_ACCOUNTS, elb_log_delivery_principal
 
     for region in AWS_REGIONS:
         principal = elb_log_delivery_principal(region)
@@ -187,9 +187,9 @@ ELB_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
 def test_router_release_waits_for_istiod() -> None:
     import pulumi_kubernetes as k8s
 
-    from components.ingress_routing import IngressRouting, IngressRoutingArgs
-    from components.providers import regional_aws_provider
-    from components.service_mesh import ServiceMesh, ServiceMeshArgs
+    from components.edge.ingress_routing import IngressRouting, IngressRoutingArgs
+    from components.platform.service_mesh import ServiceMesh, ServiceMeshArgs
+    from components.shared.providers import regional_aws_provider
 
     settings = settings_for("dev")
 

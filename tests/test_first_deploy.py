@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from catalog.loader import load_settings
-from components.endpoints import endpoint_policy
-from components.network import choose_zones
-from components.secure_bucket import key_resource, replication_policy
+from components.platform.endpoints import endpoint_policy
+from components.platform.network import choose_zones
+from components.shared.secure_bucket import key_resource, replication_policy
 from planner.rehearsal import dependency_closure, rehearse
 from planner.runner import ROOT, build_plan, with_gates
 from planner.stackconfig import read_stack_config

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from catalog.loader import load_catalog
-from components.global_edge import CACHING_DISABLED, FAILOVER_STATUS_CODES, STATIC_PATHS
-from components.waf import MANAGED_RULE_GROUPS
+from components.edge.global_edge import CACHING_DISABLED, FAILOVER_STATUS_CODES, STATIC_PATHS
+from components.edge.waf import MANAGED_RULE_GROUPS
 from planner.policy import evaluate
 from planner.runner import ROOT
 from tests.conftest import STACKS, config_for, resources_of

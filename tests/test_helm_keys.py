@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from components.versions import CHARTS
+from components.shared.versions import CHARTS
 from planner.helm_keys.extract import check_values, extract
 
 KEYS = Path(__file__).resolve().parents[1] / "planner" / "helm_keys"

@@ -12,9 +12,9 @@ import pulumi
 import pytest
 
 from catalog import StackSettings
-from components.network import subnet_plan
-from components.tenant_namespace import TELEMETRY_COLLECTOR
-from components.tenant_recovery import TenantRecovery, TenantRecoveryArgs
+from components.platform.network import subnet_plan
+from components.recovery.tenant_recovery import TenantRecovery, TenantRecoveryArgs
+from components.tenant.tenant_namespace import TELEMETRY_COLLECTOR
 from planner.mocks import _hex
 from tests.conftest import STACKS, resources_of
 from tests.helpers import of_type, run, settings_for

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from catalog.loader import load_catalog
-from components.observability import STORES, datasources
-from components.versions import CHARTS
+from components.platform.observability import STORES, datasources
+from components.shared.versions import CHARTS
 from planner.runner import ROOT
 from tests.conftest import STACKS, resources_of
 

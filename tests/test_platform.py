@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from components.endpoints import GATEWAY_SERVICES, INTERFACE_SERVICES
-from components.public_entry import TLS_POLICY
-from components.versions import CHARTS, EKS_ADDONS
-from components.waf import MANAGED_RULE_GROUPS
+from components.edge.public_entry import TLS_POLICY
+from components.edge.waf import MANAGED_RULE_GROUPS
+from components.platform.endpoints import GATEWAY_SERVICES, INTERFACE_SERVICES
+from components.shared.versions import CHARTS, EKS_ADDONS
 from tests.conftest import STACKS, resources_of
 
 

@@ -493,7 +493,7 @@ def test_cond1_ifexists_or_uncovered_action_passes() -> None:
 
 
 def test_cond1_a_second_allow_for_web_identity_admits_the_call() -> None:
-    """components/endpoints.py: the account perimeter plus an Allow for AssumeRoleWithWebIdentity;
+    """components/platform/endpoints.py: the account perimeter plus an Allow for AssumeRoleWithWebIdentity;
     IAM needs one Allow, so the call goes through and nothing is reported."""
     perimeter: dict[str, Any] = {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}
     perimeter["Condition"] = {"StringEquals": {"aws:PrincipalAccount": ACCT}}

@@ -1,4 +1,4 @@
-"""renovate.json must see every pin of components/versions.py: its regex managers, applied the way
+"""renovate.json must see every pin of components/shared/versions.py: its regex managers, applied the way
 Renovate applies them, match each chart, Istio and the Velero plugin exactly once."""
 
 import json
@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from components.versions import CHARTS, ISTIO, VELERO_AWS_PLUGIN
+from components.shared.versions import CHARTS, ISTIO, VELERO_AWS_PLUGIN
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = json.loads((ROOT / "renovate.json").read_text())
@@ -50,7 +50,7 @@ def test_every_manager_is_a_regex_manager_with_a_datasource() -> None:
 
 
 def test_every_chart_pin_is_matched_exactly_once() -> None:
-    seen = Counter((dep, value) for path, dep, value in _matches() if path == "components/versions.py")
+    seen = Counter((dep, value) for path, dep, value in _matches() if path == "components/shared/versions.py")
     for key, chart in CHARTS.items():
         if chart.version == ISTIO:
             continue  # follows ISTIO, checked below

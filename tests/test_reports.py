@@ -55,9 +55,10 @@ def test_sarif_results_point_at_rule_resource_and_source(broken: dict[str, Any],
     rds = by_rule["NET-RDS-1"]
     assert rds["level"] == "error" and by_rule["BAK-REDIS-1"]["level"] == "warning"
     assert run["tool"]["driver"]["rules"][rds["ruleIndex"]]["id"] == "NET-RDS-1"
-    assert rds["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "components/tenant_database.py"
+    assert rds["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "components/tenant/tenant_database.py"
     assert (
-        by_rule["BAK-REDIS-1"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "components/cache.py"
+        by_rule["BAK-REDIS-1"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        == "components/platform/cache.py"
     )
     assert rds["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].endswith("Instance::tenant-demo-basic-db")
     assert rds["properties"]["tenant"] == "demo-basic"

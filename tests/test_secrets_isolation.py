@@ -20,8 +20,8 @@ import pytest
 from celpy.adapter import json_to_cel
 
 from catalog.loader import load_catalog
-from components.database_users import users_sql
-from components.secrets_delivery import DATABASE_USERS_NAMESPACE, STORE_ADMISSION
+from components.platform.secrets_delivery import DATABASE_USERS_NAMESPACE, STORE_ADMISSION
+from components.tenant.database_users import users_sql
 from planner.runner import ROOT
 from planner.stackconfig import read_stack_config
 from tests.conftest import STACKS, resources_of

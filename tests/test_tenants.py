@@ -9,7 +9,7 @@ import pytest
 
 from catalog import TIERS
 from catalog.loader import load_catalog
-from components.tenant_services import doubled
+from components.tenant.tenant_services import doubled
 from planner.runner import ROOT
 from tests.conftest import resources_of
 

@@ -15,7 +15,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from components.versions import CHARTS  # noqa: E402
+from components.shared.versions import CHARTS  # noqa: E402
 from planner.helm_keys.extract import check_values  # noqa: E402
 
 

@@ -3,7 +3,7 @@
     python planner/helm_keys/extract.py <chart-key> <values.yaml> <source> [--chart-yaml Chart.yaml]
 
 writes planner/helm_keys/<chart-key>.json with the chart name and version pinned in
-components/versions.py, `source` (owner/repo@tag:path, as given), `paths` (dotted path of every
+components/shared/versions.py, `source` (owner/repo@tag:path, as given), `paths` (dotted path of every
 mapping key in values.yaml; a list is a leaf) and `open` (paths under which any key is allowed:
 empty or null defaults, free-form maps such as annotations or resources, config blobs, and the
 aliases of sub-chart dependencies read from --chart-yaml). Only key names are written, never
@@ -165,7 +165,7 @@ def dependency_aliases(chart_yaml: Path) -> list[str]:
 
 def pinned(chart_key: str) -> tuple[str, str]:
     sys.path.insert(0, str(HERE.parents[1]))
-    from components.versions import CHARTS
+    from components.shared.versions import CHARTS
 
     return CHARTS[chart_key].chart, CHARTS[chart_key].version
 
@@ -193,7 +193,7 @@ def check_values(values: Mapping[str, Any], keys: Mapping[str, Any]) -> list[str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Writes the key list of a chart's values.yaml.")
-    parser.add_argument("chart_key", help="a key of components.versions.CHARTS")
+    parser.add_argument("chart_key", help="a key of components.shared.versions.CHARTS")
     parser.add_argument("values", help="the chart's values.yaml at the pinned tag, or - when it cannot be read")
     parser.add_argument("source", help="owner/repo@tag:path of that values.yaml")
     parser.add_argument("--chart-yaml", type=Path, help="the chart's Chart.yaml (sub-chart aliases become open)")

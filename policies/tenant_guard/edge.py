@@ -15,7 +15,7 @@ LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
 WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
-# The pack runs without the program's code (its own virtualenv): these mirror components/global_edge.py.
+# The pack runs without the program's code (its own virtualenv): these mirror components/edge/global_edge.py.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS managed cache policy
 # AWS managed origin request policy AllViewerExceptHostHeader: CloudFront sends the origin's own name
 # as Host, the name the regional entry certificate covers (AllViewer forwards the viewer's Host).
@@ -202,7 +202,7 @@ RULES = (
             fsbp("CloudFront.9"),
             fsbp("CloudFront.10"),
         ),
-        remediation="Build front-ends with TenantFrontEnd (components/global_edge.py): it sets the certificate, TLSv1.2_2021, https-only origins named <tenant>-origin-<region>, AllViewerExceptHostHeader, the tenant's CLOUDFRONT web ACL and CachingDisabled on the default behavior.",
+        remediation="Build front-ends with TenantFrontEnd (components/edge/global_edge.py): it sets the certificate, TLSv1.2_2021, https-only origins named <tenant>-origin-<region>, AllViewerExceptHostHeader, the tenant's CLOUDFRONT web ACL and CachingDisabled on the default behavior.",
         resource_types=(DISTRIBUTION,),
         check=front_end_hardening,
         config_schema={

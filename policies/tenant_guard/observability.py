@@ -59,7 +59,7 @@ def alarm_coverage(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[t
 
 
 def audit_trail(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
-    # A residency-bound environment records region by region (components/account_baseline.py): a
+    # A residency-bound environment records region by region (components/platform/account_baseline.py): a
     # single-region trail declares the region it records, and it must be its own.
     scope = tags_of(r.props).get("records-region")
     if get(r.props, "isMultiRegionTrail") is not True and (scope is None or scope != r.region):
@@ -220,7 +220,7 @@ RULES = (
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.7"), naic("a")),
-        remediation="Generate data sources with components.observability.datasources (one tenant id per data source); never use multi-tenant ('a|b') queries.",
+        remediation="Generate data sources with components.platform.observability.datasources (one tenant id per data source); never use multi-tenant ('a|b') queries.",
         resource_types=("kubernetes:helm.sh/v3:Release",),
         check=grafana_isolation,
     ),

@@ -59,7 +59,7 @@ def _pinned(version: Any) -> bool:
 def helm_pinned(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
     version = get(r.props, "version")
     if not _pinned(version):
-        yield "the chart version is not pinned to one exact version (components/versions.py)"
+        yield "the chart version is not pinned to one exact version (components/shared/versions.py)"
     chart = str(get(r.props, "chart", ""))
     if not chart.startswith("oci://") and not get(r.props, "repositoryOpts.repo"):
         yield "the chart comes from no explicit repository"
@@ -67,7 +67,7 @@ def helm_pinned(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
 
 def addon_pinned(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
     if not _pinned(get(r.props, "addonVersion")):
-        yield "the EKS add-on version is not pinned (components/versions.py)"
+        yield "the EKS add-on version is not pinned (components/shared/versions.py)"
 
 
 def _policy_document(value: Any) -> Mapping[str, Any] | None:
@@ -208,7 +208,7 @@ RULES = (
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.8"), cis_eks("5.1.4")),
-        remediation="Pin the version in components/versions.py and pass the chart's repository.",
+        remediation="Pin the version in components/shared/versions.py and pass the chart's repository.",
         resource_types=(HELM_RELEASE, HELM_CHART),
         check=helm_pinned,
     ),
@@ -221,7 +221,7 @@ RULES = (
         severity=Severity.LOW,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.8"),),
-        remediation="Set addonVersion from components/versions.py (check with aws eks describe-addon-versions).",
+        remediation="Set addonVersion from components/shared/versions.py (check with aws eks describe-addon-versions).",
         resource_types=(EKS_ADDON,),
         check=addon_pinned,
     ),

@@ -438,7 +438,7 @@ RULES = (
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.13"), glba("2")),
-        remediation="Pass tenant_tags()/tenant_labels() (components/tags.py) to every resource of the Tenant component.",
+        remediation="Pass tenant_tags()/tenant_labels() (components/shared/tags.py) to every resource of the Tenant component.",
         stack_check=tenant_attribution,
     ),
 )

@@ -1,0 +1,1 @@
+"""Backups and disaster recovery: vaults, Velero, cross-region copies, DR replicas."""

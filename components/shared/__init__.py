@@ -1,0 +1,1 @@
+"""Helpers every layer uses: tags, providers, IAM documents, Kubernetes specs, buckets, versions."""

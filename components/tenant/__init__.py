@@ -1,0 +1,1 @@
+"""One tenant in one region: namespace, identity, key, database, messaging, services, observability."""

@@ -1,0 +1,340 @@
+"""Everything one tenant gets in a regional stack, composed from smaller components and driven by
+its catalog file and tier. Data (database, document bucket, user directory, budget) lives only in
+the tenant's home region; every region that serves the tenant runs its services, queues and topics."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from catalog import StackSettings
+from catalog import Tenant as TenantConfig
+from components.platform.cache import TenantCacheAccess
+from components.platform.observability import COLLECTOR_OTLP
+from components.platform.secrets_delivery import DATABASE_USERS_NAMESPACE, provisioner_account
+from components.recovery.tenant_backup import TenantBackup, TenantBackupArgs
+from components.shared.secure_bucket import SecureBucket, SecureBucketArgs
+from components.shared.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
+from components.shared.tags import tenant_tags
+from components.tenant.database_users import DatabaseUsers, DatabaseUsersArgs
+from components.tenant.tenant_database import TenantDatabase, TenantDatabaseArgs
+from components.tenant.tenant_identity import TenantIdentity, TenantIdentityArgs, operators_group
+from components.tenant.tenant_key import TenantKey, TenantKeyArgs
+from components.tenant.tenant_messaging import TenantMessaging, TenantMessagingArgs
+from components.tenant.tenant_namespace import TenantNamespace, TenantNamespaceArgs
+from components.tenant.tenant_observability import TenantObservability, TenantObservabilityArgs
+from components.tenant.tenant_permissions import TenantPermissions, TenantPermissionsArgs
+from components.tenant.tenant_services import TenantServices, TenantServicesArgs
+
+
+def documents_bucket(settings: StackSettings, tenant: TenantConfig) -> str:
+    """Deterministic: every region that serves the tenant can name its home-region bucket."""
+    return f"{settings.name_prefix}-{tenant.home_region}-{tenant.id}-data"
+
+
+@dataclass
+class TenantArgs:
+    settings: StackSettings
+    tenant: TenantConfig
+    account_id: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    cluster_name: pulumi.Input[str]  # an Output of the cluster: access entries wait for it
+    pod_security_group_id: pulumi.Input[str]  # the tenant's own pods (TenantPodSecurityGroups)
+    shared_pod_security_group_id: pulumi.Input[str]  # platform services every tenant pod needs
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_provider_url: pulumi.Input[str]
+    subnet_group_name: pulumi.Input[str]
+    parameter_group_name: pulumi.Input[str]
+    option_group_name: pulumi.Input[str]
+    monitoring_role_arn: pulumi.Input[str]
+    cache: TenantCacheAccess  # the tenant's own user on the regional Redis
+    backup_role_arn: pulumi.Input[str]
+    entry_dns_name: pulumi.Input[str]  # the regional public entry, for latency routing
+    entry_zone_id: pulumi.Input[str]
+    platform_addons: Sequence[pulumi.Resource] = field(default_factory=list)  # CRDs tenants use
+    promoted_database: aws.rds.Instance | None = None  # after a regional failover (TenantRecovery)
+
+
+class Tenant(pulumi.ComponentResource):
+    namespace: TenantNamespace
+    identity: TenantIdentity
+    key: TenantKey
+    messaging: TenantMessaging
+    database: TenantDatabase | None
+    bucket: SecureBucket | None
+    services: TenantServices
+
+    def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:index:Tenant", name, None, opts)
+        s, t = args.settings, args.tenant
+        home = s.region == t.home_region
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.identity = TenantIdentity(
+            f"{name}-identity",
+            TenantIdentityArgs(
+                settings=s,
+                tenant=t,
+                account_id=args.account_id,
+                cluster_name=args.cluster_name,
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_provider_url=args.oidc_provider_url,
+                namespace=t.namespace,
+                home=home,
+            ),
+            child,
+        )
+        self.namespace = TenantNamespace(
+            f"{name}-ns",
+            TenantNamespaceArgs(
+                settings=s,
+                tenant=t,
+                operators_group=operators_group(t.id),
+                jwt_issuer=self.identity.issuer,
+                pod_security_group_ids=[args.pod_security_group_id, args.shared_pod_security_group_id],
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=list(args.platform_addons)),
+        )
+        roles = {w: r.role for w, r in self.identity.workload_roles.items()}
+        # Home region: the only reader of the database master credential, from the platform
+        # namespace (DatabaseUsers grants the secret); the tenant key lets it decrypt through
+        # Secrets Manager. Created before the key, whose policy names it.
+        provisioner = (
+            ServiceAccountRole(
+                f"{name}-db-provisioner",
+                ServiceAccountRoleArgs(
+                    oidc_provider_arn=args.oidc_provider_arn,
+                    oidc_provider_url=args.oidc_provider_url,
+                    namespace=DATABASE_USERS_NAMESPACE,
+                    service_account=provisioner_account(t),
+                    tags=tenant_tags(s, t),
+                    role_name=f"{s.regional_prefix}-{t.id}-db-users",
+                ),
+                child,
+            ).role
+            if home
+            else None
+        )
+        key_users = {w: r.arn for w, r in roles.items()} | ({"db-users": provisioner.arn} if provisioner else {})
+        self.key = TenantKey(
+            f"{name}-key",
+            TenantKeyArgs(
+                settings=s,
+                tenant=t,
+                account_id=args.account_id,
+                workload_role_arns=key_users,
+                secrets_role_arn=self.identity.secrets_role.arn,
+                backup_role_arn=args.backup_role_arn if home else None,
+            ),
+            child,
+        )
+        self.messaging = TenantMessaging(
+            f"{name}-messaging",
+            TenantMessagingArgs(
+                settings=s, tenant=t, kms_key_arn=self.key.arn, workload_role_arns=[r.arn for r in roles.values()]
+            ),
+            child,
+        )
+
+        self.database = None
+        self.bucket = None
+        bucket_name = documents_bucket(s, t)
+        if home:
+            self.database = TenantDatabase(
+                f"{name}-db",
+                TenantDatabaseArgs(
+                    settings=s,
+                    tenant=t,
+                    vpc_id=args.vpc_id,
+                    client_security_group_id=args.pod_security_group_id,
+                    kms_key_arn=self.key.arn,
+                    subnet_group_name=args.subnet_group_name,
+                    parameter_group_name=args.parameter_group_name,
+                    option_group_name=args.option_group_name,
+                    monitoring_role_arn=args.monitoring_role_arn,
+                ),
+                child,
+            )
+            self.bucket = SecureBucket(
+                f"{name}-documents",
+                SecureBucketArgs(
+                    bucket_name=bucket_name,
+                    tags=tenant_tags(s, t),
+                    retention_days=t.tier.document_retention_days,
+                    kms_key_arn=self.key.arn,
+                ),
+                child,
+            )
+            self._budget(name, s, t)
+            TenantBackup(
+                f"{name}-backup",
+                TenantBackupArgs(
+                    settings=s,
+                    tenant=t,
+                    account_id=args.account_id,
+                    backup_role_arn=args.backup_role_arn,
+                    database_arn=self.database.instance.arn,
+                    bucket=self.bucket.bucket,
+                    kms_key_arn=self.key.arn,
+                ),
+                child,
+            )
+
+        db = self.database.instance if self.database else args.promoted_database
+        TenantPermissions(
+            f"{name}-permissions",
+            TenantPermissionsArgs(
+                settings=s,
+                tenant=t,
+                account_id=args.account_id,
+                workload_roles=roles,
+                secrets_role=self.identity.secrets_role,
+                queue_arns={svc: q.arn for svc, q in self.messaging.queues.items()},
+                topic_arns={svc: topic.arn for svc, topic in self.messaging.topics.items()},
+                bucket_arn=f"arn:aws:s3:::{bucket_name}",
+                database_resource_id=db.resource_id if db else None,
+                cache=args.cache,
+            ),
+            child,
+        )
+        users = (
+            DatabaseUsers(
+                f"{name}-db-users",
+                DatabaseUsersArgs(
+                    settings=s,
+                    tenant=t,
+                    account_id=args.account_id,
+                    oidc_provider_arn=args.oidc_provider_arn,
+                    oidc_provider_url=args.oidc_provider_url,
+                    database_resource_id=db.resource_id,
+                    master_secret_arn=self.database.master_secret_arn if self.database else None,
+                    provisioner_role=provisioner,
+                    depends_on=list(args.platform_addons),
+                    pod_security_group_ids=[args.pod_security_group_id, args.shared_pod_security_group_id],
+                ),
+                child,
+            )
+            if db
+            else None
+        )
+
+        runtime: dict[str, pulumi.Input[str]] = {
+            "TENANT_ID": t.id,
+            "TENANT_TIER": t.tier.name,
+            "AWS_REGION": s.region,
+            "HOME_REGION": t.home_region,
+            "DOCUMENTS_BUCKET": bucket_name,
+            "PII_KEY_ARN": self.key.pii_key.arn if self.key.pii_key else "",
+            # In regions other than home, the database is wired to the home primary by DR (issue 6).
+            "DATABASE_HOST": db.address if db else "",  # empty: the home-region primary (see DR)
+            "DATABASE_PORT": "3306",
+            "DATABASE_TLS": "required",
+            # Traces go to the collector, which files them under this namespace's tenant id.
+            "OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR_OTLP,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_RESOURCE_ATTRIBUTES": f"tenant.id={t.id},deployment.environment={s.environment}",
+        }
+        for svc in self.messaging.queues:
+            runtime[f"{svc.upper()}_JOBS_QUEUE_URL"] = self.messaging.queues[svc].url
+            runtime[f"{svc.upper()}_UPDATES_TOPIC_ARN"] = self.messaging.topics[svc].arn
+        if self.identity.issuer is not None:
+            runtime["OIDC_ISSUER"] = self.identity.issuer
+        self.services = TenantServices(
+            f"{name}-services",
+            TenantServicesArgs(
+                settings=s,
+                tenant=t,
+                namespace=self.namespace.namespace_name,
+                workload_role_arns={w: r.arn for w, r in roles.items()}
+                | ({"migrations": users.migrations_role.arn} if users else {}),
+                runtime_config=runtime,
+                queue_urls={svc: q.url for svc, q in self.messaging.queues.items()},
+                secrets_role_arn=self.identity.secrets_role.arn,
+                database=db is not None,
+                database_users=[users.job] if users and users.job else [],
+                cache=args.cache,
+                depends_on=[self.namespace, *args.platform_addons],
+            ),
+            child,
+        )
+        replica = self.database.replica if self.database else None
+        TenantObservability(
+            f"{name}-observability",
+            TenantObservabilityArgs(
+                settings=s,
+                tenant=t,
+                account_id=args.account_id,
+                kms_key_arn=self.key.arn,
+                database_identifier=db.identifier if db else None,
+                replica_identifier=replica.identifier if replica else None,
+                queue_names={svc: q.name for svc, q in self.messaging.queues.items()},
+                dead_letter_queue_names={svc: q.name for svc, q in self.messaging.dead_letter_queues.items()},
+            ),
+            child,
+        )
+        self._latency_record(name, s, t, args)
+        self.register_outputs(
+            {
+                "namespace": self.namespace.namespace_name,
+                "home": home,
+                "databaseEndpoint": db.endpoint if db else None,
+                "keyArn": self.key.arn,
+            }
+        )
+
+    def _latency_record(self, name: str, s: StackSettings, t: TenantConfig, args: TenantArgs) -> None:
+        """This region's answer for the tenant's platform host name: latency-routed, dropped when
+        the region's entry fails its health check. Each regional stack writes only its own."""
+        health = aws.route53.HealthCheck(
+            f"{name}-health",
+            type="HTTPS",
+            fqdn=args.entry_dns_name,
+            port=443,
+            resource_path="/nginx-health",
+            enable_sni=True,
+            request_interval=10,
+            failure_threshold=3,
+            measure_latency=True,
+            tags={**tenant_tags(s, t), "Name": f"{t.id}-{s.region}"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.route53.Record(
+            f"{name}-latency",
+            zone_id=s.edge.hosted_zone_id,
+            name=f"{t.id}.{s.edge.domain}",
+            type="A",
+            set_identifier=s.region,
+            latency_routing_policies=[aws.route53.RecordLatencyRoutingPolicyArgs(region=s.region)],
+            health_check_id=health.id,
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=args.entry_dns_name, zone_id=args.entry_zone_id, evaluate_target_health=True
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _budget(self, name: str, s: StackSettings, t: TenantConfig) -> None:
+        emails = [c.email for c in t.contacts]
+        aws.budgets.Budget(
+            f"{name}-budget",
+            name=f"{s.name_prefix}-tenant-{t.id}",
+            budget_type="COST",
+            limit_amount=str(t.tier.monthly_budget_usd),
+            limit_unit="USD",
+            time_unit="MONTHLY",
+            cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:tenant${t.id}"])],
+            notifications=[
+                aws.budgets.BudgetNotificationArgs(
+                    comparison_operator="GREATER_THAN",
+                    threshold=threshold,
+                    threshold_type="PERCENTAGE",
+                    notification_type=kind,
+                    subscriber_email_addresses=emails,
+                )
+                for threshold, kind in ((80, "ACTUAL"), (100, "FORECASTED"), (100, "ACTUAL"))
+            ],
+            tags=tenant_tags(s, t),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
