@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -31,6 +31,9 @@ from catalog.model import (
     deployer_name,
 )
 from catalog.regions import is_aws_region
+
+if TYPE_CHECKING:
+    from catalog.stacks import StackName
 from catalog.tiers import (
     DB_INSTANCE_CLASSES,
     LOG_RETENTION_DAYS,
@@ -679,3 +682,23 @@ def _dr(d: _Fields, region: str, tenants: tuple[Tenant, ...]) -> DrSettings:
 
 
 GATE_KEYS = ("peerDeployed", "peerTenants", "peerHolds", "peerUserPools")  # written by planner/gates.py at deploy time
+
+
+def stack_tenant(settings: StackSettings, stack: "StackName") -> Tenant | None:
+    """The tenant a tenant stack builds (None for the platform stack): it must be in the catalog
+    and have a stack under this platform stack (catalog.stacks.tenants_with_stacks)."""
+    from catalog.stacks import tenants_with_stacks
+
+    if stack.tenant is None:
+        return None
+    file = f"{settings.catalog_dir}/{stack.tenant}.yaml"
+    found = next((t for t in settings.tenants if t.id == stack.tenant), None)
+    if found is None:
+        raise ConfigError(
+            file,
+            "(file)",
+            f"no such tenant: stack {stack} has no catalog file (an offboarded tenant's stack keeps its protected resources)",
+        )
+    if found.id not in tenants_with_stacks(settings):
+        raise ConfigError(file, "regions", f"tenant {found.id} has no stack in {settings.stack} ({settings.region})")
+    return found

@@ -280,29 +280,30 @@ class StackSettings:
 
     @property
     def skipped(self) -> tuple[str, ...]:
-        """What this deploy leaves out and why (bootstrap order, values people have not given yet)."""
+        """What this region leaves out and why (bootstrap order, values people have not given yet):
+        the platform's own notes, then every tenant's (`skipped_for`)."""
+        notes: list[str] = []
+        if self.dr is not None and not self.dr.peer_deployed:
+            notes.append(f"Velero replication to {self.dr.peer_region}: {self.dr.peer_stack} is not deployed yet")
+        for t in self.tenants:
+            notes += self.skipped_for(t)
+        if not self.operator_sso.client_secret_stored:
+            notes.append("tenant views (Grafana per tenant): operatorSso.clientSecretStored is not set yet")
+        return tuple(notes)
+
+    def skipped_for(self, t: Tenant) -> tuple[str, ...]:
+        """What this region leaves out of one tenant's stack, and why."""
         notes: list[str] = []
         if self.dr is not None:
             peer = self.dr.peer_stack
-            if not self.dr.peer_deployed:
-                notes.append(f"Velero replication to {self.dr.peer_region}: {peer} is not deployed yet")
-            notes += [
-                f"DR copies of {t.id} (home {t.home_region}): its primary does not exist in {peer} yet"
-                for t in self.dr_candidates
-                if t.id not in self.dr.peer_tenants
-            ]
-            notes += [
-                f"copies of {t.id} to {self.dr.peer_region}: {peer} does not hold its DR copies yet"
-                for t in self.tenants
-                if t.home_region == self.region and self.may_copy_to_peer(t) and t.id not in self.dr.peer_holds
-            ]
-        notes += [
-            f"JWT issuer of {t.id} (user pool in {t.home_region}) unknown here yet: its routed traffic is refused"
-            for t in self.served_tenants
-            if t.home_region != self.region and self.jwt_issuer(t) is None
-        ]
-        if not self.operator_sso.client_secret_stored:
-            notes.append("tenant views (Grafana per tenant): operatorSso.clientSecretStored is not set yet")
+            if t in self.dr_candidates and t.id not in self.dr.peer_tenants:
+                notes.append(f"DR copies of {t.id} (home {t.home_region}): its primary does not exist in {peer} yet")
+            if t.home_region == self.region and self.may_copy_to_peer(t) and t.id not in self.dr.peer_holds:
+                notes.append(f"copies of {t.id} to {self.dr.peer_region}: {peer} does not hold its DR copies yet")
+        if t in self.served_tenants and t.home_region != self.region and self.jwt_issuer(t) is None:
+            notes.append(
+                f"JWT issuer of {t.id} (user pool in {t.home_region}) unknown here yet: its routed traffic is refused"
+            )
         return tuple(notes)
 
     def key_administrators(self, account_id: str) -> list[str]:

@@ -29,7 +29,9 @@ class StackName:
     def parse(name: str) -> "StackName":
         platform, dot, tenant = name.partition(SEPARATOR)
         if not platform or (dot and (not tenant or SEPARATOR in tenant)):
-            raise ConfigError(f"Pulumi.{name}.yaml", "(stack name)", f"'{name}' is not <platform> or <platform>.<tenant>")
+            raise ConfigError(
+                f"Pulumi.{name}.yaml", "(stack name)", f"'{name}' is not <platform> or <platform>.<tenant>"
+            )
         return StackName(platform, tenant or None)
 
     @property
@@ -46,8 +48,11 @@ def tenant_stack(platform: str, tenant: str) -> str:
 
 def tenants_with_stacks(settings: StackSettings) -> tuple[str, ...]:
     """Tenants with a stack under this platform stack: those served here (or promoted here) and
-    those whose DR copies residency lets this region hold. Catalog-only, so the set is known before
+    those whose DR copies residency lets this region hold; on the edge owner's platform, every
+    tenant of the environment (its CloudFront front-end). Catalog-only, so the set is known before
     any deploy; a DR stack whose primary does not exist yet plans nothing (see `skipped`)."""
+    if settings.global_edge is not None:  # the edge owner's stacks hold every tenant's front-end
+        return tuple(sorted(t.id for t in settings.tenants))
     served = {t.id for t in settings.served_tenants}
     return tuple(sorted(served | {t.id for t in settings.dr_candidates}))
 

@@ -88,9 +88,10 @@ class Registration:
 class PlanMocks(pulumi.runtime.Mocks):
     """Fake cloud answers: ids, ARNs and the few computed outputs the program reads."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, stacks: dict[str, dict[str, Any]] | None = None) -> None:
         self.region = region
         self.monitor: RecordingMonitor | None = None
+        self.stacks = dict(stacks or {})  # qualified stack name -> the outputs its own plan recorded
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{OFFLINE_ACCOUNT_ID}:{resource}"
@@ -230,7 +231,10 @@ class PlanMocks(pulumi.runtime.Mocks):
         return rid, state
 
     def _stack_outputs(self, reference: str) -> dict[str, Any]:
-        """Outputs of a referenced stack: the bootstrap stack's deploy runner (bootstrap/)."""
+        """Outputs of a referenced stack: a stack planned in this run (a tenant stack's platform),
+        else the bootstrap stack's deploy runner (bootstrap/)."""
+        if reference in self.stacks:
+            return self.stacks[reference]
         stack = reference.rsplit("/", 1)[-1]
         return {
             "vpcId": f"vpc-{_hex(reference)}",

@@ -86,16 +86,26 @@ def _releases(plan: Plan) -> list[Resource]:
     return [r for r in _resources(plan) if r["type"] == "kubernetes:helm.sh/v3:Release"]
 
 
+_PLATFORM_DEPLOYED = "(the platform stack, deployed before its tenant stacks)"
+
+
 def dependency_closure(plan: Plan) -> Callable[[str], set[str]]:
     """Everything a URN waits for: its dependsOn, its provider and its parent, transitively. The SDK sends
     a registration only after its dependsOn, provider and parent URNs resolve, and a URN resolves when its
     registration completes (pulumi 3.272 pulumi/runtime/resource.py prepare_resource), so a child of a
     component waits for everything the component waited for."""
     edges: dict[str, list[str]] = {}
+    # A region's plan holds its platform stack and the tenant stacks under it; the fleet deploys
+    # the platform first (planner/fleet.py waves), so a tenant stack waits for all of it.
+    platform = str(plan.get("stack", ""))
+    deployed_first = [r["urn"] for r in _resources(plan) if r.get("stack", platform) == platform]
     for r in _resources(plan):
         deps = list(r.get("options", {}).get("dependsOn") or [])
         deps += [r[k] for k in ("provider", "parent") if r.get(k)]
+        if r.get("stack", platform) != platform:
+            deps.append(_PLATFORM_DEPLOYED)
         edges[r["urn"]] = deps
+    edges[_PLATFORM_DEPLOYED] = deployed_first
     memo: dict[str, set[str]] = {}
 
     def visit(urn: str) -> set[str]:

@@ -1,6 +1,7 @@
 """Run one stack of the program under the mock engine and return its plan (plan.schema.json)."""
 
 import json
+import multiprocessing
 import runpy
 import sys
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from catalog.loader import GATE_KEYS, load_settings
+from catalog.stacks import StackName, tenant_stacks
+from components.shared.contract import platform_reference_name
 from planner.mocks import PlanMocks, RecordingMonitor, Registration, offline_user_pool_id
 from planner.stackconfig import StackConfig, read_stack_config
 
@@ -37,9 +40,11 @@ def record(
     region: str,
     config: dict[str, str] | None = None,
     secret_keys: tuple[str, ...] = (),
+    stacks: dict[str, dict[str, Any]] | None = None,
 ) -> RecordingMonitor:
-    """Run `program` inside a fresh stack under the mock engine; the monitor holds the record."""
-    mocks = PlanMocks(region)
+    """Run `program` inside a fresh stack under the mock engine; the monitor holds the record.
+    `stacks`: outputs of the stacks it may reference (qualified name -> outputs)."""
+    mocks = PlanMocks(region, stacks)
     monitor = RecordingMonitor(mocks)
     pulumi_settings.reset_options()
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
@@ -97,9 +102,10 @@ def bootstrap_skips(stack: str, root: Path = ROOT) -> list[str]:
 
 
 def run_program(
-    stack: str, root: Path = ROOT, fresh: bool = False
+    stack: str, root: Path = ROOT, fresh: bool = False, stacks: dict[str, dict[str, Any]] | None = None
 ) -> tuple[str, list[Registration], dict[str, Any], str]:
-    """Run `<root>/__main__.py` for `stack`; returns (project, registrations, outputs, region)."""
+    """Run `<root>/__main__.py` for `stack`; returns (project, registrations, outputs, region).
+    `stacks`: outputs of already planned stacks it references (a tenant stack's platform)."""
     config = with_gates(read_stack_config(root, stack), root, fresh)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -114,6 +120,7 @@ def run_program(
         region=config.region,
         config=config.values,
         secret_keys=config.secret_keys,
+        stacks=stacks,
     )
     return config.project, list(monitor.registrations), monitor.stack_outputs, config.region
 
@@ -160,10 +167,11 @@ def tenant_of(registrations: list[Registration]) -> dict[str, str | None]:
     return result
 
 
-def build_plan(stack: str, root: Path = ROOT, fresh: bool = False) -> dict[str, Any]:
-    """The plan of one stack, without the policy verdict (see planner.policy). `fresh`: as the
-    first deploy in an empty account would run it (no peer deployed yet)."""
-    project, registrations, outputs, region = run_program(stack, root, fresh)
+def plan_stack(
+    stack: str, root: Path = ROOT, fresh: bool = False, stacks: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The plan of one stack alone (platform or tenant), each resource naming its stack."""
+    project, registrations, outputs, region = run_program(stack, root, fresh, stacks)
     tenants = tenant_of(registrations)
     resources = [
         {
@@ -175,9 +183,63 @@ def build_plan(stack: str, root: Path = ROOT, fresh: bool = False) -> dict[str, 
             "provider": r.provider,
             "providers": r.providers,
             "tenant": tenants.get(r.urn),
+            "stack": stack,
             "inputs": r.inputs,
             "options": r.options,
         }
         for r in sorted(registrations, key=lambda r: r.urn)  # registration order varies run to run
     ]
     return {"project": project, "stack": stack, "region": region, "resources": resources, "outputs": outputs}
+
+
+def region_stacks(stack: str, root: Path = ROOT, fresh: bool = False) -> tuple[str, ...]:
+    """The tenant stacks under a platform stack, as the tooling derives them from the catalog."""
+    config = with_gates(read_stack_config(root, stack), root, fresh)
+    return tenant_stacks(load_settings(config.values.get, config.project, stack, root))
+
+
+def _plan_tenants(
+    job: tuple[list[str], str, bool, dict[str, dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    names, root, fresh, stacks = job
+    return [plan_stack(name, Path(root), fresh, stacks) for name in names]
+
+
+def build_plan(stack: str, root: Path = ROOT, fresh: bool = False, jobs: int = 1) -> dict[str, Any]:
+    """The plan of a whole region, without the policy verdict (see planner.policy): its platform
+    stack, then every tenant stack under it, each reading the platform's outputs as its
+    StackReference would. `stack` may also name one tenant stack (planned with its platform's
+    outputs). `fresh`: as the first deploy in an empty account would run it (no peer deployed
+    yet). `jobs` > 1 plans the tenant stacks in that many worker processes."""
+    name = StackName.parse(stack)
+    platform = plan_stack(name.platform, root, fresh)
+    referenced = {platform_reference_name(platform["project"], name.platform): platform["outputs"]}
+    tenant_names = [str(name)] if name.is_tenant else list(region_stacks(name.platform, root, fresh))
+    if jobs > 1 and len(tenant_names) > jobs:
+        chunks = [tenant_names[i::jobs] for i in range(jobs)]
+        context = multiprocessing.get_context("forkserver")
+        with context.Pool(jobs) as pool:
+            parts = pool.map(_plan_tenants, [(c, str(root), fresh, referenced) for c in chunks])
+        tenants = sorted((p for part in parts for p in part), key=lambda p: p["stack"])
+    else:
+        tenants = _plan_tenants((tenant_names, str(root), fresh, referenced))
+    if name.is_tenant:
+        return tenants[0]
+    everything = [platform, *tenants]
+    return {
+        "project": platform["project"],
+        "stack": name.platform,
+        "region": platform["region"],
+        "resources": [r for p in everything for r in p["resources"]],
+        "outputs": platform["outputs"],
+        "stacks": [
+            {
+                "name": p["stack"],
+                "kind": "tenant" if StackName.parse(p["stack"]).is_tenant else "platform",
+                "tenant": StackName.parse(p["stack"]).tenant,
+                "resources": len(p["resources"]),
+                "outputs": p["outputs"],
+            }
+            for p in everything
+        ],
+    }

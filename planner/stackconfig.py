@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from catalog import ConfigError
+from catalog.stacks import StackName, derived_stack_file
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,12 @@ def read_stack_config(root: Path, stack: str) -> StackConfig:
     project_file = root / "Pulumi.yaml"
     project_doc = _read_yaml(project_file)
     project = str(project_doc.get("name", ""))
-    stack_file = root / f"Pulumi.{stack}.yaml"
+    name = StackName.parse(stack)
+    stack_file = root / f"Pulumi.{name.platform}.yaml"  # a tenant stack's config derives from it
     if not stack_file.is_file():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        known = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml") if p.name.count(".") == 2
+        )
         raise ConfigError(stack_file.name, "(file)", f"no such stack (known stacks: {', '.join(known)})")
 
     values: dict[str, str] = {}
@@ -54,7 +58,10 @@ def read_stack_config(root: Path, stack: str) -> StackConfig:
         values[full] = _raw(spec)
 
     secrets: list[str] = []
-    for key, value in (_read_yaml(stack_file).get("config") or {}).items():
+    document = _read_yaml(stack_file)
+    if name.is_tenant:  # what `python -m planner.fleet materialize` writes before a real run
+        document = derived_stack_file(document, project, name)
+    for key, value in (document.get("config") or {}).items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             secrets.append(key)
             values[key] = "[secret]"  # ciphertext stays ciphertext offline

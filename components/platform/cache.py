@@ -1,17 +1,17 @@
 """Regional Redis (ElastiCache): replication group across AZs with automatic failover, encrypted
-at rest (KMS) and in transit (TLS required), private subnets, only the tenants' pod security groups
-admitted. Clients authenticate with IAM (no password exists) as their tenant's own RBAC user, whose
-ACL reaches only keys under the tenant's prefix; the mandatory `default` user is switched off."""
+at rest (KMS) and in transit (TLS required), private subnets, only tenant pods admitted (the group
+they all carry). Clients authenticate with IAM (no password exists) as their tenant's own RBAC
+user, whose ACL reaches only keys under the tenant's prefix: each tenant stack creates its user
+and adds it to the group here (TenantSharedServices); the mandatory `default` user is off."""
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from catalog import StackSettings, Tenant
-from components.shared.tags import platform_tags, tenant_tags
+from catalog import StackSettings
+from components.shared.tags import platform_tags
 from components.shared.versions import REDIS_ENGINE_VERSION
 
 REDIS_PORT = 6379
@@ -69,20 +69,18 @@ class CacheArgs:
     settings: StackSettings
     vpc_id: pulumi.Input[str]
     private_subnet_ids: list[pulumi.Output[str]]
-    client_security_group_ids: list[pulumi.Output[str]]  # the tenants' pod security groups
+    client_security_group_id: pulumi.Input[str]  # the group every tenant pod carries
     kms_key_arn: pulumi.Input[str]
-    tenants: Sequence[Tenant] = ()  # the tenants served in this region: one cache user each
     node_type: str = "cache.r7g.large"
 
 
 class Cache(pulumi.ComponentResource):
     replication_group: aws.elasticache.ReplicationGroup
     user_group: aws.elasticache.UserGroup
-    users: dict[str, aws.elasticache.User]  # by tenant id
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Cache", name, None, opts)
-        s = self._settings = args.settings
+        s = args.settings
         tags = platform_tags(s, "cache")
         child = pulumi.ResourceOptions(parent=self)
         group_id = cache_group_id(s)
@@ -99,11 +97,9 @@ class Cache(pulumi.ComponentResource):
                     protocol="tcp",
                     from_port=REDIS_PORT,
                     to_port=REDIS_PORT,
-                    security_groups=args.client_security_group_ids,
+                    security_groups=[args.client_security_group_id],
                 )
-            ]
-            if args.client_security_group_ids
-            else [],
+            ],
             egress=[],
             tags={**tags, "Name": group_id},
             opts=child,
@@ -128,29 +124,15 @@ class Cache(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        # One IAM-authenticated user per tenant, limited to the tenant's key prefix. Onboarding adds
-        # the user, then the group update admits it; offboarding removes it from the group (an
-        # in-place update) before the user is deleted at the end of the deploy.
-        self.users = {}
-        for tenant in args.tenants:
-            user_id = cache_user_id(s, tenant.id)
-            self.users[tenant.id] = aws.elasticache.User(
-                f"{name}-{tenant.id}",
-                user_id=user_id,
-                user_name=user_id,
-                engine="redis",
-                access_string=tenant_access_string(tenant.id),
-                authentication_mode=aws.elasticache.UserAuthenticationModeArgs(type="iam"),
-                tags=tenant_tags(s, tenant),
-                opts=child,
-            )
         self.user_group = aws.elasticache.UserGroup(
             name,
             user_group_id=f"{group_id}-users",
             engine="redis",
-            user_ids=[default_user.user_id, *(u.user_id for u in self.users.values())],
+            user_ids=[default_user.user_id],
             tags=tags,
-            opts=child,
+            # Tenant stacks add their users (UserGroupAssociation), which changes this list in AWS:
+            # the provider's documented pairing is to ignore it here.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["userIds"]),
         )
         # IAM authentication needs Redis OSS 7.0+ and in-transit encryption (both below).
         self.replication_group = aws.elasticache.ReplicationGroup(
@@ -179,20 +161,4 @@ class Cache(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        self.register_outputs(
-            {
-                "primaryEndpoint": self.replication_group.primary_endpoint_address,
-                "users": {t: u.user_name for t, u in self.users.items()},
-            }
-        )
-
-    def access_for(self, tenant_id: str) -> TenantCacheAccess:
-        s, user = self._settings, self.users[tenant_id]
-        return TenantCacheAccess(
-            host=self.replication_group.primary_endpoint_address,
-            replication_group_id=cache_group_id(s),
-            user_id=cache_user_id(s, tenant_id),
-            # Resolves after the group update that admits the user: services start once it can log in.
-            user_name=pulumi.Output.all(user.user_name, self.user_group.user_ids).apply(lambda v: v[0]),
-            key_prefix=key_prefix(tenant_id),
-        )
+        self.register_outputs({"primaryEndpoint": self.replication_group.primary_endpoint_address})

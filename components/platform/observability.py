@@ -8,6 +8,7 @@ collector that ships each tenant namespace's logs, metrics and traces under the 
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -320,7 +321,284 @@ def _block(tenant: str) -> str:
     return tenant.replace("-", "_")
 
 
-class Observability(pulumi.ComponentResource):
+class GrafanaArgs(Protocol):
+    settings: StackSettings
+    kms_key_arn: pulumi.Input[str]
+    entry_dns_name: pulumi.Input[str]
+    entry_zone_id: pulumi.Input[str]
+
+
+class GrafanaParts(pulumi.ComponentResource):
+    """What the platform Grafana and each tenant's views build alike (admin credential, secret
+    sync, dashboards, RBAC). Child names start with OBSERVABILITY whichever stack builds them, so
+    a tenant's views keep the names they had under the platform component."""
+
+    moved: ClassVar[list[pulumi.Alias]] = []  # TenantViews: its children moved out of Observability
+
+    def _opts(self, **options: object) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, aliases=list(self.moved), **options)  # pyright: ignore[reportArgumentType]
+
+    def _grafana_admin(
+        self,
+        name: str,
+        s: StackSettings,
+        args: GrafanaArgs,
+        store: pulumi.Resource | None,
+        tags: dict[str, str],
+        tenant: Tenant | None = None,
+    ) -> k8s.apiextensions.CustomResource:
+        """One Grafana's own admin credential: generated once into its own Secrets Manager secret,
+        synced into its own Kubernetes Secret (`grafana_admin_secret`) that only its pods mount."""
+        suffix = f"-{tenant.id}" if tenant else ""
+        target = grafana_admin_secret(tenant)
+        admin = aws.secretsmanager.Secret(
+            f"{name}-grafana-admin{suffix}",
+            name=f"{platform_secret_prefix(s)}{target}",
+            description=f"Admin credentials of {'the tenant views of ' + tenant.id if tenant else 'the platform Grafana'}"
+            " (rotate in Secrets Manager; synced by External Secrets)",
+            kms_key_id=args.kms_key_arn,
+            recovery_window_in_days=30,
+            tags=tags,
+            opts=self._opts(),
+        )
+        password = aws.secretsmanager.get_random_password_output(
+            password_length=40, exclude_punctuation=True, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).random_password
+        aws.secretsmanager.SecretVersion(
+            f"{name}-grafana-admin{suffix}",
+            secret_id=admin.id,
+            secret_string=pulumi.Output.secret(
+                password.apply(lambda p: json.dumps({"admin-user": "admin", "admin-password": p}))
+            ),
+            # Generated once; rotation happens in Secrets Manager, not on every deployment.
+            opts=self._opts(ignore_changes=["secretString"]),
+        )
+        return self._synced(
+            f"{name}-grafana-admin{suffix}-sync",
+            target,
+            admin.name,
+            lambda key: {"dataFrom": [{"extract": {"key": key}}]},
+            store,
+        )
+
+    def _dashboards_reader(self, name: str, namespace: k8s.core.v1.Namespace) -> k8s.rbac.v1.Role:
+        """What the dashboards sidecar of every Grafana needs: ConfigMaps of this namespace. The
+        chart's own role would add every Secret (cluster-wide by default), other Grafanas' admin
+        credentials included, so the releases create none (`rbac.create: false`)."""
+        return k8s.rbac.v1.Role(
+            f"{name}-grafana-dashboards-reader",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana-dashboards-reader", namespace=NAMESPACE),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["configmaps"], verbs=["get", "list", "watch"])
+            ],
+            opts=self._opts(depends_on=[namespace]),
+        )
+
+    def _may_read_dashboards(self, name: str, service_account: str, role: k8s.rbac.v1.Role | None) -> None:
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-{service_account}-dashboards",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{service_account}-dashboards", namespace=NAMESPACE),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="Role", name="grafana-dashboards-reader"
+            ),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=service_account, namespace=NAMESPACE)],
+            opts=self._opts(depends_on=[role] if role else []),
+        )
+
+    def _operator_sso_secret(
+        self,
+        name: str,
+        s: StackSettings,
+        args: GrafanaArgs,
+        store: pulumi.Resource,
+        tags: dict[str, str],
+    ) -> k8s.apiextensions.CustomResource:
+        """The tenant-views OAuth client secret: the platform creates the (empty) secret, the IdP's
+        administrators put the client secret in it, External Secrets delivers it to Grafana."""
+        secret = aws.secretsmanager.Secret(
+            f"{name}-grafana-oauth",
+            name=f"{platform_secret_prefix(s)}grafana-oauth",
+            description=f"Client secret of OIDC client '{s.operator_sso.client_id}' (tenant views); set by the IdP admins",
+            kms_key_id=args.kms_key_arn,
+            recovery_window_in_days=30,
+            tags=tags,
+            opts=self._opts(),
+        )
+        return self._synced(
+            f"{name}-grafana-oauth-sync",
+            "grafana-oauth",
+            secret.name,
+            lambda key: {"data": [{"secretKey": "client-secret", "remoteRef": {"key": key}}]},
+            store,
+        )
+
+    def _synced(
+        self,
+        name: str,
+        target: str,
+        secret_name: pulumi.Output[str],
+        data: Callable[[str], dict[str, object]],
+        store: pulumi.Resource | None,
+    ) -> k8s.apiextensions.CustomResource:
+        """A Kubernetes Secret `target` kept in sync with a Secrets Manager secret (External Secrets)."""
+        return k8s.apiextensions.CustomResource(
+            name,
+            api_version="external-secrets.io/v1",
+            kind="ExternalSecret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=target, namespace=NAMESPACE),
+            spec=secret_name.apply(
+                lambda key: {
+                    "refreshInterval": "1h",
+                    "secretStoreRef": {"kind": "SecretStore", "name": "platform-secrets"},
+                    "target": {"name": target, "creationPolicy": "Owner"},
+                    **data(key),
+                }
+            ),
+            opts=self._opts(depends_on=[store] if store else []),
+        )
+
+    def _tenant_views(
+        self,
+        name: str,
+        s: StackSettings,
+        args: GrafanaArgs,
+        tenant: Tenant,
+        namespace: k8s.core.v1.Namespace | str,
+        secrets: Sequence[pulumi.Resource],
+    ) -> None:
+        """The tenant's own Grafana: only its data sources, dashboards and alerts exist there, and
+        only members of its operators group get in (OIDC, no local logins). One instance per
+        tenant because OSS Grafana scopes data sources to an organization, not a folder: folder
+        permissions alone would still let any viewer query any data source in Explore."""
+        sso, host = s.operator_sso, views_host(s, tenant)
+        release(
+            f"{name}-grafana-{tenant.id}",
+            "grafana",
+            namespace,
+            {
+                **grafana_identity(f"grafana-{tenant.id}"),
+                "admin": {
+                    "existingSecret": grafana_admin_secret(tenant),
+                    "userKey": "admin-user",
+                    "passwordKey": "admin-password",
+                },
+                "datasources": {
+                    "datasources.yaml": {"apiVersion": 1, "datasources": datasources([tenant.id], platform=False)}
+                },
+                "alerting": grafana_alerting([tenant]),
+                "sidecar": {
+                    "dashboards": {
+                        "enabled": True,
+                        "resource": "configmap",  # its role reads no Secrets
+                        "label": "grafana_dashboard",
+                        "labelValue": tenant.id,  # only this tenant's dashboard ConfigMaps
+                        "folderAnnotation": "grafana_folder",
+                        "provider": {"foldersFromFilesStructure": True},
+                    }
+                },
+                "envValueFrom": {
+                    "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": {
+                        "secretKeyRef": {"name": "grafana-oauth", "key": "client-secret"}
+                    }
+                },
+                "grafana.ini": {
+                    "server": {"root_url": f"https://{host}/"},
+                    "auth": {"disable_login_form": True, "oauth_auto_login": True},
+                    "auth.basic": {"enabled": False},
+                    "auth.anonymous": {"enabled": False},
+                    "users": {"allow_sign_up": False, "auto_assign_org_role": "Viewer"},
+                    "auth.generic_oauth": {
+                        "enabled": True,
+                        "name": f"{tenant.display_name} operators",
+                        "client_id": sso.client_id,
+                        "scopes": "openid email profile groups",
+                        "auth_url": sso.auth_url,
+                        "token_url": sso.token_url,
+                        "api_url": sso.api_url,
+                        "use_pkce": True,
+                        "allow_sign_up": True,  # first sign-in of a group member creates the user
+                        "groups_attribute_path": sso.groups_claim,
+                        "allowed_groups": sso.group(tenant.id),
+                        "role_attribute_path": "'Viewer'",
+                        "role_attribute_strict": True,
+                    },
+                },
+                "ingress": {
+                    "enabled": True,
+                    "ingressClassName": INGRESS_CLASS,
+                    "hosts": [host],
+                    "path": "/",
+                    "pathType": "Prefix",
+                },
+                **SYSTEM_NODES,
+            },
+            self,
+            depends_on=list(secrets),
+            release_name=f"grafana-{tenant.id}",
+        )
+        aws.route53.Record(
+            f"{name}-views-{tenant.id}",
+            zone_id=s.edge.hosted_zone_id,
+            name=host,
+            type="A",
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=args.entry_dns_name, zone_id=args.entry_zone_id, evaluate_target_health=True
+                )
+            ],
+            opts=self._opts(),
+        )
+
+    def _dashboards(self, name: str, tenant: Tenant) -> None:
+        """The tenant's folder: its services (rate, errors, latency), queues and database."""
+
+        def panel(title: str, expr: str, uid: str) -> dict[str, object]:
+            return {
+                "type": "timeseries",
+                "title": title,
+                "datasource": {"type": "prometheus", "uid": uid},
+                "targets": [{"expr": expr}],
+            }
+
+        uid = f"metrics-{tenant.id}"
+        dashboard = {
+            "uid": f"{tenant.id}-overview",
+            "title": f"{tenant.display_name} — services, queues, database",
+            "tags": [tenant.id, tenant.tier.name],
+            "panels": [
+                panel(
+                    "Requests / s",
+                    'sum by (destination_workload) (rate(istio_requests_total{reporter="destination"}[5m]))',
+                    uid,
+                ),
+                panel(
+                    "Errors (5xx) / s",
+                    'sum by (destination_workload) (rate(istio_requests_total{response_code=~"5.."}[5m]))',
+                    uid,
+                ),
+                panel(
+                    "Latency p95 (ms)",
+                    "histogram_quantile(0.95, sum by (le, destination_workload) (rate(istio_request_duration_milliseconds_bucket[5m])))",
+                    uid,
+                ),
+                panel("Queue depth", "sum by (queueName) (keda_scaler_metrics_value)", uid),
+                panel("Database connections", "sum(aws_rds_database_connections_average)", uid),
+            ],
+        }
+        k8s.core.v1.ConfigMap(
+            f"{name}-dashboards-{tenant.id}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"dashboards-{tenant.id}",
+                namespace=NAMESPACE,
+                labels={"grafana_dashboard": tenant.id, "tenant": tenant.id, "tier": tenant.tier.name},
+                annotations={"grafana_folder": tenant.id},
+            ),
+            data={f"{tenant.id}-overview.json": json.dumps(dashboard, sort_keys=True)},
+            opts=self._opts(),
+        )
+
+
+class Observability(GrafanaParts):
     buckets: dict[str, SecureBucket]
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -507,278 +785,11 @@ class Observability(pulumi.ComponentResource):
             },
             self,
         )
-        oauth = self._operator_sso_secret(name, s, args, store, tags)
-        for tenant in args.tenants:
-            self._dashboards(name, tenant)
-            # Grafana cannot start without the client secret: its atomic release would roll back
-            # and fail the whole deploy, so the views wait until the IdP admins have stored it.
-            if s.operator_sso.client_secret_stored:
-                admin = self._grafana_admin(name, s, args, store, tags, tenant)
-                self._tenant_views(name, s, args, tenant, namespace, [admin, oauth, dashboards_reader])
-                self._may_read_dashboards(name, f"grafana-{tenant.id}", dashboards_reader)
+        self._operator_sso_secret(name, s, args, store, tags)  # tenant views (TenantViews) mount it
         self.register_outputs(
             {
                 "namespace": NAMESPACE,
                 "tenants": tenant_ids,
                 "views": [views_host(s, t) for t in args.tenants] if s.operator_sso.client_secret_stored else [],
             }
-        )
-
-    def _grafana_admin(
-        self,
-        name: str,
-        s: StackSettings,
-        args: ObservabilityArgs,
-        store: pulumi.Resource,
-        tags: dict[str, str],
-        tenant: Tenant | None = None,
-    ) -> k8s.apiextensions.CustomResource:
-        """One Grafana's own admin credential: generated once into its own Secrets Manager secret,
-        synced into its own Kubernetes Secret (`grafana_admin_secret`) that only its pods mount."""
-        suffix = f"-{tenant.id}" if tenant else ""
-        target = grafana_admin_secret(tenant)
-        admin = aws.secretsmanager.Secret(
-            f"{name}-grafana-admin{suffix}",
-            name=f"{platform_secret_prefix(s)}{target}",
-            description=f"Admin credentials of {'the tenant views of ' + tenant.id if tenant else 'the platform Grafana'}"
-            " (rotate in Secrets Manager; synced by External Secrets)",
-            kms_key_id=args.kms_key_arn,
-            recovery_window_in_days=30,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        password = aws.secretsmanager.get_random_password_output(
-            password_length=40, exclude_punctuation=True, opts=pulumi.InvokeOutputOptions(parent=self)
-        ).random_password
-        aws.secretsmanager.SecretVersion(
-            f"{name}-grafana-admin{suffix}",
-            secret_id=admin.id,
-            secret_string=pulumi.Output.secret(
-                password.apply(lambda p: json.dumps({"admin-user": "admin", "admin-password": p}))
-            ),
-            # Generated once; rotation happens in Secrets Manager, not on every deployment.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
-        )
-        return self._synced(
-            f"{name}-grafana-admin{suffix}-sync",
-            target,
-            admin.name,
-            lambda key: {"dataFrom": [{"extract": {"key": key}}]},
-            store,
-        )
-
-    def _dashboards_reader(self, name: str, namespace: k8s.core.v1.Namespace) -> k8s.rbac.v1.Role:
-        """What the dashboards sidecar of every Grafana needs: ConfigMaps of this namespace. The
-        chart's own role would add every Secret (cluster-wide by default), other Grafanas' admin
-        credentials included, so the releases create none (`rbac.create: false`)."""
-        return k8s.rbac.v1.Role(
-            f"{name}-grafana-dashboards-reader",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana-dashboards-reader", namespace=NAMESPACE),
-            rules=[
-                k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["configmaps"], verbs=["get", "list", "watch"])
-            ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
-        )
-
-    def _may_read_dashboards(self, name: str, service_account: str, role: k8s.rbac.v1.Role) -> None:
-        k8s.rbac.v1.RoleBinding(
-            f"{name}-{service_account}-dashboards",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{service_account}-dashboards", namespace=NAMESPACE),
-            role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io", kind="Role", name="grafana-dashboards-reader"
-            ),
-            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=service_account, namespace=NAMESPACE)],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
-        )
-
-    def _operator_sso_secret(
-        self,
-        name: str,
-        s: StackSettings,
-        args: ObservabilityArgs,
-        store: pulumi.Resource,
-        tags: dict[str, str],
-    ) -> k8s.apiextensions.CustomResource:
-        """The tenant-views OAuth client secret: the platform creates the (empty) secret, the IdP's
-        administrators put the client secret in it, External Secrets delivers it to Grafana."""
-        secret = aws.secretsmanager.Secret(
-            f"{name}-grafana-oauth",
-            name=f"{platform_secret_prefix(s)}grafana-oauth",
-            description=f"Client secret of OIDC client '{s.operator_sso.client_id}' (tenant views); set by the IdP admins",
-            kms_key_id=args.kms_key_arn,
-            recovery_window_in_days=30,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return self._synced(
-            f"{name}-grafana-oauth-sync",
-            "grafana-oauth",
-            secret.name,
-            lambda key: {"data": [{"secretKey": "client-secret", "remoteRef": {"key": key}}]},
-            store,
-        )
-
-    def _synced(
-        self,
-        name: str,
-        target: str,
-        secret_name: pulumi.Output[str],
-        data: Callable[[str], dict[str, object]],
-        store: pulumi.Resource,
-    ) -> k8s.apiextensions.CustomResource:
-        """A Kubernetes Secret `target` kept in sync with a Secrets Manager secret (External Secrets)."""
-        return k8s.apiextensions.CustomResource(
-            name,
-            api_version="external-secrets.io/v1",
-            kind="ExternalSecret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=target, namespace=NAMESPACE),
-            spec=secret_name.apply(
-                lambda key: {
-                    "refreshInterval": "1h",
-                    "secretStoreRef": {"kind": "SecretStore", "name": "platform-secrets"},
-                    "target": {"name": target, "creationPolicy": "Owner"},
-                    **data(key),
-                }
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[store]),
-        )
-
-    def _tenant_views(
-        self,
-        name: str,
-        s: StackSettings,
-        args: ObservabilityArgs,
-        tenant: Tenant,
-        namespace: k8s.core.v1.Namespace,
-        secrets: Sequence[pulumi.Resource],
-    ) -> None:
-        """The tenant's own Grafana: only its data sources, dashboards and alerts exist there, and
-        only members of its operators group get in (OIDC, no local logins). One instance per
-        tenant because OSS Grafana scopes data sources to an organization, not a folder: folder
-        permissions alone would still let any viewer query any data source in Explore."""
-        sso, host = s.operator_sso, views_host(s, tenant)
-        release(
-            f"{name}-grafana-{tenant.id}",
-            "grafana",
-            namespace,
-            {
-                **grafana_identity(f"grafana-{tenant.id}"),
-                "admin": {
-                    "existingSecret": grafana_admin_secret(tenant),
-                    "userKey": "admin-user",
-                    "passwordKey": "admin-password",
-                },
-                "datasources": {
-                    "datasources.yaml": {"apiVersion": 1, "datasources": datasources([tenant.id], platform=False)}
-                },
-                "alerting": grafana_alerting([tenant]),
-                "sidecar": {
-                    "dashboards": {
-                        "enabled": True,
-                        "resource": "configmap",  # its role reads no Secrets
-                        "label": "grafana_dashboard",
-                        "labelValue": tenant.id,  # only this tenant's dashboard ConfigMaps
-                        "folderAnnotation": "grafana_folder",
-                        "provider": {"foldersFromFilesStructure": True},
-                    }
-                },
-                "envValueFrom": {
-                    "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": {
-                        "secretKeyRef": {"name": "grafana-oauth", "key": "client-secret"}
-                    }
-                },
-                "grafana.ini": {
-                    "server": {"root_url": f"https://{host}/"},
-                    "auth": {"disable_login_form": True, "oauth_auto_login": True},
-                    "auth.basic": {"enabled": False},
-                    "auth.anonymous": {"enabled": False},
-                    "users": {"allow_sign_up": False, "auto_assign_org_role": "Viewer"},
-                    "auth.generic_oauth": {
-                        "enabled": True,
-                        "name": f"{tenant.display_name} operators",
-                        "client_id": sso.client_id,
-                        "scopes": "openid email profile groups",
-                        "auth_url": sso.auth_url,
-                        "token_url": sso.token_url,
-                        "api_url": sso.api_url,
-                        "use_pkce": True,
-                        "allow_sign_up": True,  # first sign-in of a group member creates the user
-                        "groups_attribute_path": sso.groups_claim,
-                        "allowed_groups": sso.group(tenant.id),
-                        "role_attribute_path": "'Viewer'",
-                        "role_attribute_strict": True,
-                    },
-                },
-                "ingress": {
-                    "enabled": True,
-                    "ingressClassName": INGRESS_CLASS,
-                    "hosts": [host],
-                    "path": "/",
-                    "pathType": "Prefix",
-                },
-                **SYSTEM_NODES,
-            },
-            self,
-            depends_on=list(secrets),
-            release_name=f"grafana-{tenant.id}",
-        )
-        aws.route53.Record(
-            f"{name}-views-{tenant.id}",
-            zone_id=s.edge.hosted_zone_id,
-            name=host,
-            type="A",
-            aliases=[
-                aws.route53.RecordAliasArgs(
-                    name=args.entry_dns_name, zone_id=args.entry_zone_id, evaluate_target_health=True
-                )
-            ],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-    def _dashboards(self, name: str, tenant: Tenant) -> None:
-        """The tenant's folder: its services (rate, errors, latency), queues and database."""
-
-        def panel(title: str, expr: str, uid: str) -> dict[str, object]:
-            return {
-                "type": "timeseries",
-                "title": title,
-                "datasource": {"type": "prometheus", "uid": uid},
-                "targets": [{"expr": expr}],
-            }
-
-        uid = f"metrics-{tenant.id}"
-        dashboard = {
-            "uid": f"{tenant.id}-overview",
-            "title": f"{tenant.display_name} — services, queues, database",
-            "tags": [tenant.id, tenant.tier.name],
-            "panels": [
-                panel(
-                    "Requests / s",
-                    'sum by (destination_workload) (rate(istio_requests_total{reporter="destination"}[5m]))',
-                    uid,
-                ),
-                panel(
-                    "Errors (5xx) / s",
-                    'sum by (destination_workload) (rate(istio_requests_total{response_code=~"5.."}[5m]))',
-                    uid,
-                ),
-                panel(
-                    "Latency p95 (ms)",
-                    "histogram_quantile(0.95, sum by (le, destination_workload) (rate(istio_request_duration_milliseconds_bucket[5m])))",
-                    uid,
-                ),
-                panel("Queue depth", "sum by (queueName) (keda_scaler_metrics_value)", uid),
-                panel("Database connections", "sum(aws_rds_database_connections_average)", uid),
-            ],
-        }
-        k8s.core.v1.ConfigMap(
-            f"{name}-dashboards-{tenant.id}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"dashboards-{tenant.id}",
-                namespace=NAMESPACE,
-                labels={"grafana_dashboard": tenant.id, "tenant": tenant.id, "tier": tenant.tier.name},
-                annotations={"grafana_folder": tenant.id},
-            ),
-            data={f"{tenant.id}-overview.json": json.dumps(dashboard, sort_keys=True)},
-            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -1,19 +1,17 @@
-"""Security groups for the tenants' pods (VPC CNI security groups for pods): each tenant's
-workloads carry their own group, which only that tenant's databases and the cache admit, plus one
-shared group for what every tenant pod needs from the platform (DNS, istiod, the collector, the
-VPC endpoints, the router's calls in). Created before the DR copies and the tenants, which admit
-these groups; TenantNamespace attaches them with a SecurityGroupPolicy."""
+"""The shared security group of the tenants' pods (VPC CNI security groups for pods): what every
+tenant pod needs from the platform (DNS, istiod, the collector, the VPC endpoints, the router's
+calls in, the cache). Each tenant's own group, which only its databases admit, belongs to its
+tenant stack (TenantSharedServices); TenantNamespace attaches both with a SecurityGroupPolicy."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from catalog import StackSettings, Tenant
+from catalog import StackSettings
 from components.platform.cache import REDIS_PORT
 from components.platform.network import subnet_plan
-from components.shared.tags import platform_tags, tenant_tags
+from components.shared.tags import platform_tags
 from components.tenant.tenant_database import MARIADB_PORT
 from components.tenant.tenant_namespace import APP_PORT  # the router calls the tenants' API pods here
 
@@ -32,7 +30,6 @@ PLATFORM_PORTS: tuple[tuple[str, int, str], ...] = (
 @dataclass
 class TenantPodSecurityGroupsArgs:
     settings: StackSettings
-    tenants: Sequence[Tenant]  # the tenants served in this region
     vpc_id: pulumi.Input[str]
     cluster_security_group_id: pulumi.Input[str]  # nodes and the platform's own pods
     endpoints_security_group_id: pulumi.Input[str]  # the interface VPC endpoints
@@ -40,7 +37,6 @@ class TenantPodSecurityGroupsArgs:
 
 class TenantPodSecurityGroups(pulumi.ComponentResource):
     shared: aws.ec2.SecurityGroup  # every tenant pod: platform services, never another tenant
-    by_tenant: dict[str, aws.ec2.SecurityGroup]
 
     def __init__(
         self, name: str, args: TenantPodSecurityGroupsArgs, opts: pulumi.ResourceOptions | None = None
@@ -122,27 +118,4 @@ class TenantPodSecurityGroups(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.by_tenant = {}
-        for tenant in args.tenants:
-            self.by_tenant[tenant.id] = aws.ec2.SecurityGroup(
-                f"{name}-{tenant.id}",
-                vpc_id=args.vpc_id,
-                description=f"Pods of tenant {tenant.id}: admitted by its own database and the cache",
-                ingress=[
-                    aws.ec2.SecurityGroupIngressArgs(
-                        description="The tenant's own pods", protocol="-1", from_port=0, to_port=0, self=True
-                    )
-                ],
-                egress=[
-                    aws.ec2.SecurityGroupEgressArgs(
-                        description="The tenant's own pods", protocol="-1", from_port=0, to_port=0, self=True
-                    )
-                ],
-                tags={**tenant_tags(s, tenant), "Name": f"{s.name_prefix}-{tenant.id}-pods"},
-                opts=child,
-            )
-        self.register_outputs({"shared": self.shared.id, "byTenant": {t: sg.id for t, sg in self.by_tenant.items()}})
-
-    def group_ids(self, tenant_id: str) -> list[pulumi.Output[str]]:
-        """What a tenant's SecurityGroupPolicy attaches: its own group, then the shared one."""
-        return [self.by_tenant[tenant_id].id, self.shared.id]
+        self.register_outputs({"shared": self.shared.id})

@@ -4,12 +4,11 @@ the regional bucket) encrypted with the tenant's own key, and replicated to the 
 where the tenant's residency allows it and the tenant has a key of its own there (its data key, or
 its DR key), which encrypts the replicas: destroying the tenant's keys shreds its namespace backups."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
 from catalog import StackSettings, Tenant
 from components.recovery.tenant_backup import dr_key_alias
@@ -68,7 +67,6 @@ class VeleroArgs:
     tenants: Sequence[Tenant]  # served here
     account_id: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]  # the platform key: the bucket's default (Velero's own metadata)
-    tenant_keys: Mapping[str, pulumi.Input[str]]  # tenant id -> its data key here
     oidc_provider_arn: pulumi.Input[str]
     oidc_provider_url: pulumi.Input[str]
 
@@ -138,7 +136,7 @@ class Velero(pulumi.ComponentResource):
             ),
             child,
         )
-        server = release(
+        release(
             f"{name}-server",
             "velero",
             namespace,
@@ -165,43 +163,6 @@ class Velero(pulumi.ComponentResource):
             },
             self,
         )
-        for tenant in args.tenants:
-            days = tenant.tier.database.backup_retention_days
-            location = k8s.apiextensions.CustomResource(
-                f"{name}-{tenant.id}-location",
-                api_version="velero.io/v1",
-                kind="BackupStorageLocation",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=tenant.id, namespace=NAMESPACE, labels={"tenant": tenant.id, "tier": tenant.tier.name}
-                ),
-                spec={
-                    "provider": "aws",
-                    "objectStorage": {"bucket": bucket_name, "prefix": tenant.id},
-                    # velero-plugin-for-aws: SSE-KMS with this key for every object it uploads.
-                    "config": {"region": s.region, "kmsKeyId": args.tenant_keys[tenant.id]},
-                },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
-            )
-            k8s.apiextensions.CustomResource(
-                f"{name}-{tenant.id}",
-                api_version="velero.io/v1",
-                kind="Schedule",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=schedule_name(tenant),
-                    namespace=NAMESPACE,
-                    labels={"tenant": tenant.id, "tier": tenant.tier.name},
-                ),
-                spec={
-                    "schedule": SCHEDULE[tenant.tier.name],
-                    "template": {
-                        "includedNamespaces": [tenant.namespace],
-                        "snapshotVolumes": True,
-                        "ttl": f"{days * 24}h0m0s",
-                        "storageLocation": tenant.id,
-                    },
-                },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[server, location]),
-            )
         if s.dr is not None and s.dr.peer_deployed:  # the peer's Velero bucket exists
             self._replicate(name, s, args, bucket, tags)
         self.register_outputs({"bucket": bucket_name})

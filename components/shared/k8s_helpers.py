@@ -41,26 +41,27 @@ def addon_namespace(
 def release(
     name: str,
     chart_key: str,
-    namespace: k8s.core.v1.Namespace,
+    namespace: k8s.core.v1.Namespace | str,  # a name: the namespace belongs to another stack
     values: Mapping[str, Any],
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
     release_name: str | None = None,  # default: the chart key
 ) -> k8s.helm.v3.Release:
     chart = CHARTS[chart_key]
+    owner = [namespace] if isinstance(namespace, k8s.core.v1.Namespace) else []
     return k8s.helm.v3.Release(
         name,
         name=release_name or chart_key,
         chart=chart.chart,
         version=chart.version,
         repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo) if chart.repo else None,
-        namespace=namespace.metadata.apply(lambda m: m.name or ""),
+        namespace=namespace if isinstance(namespace, str) else namespace.metadata.apply(lambda m: m.name or ""),
         values=dict(values),
         atomic=True,
         cleanup_on_fail=True,
         max_history=10,
         timeout=900,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[namespace, *depends_on]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*owner, *depends_on]),
     )
 
 

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime.settings import get_root_resource
 
+from catalog.stacks import StackName
 from components.shared.iam import document
 from components.shared.scanner import ScannerSkip, dev, single_region
 
@@ -238,20 +239,24 @@ class SecureBucket(pulumi.ComponentResource):
         # deletes or unexpected writes; one BucketNotification per bucket, so it lives here.
         aws.s3.BucketNotification(name, bucket=self.bucket.id, eventbridge=True, opts=child)
         if args.server_access_logs:
-            target = AccessLogBucket.of_region(self)
+            target_bucket, after = AccessLogBucket.target_for(self)
             aws.s3.BucketLogging(
                 name,
                 bucket=self.bucket.id,
-                target_bucket=target.name,
+                target_bucket=target_bucket,
                 target_prefix=f"{name}/",
                 target_object_key_format=aws.s3.BucketLoggingTargetObjectKeyFormatArgs(
                     partitioned_prefix=aws.s3.BucketLoggingTargetObjectKeyFormatPartitionedPrefixArgs(
                         partition_date_source="EventTime"
                     )
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[target]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
             )
         self.register_outputs({"bucket": self.name, "arn": self.arn})
+
+
+def access_log_bucket_name(project: str, stack: str, name: str = ACCESS_LOGS) -> str:
+    return f"{project}-{stack}-{name}"
 
 
 # Per program run (its root stack resource) and provider: the access-log bucket already made.
@@ -268,6 +273,16 @@ class AccessLogBucket(pulumi.ComponentResource):
     name: pulumi.Output[str]
 
     @classmethod
+    def target_for(cls, source: pulumi.Resource) -> tuple[pulumi.Input[str], list[pulumi.Resource]]:
+        """(bucket name, what to wait for). A tenant stack's buckets log to its platform stack's
+        bucket (deployed first; same account and region), so no stack per tenant adds one."""
+        stack = StackName.parse(pulumi.get_stack())
+        if stack.is_tenant:
+            return access_log_bucket_name(pulumi.get_project(), stack.platform), []
+        target = cls.of_region(source)
+        return target.name, [target]
+
+    @classmethod
     def of_region(cls, source: pulumi.Resource) -> "AccessLogBucket":
         root = get_root_resource()
         provider = source.get_provider(BUCKET)
@@ -281,7 +296,7 @@ class AccessLogBucket(pulumi.ComponentResource):
         super().__init__("platform:index:AccessLogBucket", name, None, pulumi.ResourceOptions(provider=provider))
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
         # Project and stack: a bootstrap stack and its regional stack share account and region.
-        bucket_name = f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
+        bucket_name = access_log_bucket_name(pulumi.get_project(), pulumi.get_stack(), name)
         logs = SecureBucket(
             name,
             SecureBucketArgs(

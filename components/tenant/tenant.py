@@ -1,9 +1,8 @@
-"""Everything one tenant gets in a regional stack, composed from smaller components and driven by
+"""Everything one tenant gets in a region (built by its tenant stack), composed from smaller components and driven by
 its catalog file and tier. Data (database, document bucket, user directory, budget) lives only in
 the tenant's home region; every region that serves the tenant runs its services, queues and topics."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -14,6 +13,7 @@ from components.platform.cache import TenantCacheAccess
 from components.platform.observability import COLLECTOR_OTLP
 from components.platform.secrets_delivery import DATABASE_USERS_NAMESPACE, provisioner_account
 from components.recovery.tenant_backup import TenantBackup, TenantBackupArgs
+from components.shared.contract import PlatformContract
 from components.shared.secure_bucket import SecureBucket, SecureBucketArgs
 from components.shared.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
 from components.shared.tags import tenant_tags
@@ -38,21 +38,9 @@ class TenantArgs:
     settings: StackSettings
     tenant: TenantConfig
     account_id: pulumi.Input[str]
-    vpc_id: pulumi.Input[str]
-    cluster_name: pulumi.Input[str]  # an Output of the cluster: access entries wait for it
-    pod_security_group_id: pulumi.Input[str]  # the tenant's own pods (TenantPodSecurityGroups)
-    shared_pod_security_group_id: pulumi.Input[str]  # platform services every tenant pod needs
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_provider_url: pulumi.Input[str]
-    subnet_group_name: pulumi.Input[str]
-    parameter_group_name: pulumi.Input[str]
-    option_group_name: pulumi.Input[str]
-    monitoring_role_arn: pulumi.Input[str]
+    platform: PlatformContract  # what the region's platform stack provides (its stack outputs)
+    pod_security_group_id: pulumi.Input[str]  # the tenant's own pods (TenantSharedServices)
     cache: TenantCacheAccess  # the tenant's own user on the regional Redis
-    backup_role_arn: pulumi.Input[str]
-    entry_dns_name: pulumi.Input[str]  # the regional public entry, for latency routing
-    entry_zone_id: pulumi.Input[str]
-    platform_addons: Sequence[pulumi.Resource] = field(default_factory=list)  # CRDs tenants use
     promoted_database: aws.rds.Instance | None = None  # after a regional failover (TenantRecovery)
 
 
@@ -67,7 +55,7 @@ class Tenant(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Tenant", name, None, opts)
-        s, t = args.settings, args.tenant
+        s, t, platform = args.settings, args.tenant, args.platform
         home = s.region == t.home_region
         child = pulumi.ResourceOptions(parent=self)
 
@@ -77,9 +65,9 @@ class Tenant(pulumi.ComponentResource):
                 settings=s,
                 tenant=t,
                 account_id=args.account_id,
-                cluster_name=args.cluster_name,
-                oidc_provider_arn=args.oidc_provider_arn,
-                oidc_provider_url=args.oidc_provider_url,
+                cluster_name=platform.cluster_name,
+                oidc_provider_arn=platform.oidc_provider_arn,
+                oidc_provider_url=platform.oidc_provider_url,
                 namespace=t.namespace,
                 home=home,
             ),
@@ -92,9 +80,9 @@ class Tenant(pulumi.ComponentResource):
                 tenant=t,
                 operators_group=operators_group(t.id),
                 jwt_issuer=self.identity.issuer,
-                pod_security_group_ids=[args.pod_security_group_id, args.shared_pod_security_group_id],
+                pod_security_group_ids=[args.pod_security_group_id, platform.shared_pod_security_group_id],
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=list(args.platform_addons)),
+            child,
         )
         roles = {w: r.role for w, r in self.identity.workload_roles.items()}
         # Home region: the only reader of the database master credential, from the platform
@@ -104,8 +92,8 @@ class Tenant(pulumi.ComponentResource):
             ServiceAccountRole(
                 f"{name}-db-provisioner",
                 ServiceAccountRoleArgs(
-                    oidc_provider_arn=args.oidc_provider_arn,
-                    oidc_provider_url=args.oidc_provider_url,
+                    oidc_provider_arn=platform.oidc_provider_arn,
+                    oidc_provider_url=platform.oidc_provider_url,
                     namespace=DATABASE_USERS_NAMESPACE,
                     service_account=provisioner_account(t),
                     tags=tenant_tags(s, t),
@@ -125,7 +113,7 @@ class Tenant(pulumi.ComponentResource):
                 account_id=args.account_id,
                 workload_role_arns=key_users,
                 secrets_role_arn=self.identity.secrets_role.arn,
-                backup_role_arn=args.backup_role_arn if home else None,
+                backup_role_arn=platform.backup_role_arn if home else None,
             ),
             child,
         )
@@ -146,13 +134,13 @@ class Tenant(pulumi.ComponentResource):
                 TenantDatabaseArgs(
                     settings=s,
                     tenant=t,
-                    vpc_id=args.vpc_id,
+                    vpc_id=platform.vpc_id,
                     client_security_group_id=args.pod_security_group_id,
                     kms_key_arn=self.key.arn,
-                    subnet_group_name=args.subnet_group_name,
-                    parameter_group_name=args.parameter_group_name,
-                    option_group_name=args.option_group_name,
-                    monitoring_role_arn=args.monitoring_role_arn,
+                    subnet_group_name=platform.db_subnet_group_name,
+                    parameter_group_name=platform.db_parameter_group_name,
+                    option_group_name=platform.db_option_group_name,
+                    monitoring_role_arn=platform.db_monitoring_role_arn,
                 ),
                 child,
             )
@@ -173,7 +161,7 @@ class Tenant(pulumi.ComponentResource):
                     settings=s,
                     tenant=t,
                     account_id=args.account_id,
-                    backup_role_arn=args.backup_role_arn,
+                    backup_role_arn=platform.backup_role_arn,
                     database_arn=self.database.instance.arn,
                     bucket=self.bucket.bucket,
                     kms_key_arn=self.key.arn,
@@ -205,13 +193,12 @@ class Tenant(pulumi.ComponentResource):
                     settings=s,
                     tenant=t,
                     account_id=args.account_id,
-                    oidc_provider_arn=args.oidc_provider_arn,
-                    oidc_provider_url=args.oidc_provider_url,
+                    oidc_provider_arn=platform.oidc_provider_arn,
+                    oidc_provider_url=platform.oidc_provider_url,
                     database_resource_id=db.resource_id,
                     master_secret_arn=self.database.master_secret_arn if self.database else None,
                     provisioner_role=provisioner,
-                    depends_on=list(args.platform_addons),
-                    pod_security_group_ids=[args.pod_security_group_id, args.shared_pod_security_group_id],
+                    pod_security_group_ids=[args.pod_security_group_id, platform.shared_pod_security_group_id],
                 ),
                 child,
             )
@@ -254,7 +241,7 @@ class Tenant(pulumi.ComponentResource):
                 database=db is not None,
                 database_users=[users.job] if users and users.job else [],
                 cache=args.cache,
-                depends_on=[self.namespace, *args.platform_addons],
+                depends_on=[self.namespace],
             ),
             child,
         )
@@ -286,10 +273,11 @@ class Tenant(pulumi.ComponentResource):
     def _latency_record(self, name: str, s: StackSettings, t: TenantConfig, args: TenantArgs) -> None:
         """This region's answer for the tenant's platform host name: latency-routed, dropped when
         the region's entry fails its health check. Each regional stack writes only its own."""
+        platform = args.platform
         health = aws.route53.HealthCheck(
             f"{name}-health",
             type="HTTPS",
-            fqdn=args.entry_dns_name,
+            fqdn=platform.entry_dns_name,
             port=443,
             resource_path="/nginx-health",
             enable_sni=True,
@@ -309,7 +297,7 @@ class Tenant(pulumi.ComponentResource):
             health_check_id=health.id,
             aliases=[
                 aws.route53.RecordAliasArgs(
-                    name=args.entry_dns_name, zone_id=args.entry_zone_id, evaluate_target_health=True
+                    name=platform.entry_dns_name, zone_id=platform.entry_zone_id, evaluate_target_health=True
                 )
             ],
             opts=pulumi.ResourceOptions(parent=self),

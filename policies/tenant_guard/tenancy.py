@@ -92,6 +92,7 @@ GOVERNS: dict[str, tuple[str, tuple[str, ...]]] = {
 UNTAGGABLE = frozenset(
     {
         "aws:kms/alias:Alias",
+        "aws:elasticache/userGroupAssociation:UserGroupAssociation",
         "aws:iam/rolePolicy:RolePolicy",
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
