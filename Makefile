@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 PLAN ?= build/$(STACK)/plan.json
-ENVIRONMENT = $(if $(filter dev,$(STACK)),dev,prod)
+ENVIRONMENT = $(if $(filter dev dev.%,$(STACK)),dev,prod)
 POLICY_FLAGS = --policy-pack policies --policy-pack-config policies/config/$(ENVIRONMENT).json
 # Any channel between tenants blocks the plan (--advisory reports without blocking, e.g. to triage).
 ISOLATION_FLAGS ?=

@@ -1,5 +1,5 @@
-"""A Mermaid picture of one stack's plan: platform components, then each tenant with the
-components it is made of and their resource counts (GitHub renders it in Markdown)."""
+"""A Mermaid picture of a region's plan: its platform stack's components, the contract it
+exports, and the tenant stacks that read it, with their resource counts (GitHub renders it)."""
 
 import re
 from collections import Counter
@@ -27,43 +27,57 @@ def render_mermaid(plan: Mapping[str, Any]) -> str:
         return 1 + sum(size(c["urn"]) for c in children.get(urn, []))
 
     protected = Counter(r.get("tenant") for r in resources if r["options"]["protect"])
-    tiers = {
-        r["tenant"]: r["inputs"]["metadata"]["labels"].get("tier")
-        for r in resources
-        if r["type"] == "kubernetes:core/v1:Namespace" and r.get("tenant")
+    tiers: dict[str, str] = {}
+    for r in resources:  # any tagged or labelled resource of the tenant names its tier
+        marks = r["inputs"].get("tags") or (r["inputs"].get("metadata") or {}).get("labels") or {}
+        if isinstance(marks, dict) and r.get("tenant") and isinstance(marks.get("tier"), str):
+            tiers.setdefault(r["tenant"], marks["tier"])
+    stacks = plan.get("stacks") or [
+        {"name": plan["stack"], "kind": "platform", "tenant": None, "outputs": plan.get("outputs", {})}
+    ]
+    homes = {
+        tenant
+        for s in stacks
+        for tenant, out in ((s.get("outputs") or {}).get("tenants") or {}).items()
+        if isinstance(out, dict) and out.get("home")
     }
-    homes = {t for t, out in (plan.get("outputs", {}).get("tenants") or {}).items() if out.get("home")}
+    contract = sorted(((plan.get("outputs") or {}).get("contract") or {}).keys())
     lines = [
         "```mermaid",
         "flowchart LR",
-        f'  stack(["{plan["project"]} / {plan["stack"]}<br/>{plan["region"]} · {len(resources)} resources"])',
+        f'  stack(["{plan["project"]} / {plan["stack"]}<br/>{plan["region"]} · {len(resources)} resources in {len(stacks)} stacks"])',
     ]
-    platform, tenants = [], []
-    for top in sorted(children.get(None, []), key=lambda r: r["name"]):
-        if top["type"] == "platform:index:Tenant":
-            tenants.append(top)
-        elif top["type"].startswith("platform:index:"):
-            platform.append(top)
-    lines.append('  subgraph platform["Regional platform"]')
+    platform_name = plan["stack"]
+    tops = sorted(children.get(None, []), key=lambda r: r["name"])
+    platform = [
+        r for r in tops if r.get("stack", platform_name) == platform_name and r["type"].startswith("platform:index:")
+    ]
+    count = Counter(r.get("stack", platform_name) for r in resources)
+    lines.append(f'  subgraph platform_stack["Platform stack {platform_name} · {count[platform_name]} resources"]')
     for top in platform:
         lines.append(f'    {_id(top["name"])}["{_noun(top["type"])}<br/>{size(top["urn"]) - 1} resources"]')
     lines.append("  end")
-    for top in platform:
-        lines.append(f"  stack --> {_id(top['name'])}")
-    lines.append('  subgraph tenants["Tenants served here"]')
-    for top in tenants:
-        tenant = top.get("tenant") or top["name"]
-        where = "home" if tenant in homes else "served"
+    lines.append("  stack --> platform_stack")
+    if contract:
+        lines.append(f'  contract[/"contract: {", ".join(contract)} + kubeconfig (secret)"/]')
+        lines.append("  platform_stack -- stack outputs --> contract")
+    lines.append('  subgraph tenants["Tenant stacks (StackReference to the platform)"]')
+    tenant_stacks = [s for s in stacks if s.get("kind") == "tenant"]
+    for s in tenant_stacks:
+        tenant = s["tenant"]
+        outputs = s.get("outputs") or {}
+        roles = [
+            "home" if tenant in homes else "served" if outputs.get("tenants") else "",
+            "DR copies" if ((outputs.get("disasterRecovery") or {}).get("copiesHeldHere") or {}) else "",
+            "front-end" if outputs.get("frontEnd") else "",
+        ]
+        what = " + ".join(r for r in roles if r) or "nothing yet"
         lines.append(
-            f'    {_id(top["name"])}["{tenant} · {tiers.get(tenant, "?")} · {where}<br/>'
-            f'{size(top["urn"]) - 1} resources, {protected[tenant]} protected"]'
+            f'    {_id(s["name"])}["{s["name"]}<br/>{tenant} · {tiers.get(tenant, "?")} · {what}<br/>'
+            f'{count[s["name"]]} resources, {protected[tenant]} protected"]'
         )
     lines.append("  end")
-    for top in tenants:
-        node = _id(top["name"])
-        lines.append(f"  stack --> {node}")
-        for part in sorted(children.get(top["urn"], []), key=lambda r: r["name"]):
-            label = _noun(part["type"])
-            lines.append(f'  {node} --> {_id(part["name"])}["{label} · {size(part["urn"])}"]')
+    for s in tenant_stacks:
+        lines.append(f"  {'contract' if contract else 'platform_stack'} --> {_id(s['name'])}")
     lines.append("```")
     return "\n".join(lines) + "\n"
