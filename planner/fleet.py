@@ -34,11 +34,11 @@ from catalog import ConfigError
 from catalog.loader import load_settings
 from catalog.model import StackSettings
 from catalog.stacks import SEPARATOR, StackName, derived_stack_file, tenants_with_stacks
-from planner.runner import ROOT
 from planner.stackconfig import read_stack_config
 
 Kind = Literal["platform", "tenant"]
 Result = Literal["ok", "failed", "skipped"]
+ROOT = Path(__file__).resolve().parent.parent  # not planner.runner's: no Pulumi import for this CLI
 PLATFORM_WAVE, HOME_WAVE, AWAY_WAVE = 0, 1, 2
 TAIL_LINES = 20
 
@@ -344,7 +344,11 @@ def load_waves(path: Path) -> list[dict[str, Any]]:
 
 
 def blocked_by(entry: Mapping[str, Any], wave: int, done: Mapping[str, Outcome]) -> str | None:
-    """Why an earlier outcome stops this stack: its platform stack, or (DR wave) its tenant's home stack."""
+    """Why an earlier outcome stops this stack: its own (an earlier pass), its platform stack, or (DR
+    wave) its tenant's home stack."""
+    own = done.get(str(entry.get("stack")))
+    if own is not None and own.result != "ok":
+        return f"{own.result} in an earlier pass"
     if entry.get("kind") != "tenant":
         return None
     platform = done.get(str(entry.get("platform")))
@@ -468,6 +472,17 @@ def read_reports(paths: Sequence[Path]) -> list[Outcome]:
     return outcomes
 
 
+def merge_outcomes(outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """One outcome per stack, in order: a later pass replaces an earlier one, except a skip caused
+    by that earlier outcome (the failure stays what the report shows)."""
+    latest: dict[str, Outcome] = {}
+    for outcome in outcomes:
+        if outcome.stack in latest and outcome.result == "skipped":
+            continue
+        latest[outcome.stack] = outcome
+    return list(latest.values())
+
+
 def write_reports(outcomes: Sequence[Outcome], report: Path | None) -> str:
     text = markdown_report(outcomes)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -528,11 +543,14 @@ def deploy_stack(root: Path, stack: str, operation: Literal["up", "preview"]) ->
 # ---- command line ------------------------------------------------------------------------------
 
 
-def print_stacks(result: Affected, as_json: bool) -> None:
+def print_stacks(result: Affected, as_json: bool, names_only: bool = False) -> None:
     if as_json:
         print(json.dumps(result.as_json(), indent=2))
         return
     for e in result.entries:
+        if names_only:
+            print(e.stack)
+            continue
         suffix = " (removed)" if e.removed else ""
         print(f"wave {e.wave}  {e.kind:8}  {e.stack}{suffix}")
 
@@ -560,6 +578,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--after", type=Path, nargs="*", default=[], help="reports of earlier waves run elsewhere")
     run.add_argument("--report", type=Path, default=Path("build/fleet/report.json"))
     run.add_argument("--logs", type=Path, default=Path("build/fleet/logs"))
+    rep = sub.add_parser("report", help="one per-tenant table from the reports of every wave job")
+    rep.add_argument("reports", type=Path, nargs="*")
     for operation in ("up", "preview"):
         one = sub.add_parser(operation, help=f"materialize, select, DR gates, pulumi {operation} of one stack")
         one.add_argument("--stack", required=True)
@@ -587,7 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     root: Path = args.root
     try:
         if args.command == "stacks":
-            print_stacks(everything(root, args.environment), args.json)
+            print_stacks(everything(root, args.environment), args.json, names_only=True)
         elif args.command == "affected":
             if args.all == bool(args.base):
                 raise FleetError("affected: give --base <ref> or --all")
@@ -606,6 +626,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             waves = select_waves(load_waves(args.wave_file), args.wave, args.platform)
             outcomes = run_waves(waves, command, args.jobs, read_reports(args.after), args.logs, echo=True)
             print(write_reports(outcomes, args.report))
+            return 1 if any(o.result == "failed" for o in outcomes) else 0
+        elif args.command == "report":
+            outcomes = merge_outcomes(read_reports(sorted(args.reports)))
+            print(write_reports(outcomes, None))
             return 1 if any(o.result == "failed" for o in outcomes) else 0
         else:
             return deploy_stack(root, args.stack, args.command)

@@ -22,8 +22,10 @@ from planner.fleet import (
     main,
     markdown_report,
     materialize,
+    merge_outcomes,
     platform_stacks,
     run_waves,
+    write_reports,
 )
 from planner.runner import ROOT
 
@@ -473,3 +475,33 @@ def test_preview_of_a_stack_not_created_yet_is_skipped_without_creating_it(
     assert main(["--root", str(repo), "preview", "--stack", "dev.demo-basic"]) == 0
     assert pulumi_calls(fake_pulumi) == [["stack", "select", "dev.demo-basic"]]
     assert "not created yet" in capsys.readouterr().out
+
+
+def test_a_stack_failed_in_an_earlier_pass_is_not_retried_and_stays_failed_in_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_SLEEP", "0")
+    command, log = fake_command(tmp_path)
+    pass_1 = [
+        Outcome("east", "platform", "east", None, 0, "ok"),
+        Outcome("east.acme", "tenant", "east", "acme", 1, "failed", 1.0, "exit 1"),
+    ]
+    pass_2 = run_waves(WAVES[1:], command, jobs=2, previous=pass_1)
+    results = {o.stack: (o.result, o.reason) for o in pass_2}
+    assert results["east.acme"] == ("skipped", "failed in an earlier pass")
+    assert results["west.acme"] == ("skipped", "home stack east.acme skipped")
+    assert results["east.bolt"] == ("ok", "")
+    assert "east.acme" not in intervals(log)
+    merged = {o.stack: o.result for o in merge_outcomes([*pass_1, *pass_2])}
+    assert merged["east.acme"] == "failed" and merged["east.bolt"] == "ok"
+
+
+def test_cli_report_merges_the_wave_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = tmp_path / "p1" / "report.json", tmp_path / "p2" / "report.json"
+    write_reports([Outcome("east.acme", "tenant", "east", "acme", 1, "failed", 1.0, "exit 1")], first)
+    write_reports(
+        [Outcome("east.acme", "tenant", "east", "acme", 1, "skipped", reason="failed in an earlier pass")], second
+    )
+    capsys.readouterr()
+    assert main(["report", str(second), str(first)]) == 1
+    assert "| acme | `east.acme` | 1 | failed |" in capsys.readouterr().out
