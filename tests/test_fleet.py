@@ -224,6 +224,8 @@ def test_cli_unknown_ref_is_one_line(repo: Path) -> None:
 
 
 def test_materialize_writes_the_derived_tenant_stack_file(repo: Path) -> None:
+    platform_file = repo / "Pulumi.prod-us-east-1.yaml"
+    platform_file.write_text(platform_file.read_text() + "  insurance-platform:webhookToken:\n    secure: v1:AAAA\n")
     target = materialize(repo, "prod-us-east-1.harbor-mutual", "awskms://alias/pulumi?region=us-east-1")
     assert target.name == "Pulumi.prod-us-east-1.harbor-mutual.yaml"
     document = yaml.safe_load(target.read_text())
@@ -232,7 +234,7 @@ def test_materialize_writes_the_derived_tenant_stack_file(repo: Path) -> None:
     assert document["config"]["insurance-platform:tenant"] == "harbor-mutual"
     assert document["config"]["aws:region"] == "us-east-1"
     secure = {k for k, v in platform.items() if isinstance(v, dict) and set(v) == {"secure"}}
-    assert not secure & set(document["config"])
+    assert secure == {"insurance-platform:webhookToken"} and not secure & set(document["config"])
     assert set(document["config"]) == (set(platform) - secure) | {"insurance-platform:tenant"}
     assert "secretsprovider" not in yaml.safe_load(materialize(repo, "prod-us-east-1.harbor-mutual").read_text())
 
@@ -505,3 +507,20 @@ def test_cli_report_merges_the_wave_jobs(tmp_path: Path, capsys: pytest.CaptureF
     capsys.readouterr()
     assert main(["report", str(second), str(first)]) == 1
     assert "| acme | `east.acme` | 1 | failed |" in capsys.readouterr().out
+
+
+def test_make_lists_platform_stacks_only(repo: Path) -> None:
+    shutil.copy(ROOT / "Makefile", repo / "Makefile")
+    (repo / "Pulumi.dev.demo-basic.yaml").write_text("config: {}\n")  # a derived tenant stack file
+    result = subprocess.run(["make", "-s", "help"], cwd=repo, capture_output=True, text=True, check=True)
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("make plans")]
+    assert f"({' '.join(PLATFORMS)})" in line
+    for stack, environment in (("dev.demo-basic", "dev"), ("prod-us-east-1.harbor-mutual", "prod"), ("dev", "dev")):
+        flags = subprocess.run(
+            ["make", "-s", "--eval", "flags: ; @echo $(POLICY_FLAGS)", "flags", f"STACK={stack}"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert flags.stdout.strip().endswith(f"policies/config/{environment}.json"), stack  # the platform's pack config
