@@ -532,6 +532,7 @@ def deploy_stack(root: Path, stack: str, operation: Literal["up", "preview"]) ->
         print(f"error: pulumi stack select {stack}: {selected.stderr.strip()}", file=sys.stderr)
         return 1
     code = gates.main(["--stack", stack, "--apply", "--root", str(root)])
+    sys.stdout.flush()  # the gates before pulumi's own output in a captured log
     if code != 0:
         return code
     environment = stack_environment(root, name.platform)

@@ -220,6 +220,15 @@ def test_cli_unknown_ref_is_one_line(repo: Path) -> None:
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_catalog_mistake_at_head_is_one_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(repo, "tenants/prod/harbor-mutual.yaml", "tier: premium", "tier: platinum")
+    commit(repo)
+    assert main(["--root", str(repo), "affected", "--base", "main"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: tenants/prod/harbor-mutual.yaml: tier: unknown tier 'platinum' (one of: basic, standard, premium)"
+    )
+
+
 # ---- materialize -------------------------------------------------------------------------------
 
 
