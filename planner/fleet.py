@@ -200,6 +200,8 @@ def stacks_for_path(path: str, fleets: Sequence[Fleet]) -> tuple[set[str], bool]
         return set(), False
     if _under(path, OFFLINE_ONLY):
         return set(), True
+    if _under(path, EVERY_STACK):
+        return every, False
     name = PurePosixPath(path).name
     if "/" not in path and name.startswith("Pulumi.") and name.endswith(".yaml") and name != "Pulumi.yaml":
         stack = name[len("Pulumi.") : -len(".yaml")]
@@ -218,7 +220,7 @@ def stacks_for_path(path: str, fleets: Sequence[Fleet]) -> tuple[set[str], bool]
         return {s for f in fleets for s, e in f.entries.items() if e.kind == "tenant"}, False
     if _under(path, PLATFORM_STACKS):
         return {s for f in fleets for s, e in f.entries.items() if e.kind == "platform"}, False
-    return every, False  # EVERY_STACK, and any path no rule names (conservative)
+    return every, False  # any path no rule names (conservative)
 
 
 def merged_entries(base: Fleet, head: Fleet) -> dict[str, StackEntry]:
