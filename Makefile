@@ -4,9 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
-STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
+# Platform stacks only: derived tenant stack files (Pulumi.<platform>.<tenant>.yaml) have a `.` in the name.
+STACKS := $(strip $(foreach s,$(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml)),$(if $(findstring .,$(s)),,$(s))))
 PLAN ?= build/$(STACK)/plan.json
-ENVIRONMENT = $(if $(filter dev dev.%,$(STACK)),dev,prod)
+PLATFORM = $(firstword $(subst ., ,$(STACK)))
+ENVIRONMENT = $(if $(filter dev,$(PLATFORM)),dev,prod)
 POLICY_FLAGS = --policy-pack policies --policy-pack-config policies/config/$(ENVIRONMENT).json
 # Any channel between tenants blocks the plan (--advisory reports without blocking, e.g. to triage).
 ISOLATION_FLAGS ?=

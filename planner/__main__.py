@@ -16,6 +16,7 @@ from catalog import ConfigError
 from planner.diagram import render_mermaid
 from planner.diff import diff_plans, plan_of_revision, render_diff
 from planner.dr import render_report
+from planner.fleet import platform_stacks
 from planner.policy import environment_config, mandatory, verdict
 from planner.reports import compliance_matrix, write_reports
 from planner.runner import ROOT, ProgramError, bootstrap_skips, build_plan
@@ -72,7 +73,8 @@ def diagram_page(plan: dict[str, Any]) -> str:
 
 
 def stacks(root: Path = ROOT) -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+    """Platform stacks (committed files); derived tenant stack files are not listed."""
+    return platform_stacks(root)
 
 
 def write_docs(root: Path = ROOT) -> list[Path]:

@@ -8,6 +8,14 @@ until it knows that pool).
 
     python -m planner.gates --stack prod-us-west-2            # print the gates
     python -m planner.gates --stack prod-us-west-2 --apply    # and write them into the stack config
+    python -m planner.gates --stack prod-us-west-2.harbor-mutual --apply
+
+A platform stack reads its peer platform stack (`dr.peerStack` of its file). A tenant stack
+`<platform>.<tenant>` reads the same tenant's stack in the peer region, `<peerStack>.<tenant>`: its
+outputs have the same shape restricted to that one tenant, so the gates name that tenant only, and
+`dr.peerDeployed` says whether that peer tenant stack exists. The tenant stack's file is the derived
+`Pulumi.<platform>.<tenant>.yaml` (`python -m planner.fleet materialize`); the peer is read from the
+platform file, the one committed source.
 
 `--apply` edits the stack's config through the Pulumi CLI in the (ephemeral CI) workspace:
 `pulumi config rm --path` the list, then `pulumi config set --path 'key[i]' value` per item
@@ -25,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from catalog import ConfigError
+from catalog.stacks import StackName, tenant_stack
 from planner.runner import ROOT
 
 NAMESPACE = "insurance-platform"
@@ -62,11 +72,15 @@ def user_pools(peer_outputs: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 def peer_stack(stack: str, root: Path = ROOT) -> str | None:
-    """`insurance-platform:dr.peerStack` of Pulumi.<stack>.yaml (None: the stack has no DR peer)."""
-    document = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8")) or {}
+    """The stack whose outputs open this stack's gates (None: no DR peer): `dr.peerStack` of the
+    platform file for a platform stack, `<peerStack>.<tenant>` for a tenant stack."""
+    name = StackName.parse(stack)
+    document = yaml.safe_load((root / f"Pulumi.{name.platform}.yaml").read_text(encoding="utf-8")) or {}
     dr = (document.get("config") or {}).get(DR_KEY) or {}
     peer = dr.get("peerStack") if isinstance(dr, dict) else None
-    return str(peer) if peer else None
+    if not peer:
+        return None
+    return tenant_stack(str(peer), name.tenant) if name.tenant else str(peer)
 
 
 def _pulumi(args: Sequence[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -116,9 +130,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--apply", action="store_true", help="write the gates into the stack's config")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not (args.root / f"Pulumi.{args.stack}.yaml").is_file():
-        print(f"error: no Pulumi.{args.stack}.yaml", file=sys.stderr)
+    try:
+        name = StackName.parse(args.stack)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
+    for needed in dict.fromkeys((args.stack, name.platform)):
+        if not (args.root / f"Pulumi.{needed}.yaml").is_file():
+            hint = " (python -m planner.fleet materialize --stack ...)" if needed != name.platform else ""
+            print(f"error: no Pulumi.{needed}.yaml{hint}", file=sys.stderr)
+            return 2
     peer = peer_stack(args.stack, args.root)
     if peer is None:
         print(f"{args.stack}: no DR peer, no gates")

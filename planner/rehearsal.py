@@ -784,6 +784,8 @@ def _peer_stacks(root: Path) -> dict[str, str]:
         except (OSError, yaml.YAMLError):
             continue
         dr = (doc.get("config") or {}).get("insurance-platform:dr") or {}
+        if "." in path.name[len("Pulumi.") : -len(".yaml")]:
+            continue  # a derived tenant stack file (python -m planner.fleet materialize)
         if isinstance(dr, dict) and dr.get("peerStack"):
             peers[path.name[len("Pulumi.") : -len(".yaml")]] = str(dr["peerStack"])
     return peers

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from planner.fleet import platform_stacks
 from planner.policy import environment_config, verdict
 from planner.runner import ROOT, build_plan
 
-STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml") if p.name.count(".") == 2)
+STACKS = platform_stacks(ROOT)  # derived tenant stack files (gitignored) are not stacks to plan here
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +37,7 @@ def plan_schema() -> dict[str, Any]:
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """A scratch copy of the project's config and catalog, for breaking things on purpose."""
-    for name in ["__main__.py", "Pulumi.yaml", *(p.name for p in ROOT.glob("Pulumi.*.yaml"))]:
+    for name in ["__main__.py", "Pulumi.yaml", *(f"Pulumi.{s}.yaml" for s in STACKS)]:
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "tenants", tmp_path / "tenants")
     return tmp_path

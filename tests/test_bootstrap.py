@@ -10,12 +10,13 @@ import pytest
 import yaml
 
 from components.platform.deployer import runner_project_name
+from planner.fleet import platform_stacks
 from planner.mocks import _hex
 from planner.runner import ROOT, build_plan
 
 BOOTSTRAP = ROOT / "bootstrap"
 STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in BOOTSTRAP.glob("Pulumi.*.yaml"))
-REGIONAL_STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+REGIONAL_STACKS = platform_stacks(ROOT)
 REPO = "insure/insurance-platform"
 OIDC = "token.actions.githubusercontent.com"
 OUTPUTS = ("vpcId", "cidr", "privateRouteTableIds", "runnerRoleArn", "runnerProject", "stateBucket", "secretsKeyAlias")

@@ -179,3 +179,49 @@ def test_cli_stack_without_peer(fake_pulumi: dict[str, str]) -> None:
     result = gates_cli(fake_pulumi, "--stack", "dev", "--apply")
     assert result.returncode == 0 and "no DR peer" in result.stdout
     assert calls(fake_pulumi) == []
+
+
+def test_tenant_stack_reads_the_same_tenant_stack_of_the_peer(fake_pulumi: dict[str, str], tmp_path: Path) -> None:
+    from catalog.stacks import TENANT_KEY
+
+    root = Path(fake_pulumi["ROOT"])
+    (root / "Pulumi.prod-us-west-2.harbor-mutual.yaml").write_text(f"config:\n  insurance-platform:{TENANT_KEY}: x\n")
+    tenant_outputs = {  # the peer tenant stack's outputs: the same shape, that one tenant only
+        "tenants": {"harbor-mutual": PEER_OUTPUTS["tenants"]["harbor-mutual"]},
+        "disasterRecovery": {"peerRegion": "us-west-2", "copiesHeldHere": {}},
+    }
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(tenant_outputs))
+    env = {**fake_pulumi, "FAKE_PULUMI_OUTPUTS": str(outputs)}
+    result = gates_cli(env, "--stack", "prod-us-west-2.harbor-mutual", "--apply")
+    assert result.returncode == 0, result.stderr
+    assert calls(env)[0] == ["stack", "output", "--stack", "prod-us-east-1.harbor-mutual", "--json"]
+    written = [c for c in calls(env) if c[:2] == ["config", "set"]]
+    assert {c[c.index("--stack") + 1] for c in written} == {"prod-us-west-2.harbor-mutual"}
+    values = {c[-2]: c[-1] for c in written}
+    assert values == {
+        "insurance-platform:dr.peerDeployed": "true",
+        "insurance-platform:dr.peerTenants[0]": "harbor-mutual",
+        "insurance-platform:dr.peerUserPools.harbor-mutual": "us-east-1_Harbor1",
+    }
+
+
+def test_platform_stack_still_reads_the_peer_platform_stack(fake_pulumi: dict[str, str]) -> None:
+    result = gates_cli(fake_pulumi, "--stack", "prod-us-west-2")
+    assert result.returncode == 0, result.stderr
+    assert calls(fake_pulumi) == [["stack", "output", "--stack", "prod-us-east-1", "--json"]]
+    assert "not deployed yet" in result.stdout and "dr.peerDeployed: false" in result.stdout
+
+
+def test_tenant_stack_without_its_derived_file_is_one_line(fake_pulumi: dict[str, str]) -> None:
+    result = gates_cli(fake_pulumi, "--stack", "prod-us-west-2.harbor-mutual", "--apply")
+    assert result.returncode == 2 and calls(fake_pulumi) == []
+    assert result.stderr.strip() == (
+        "error: no Pulumi.prod-us-west-2.harbor-mutual.yaml (python -m planner.fleet materialize --stack ...)"
+    )
+
+
+def test_dev_tenant_stack_has_no_peer(fake_pulumi: dict[str, str]) -> None:
+    (Path(fake_pulumi["ROOT"]) / "Pulumi.dev.demo-basic.yaml").write_text("config: {}\n")
+    result = gates_cli(fake_pulumi, "--stack", "dev.demo-basic", "--apply")
+    assert result.returncode == 0 and "no DR peer" in result.stdout and calls(fake_pulumi) == []
