@@ -46,6 +46,7 @@ from catalog import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 PROVIDER_PREFIX = "pulumi:providers:"
+READ_TYPES = frozenset({"pulumi:pulumi:StackReference"})  # read, never created: not a change to preview
 DEFAULT_BATCH = 50  # URNs named per `pulumi state move` (each names a whole subtree)
 
 # Resources that hold data or identity: their physical name and protection must survive the move.
@@ -142,6 +143,15 @@ class Migration:
     tenant_stacks: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def expect_no_changes(self, stack: str) -> bool:
+        """Whether the stack's first preview after the moves should show no step at all: nothing
+        created or deleted there and no provider reference changing."""
+        if any(r.stack == stack for r in self.created):
+            return False
+        if stack == self.platform:
+            return not self.deleted and all(self.platform in stacks for _, stacks in self.providers)
+        return not any(n.startswith(f"{stack}: ") and "provider reference changes" in n for n in self.notes)
 
     def commands(self) -> list[tuple[str, list[str]]]:
         """(destination, engine URNs in the source stack) per `pulumi state move`."""
@@ -303,8 +313,17 @@ def plan_migration(legacy: Mapping[str, Any], new: Mapping[str, Any], batch: int
     _providers_and_dependencies(m, old, home, new_by_urn)
 
     matched = {(n.stack, n.path) for n in home.values() if n is not None}
-    m.created = [n for n in news if not n.is_root_stack and not n.is_provider and (n.stack, n.path) not in matched]
-    m.created += [n for n in news if n.is_provider and n.stack != platform]  # the tenant programs' own providers
+    m.created = [
+        n
+        for n in news
+        if not (n.is_root_stack or n.is_provider or n.type in READ_TYPES) and (n.stack, n.path) not in matched
+    ]
+    # The tenant programs' own providers, unless they take over the copy `pulumi state move` put there.
+    m.created += [
+        n
+        for n in news
+        if n.is_provider and n.stack != platform and n.path not in m.copied_providers.get(n.stack, set())
+    ]
     platform_providers = {r.path for r, stacks in m.providers if platform in stacks}
     m.created += [n for n in news if n.is_provider and n.stack == platform and n.path not in platform_providers]
     for r, in_stacks in m.providers:
@@ -431,8 +450,21 @@ def render_script(m: Migration, legacy_source: str, plan_source: str) -> str:
         lines += [f"  {q(u)}" + (" \\" if i < len(urns) - 1 else "") for i, u in enumerate(urns)]
     lines += [
         "",
-        "# 4. Nothing is deployed here: preview every stack as docs/migration.md says before resuming deploys.",
-        f'echo "moves done; now: pulumi preview of {m.platform} and of each tenant stack (docs/migration.md)"',
+        "# 4. Preview every stack (nothing is deployed): no stateful resource may be replaced, deleted or",
+        "#    unprotected (planner.migrate --check-preview); --expect-no-changes where the report predicts none.",
+        "preview() {  # preview <stack> [pulumi preview flags...]",
+        '  local stack="$1"; shift',
+        '  local out="$MIGRATION_DIR/preview-$stack.json" rc=0',
+        '  echo "== preview $stack $*"',
+        '  pulumi preview --stack "$stack" --json "$@" > "$out" || rc=$?',
+        '  "$PYTHON" -m planner.migrate --check-preview "$out"',
+        '  return "$rc"',
+        "}",
+    ]
+    for stack in [m.platform, *tenant_stacks]:
+        lines.append(f"preview {q(stack)}" + (" --expect-no-changes" if m.expect_no_changes(stack) else ""))
+    lines += [
+        'echo "moves done and previews clean: resume deploys (docs/migration.md, step 6)"',
         "",
     ]
     return "\n".join(lines)
@@ -508,6 +540,31 @@ def legacy_snapshot(plan: Mapping[str, Any], source: str) -> dict[str, Any]:
     }
 
 
+REPLACING_OPS = frozenset({"delete", "replace", "create-replacement", "delete-replaced", "discard-replaced"})
+
+
+def check_preview(digest: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(problems, notes) of a `pulumi preview --json` digest (pkg/display/json.go PreviewDigest: steps
+    with op, urn, oldState/newState as apitype.ResourceV3): a stateful resource replaced, deleted or
+    losing protect/retainOnDelete is a problem; any other delete or replace is a note."""
+    problems, notes = [], []
+    for step in digest.get("steps") or []:
+        if not isinstance(step, Mapping):
+            continue
+        op, urn = str(step.get("op")), str(step.get("urn"))
+        old, new = step.get("oldState") or {}, step.get("newState") or {}
+        typ = str(old.get("type") or new.get("type") or (last_type(urn) if urn.count("::") >= 3 else ""))
+        stateful = typ in STATEFUL_TYPES or any(old.get(o) or new.get(o) for o in PROTECTION_OPTIONS)
+        if op in REPLACING_OPS:
+            reasons = ", ".join(str(r) for r in step.get("replaceReasons") or [])
+            line = f"{urn}: {op}" + (f" (replace reasons: {reasons})" if reasons else "")
+            (problems if stateful and not typ.startswith(PROVIDER_PREFIX) else notes).append(line)
+        for option in PROTECTION_OPTIONS:
+            if old.get(option) and new and not new.get(option):
+                problems.append(f"{urn}: {option} dropped")
+    return problems, notes
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -522,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m planner.migrate", description="State moves from the regional stack into tenant stacks."
     )
-    parser.add_argument("--stack", required=True, help="the platform stack (today's regional stack)")
+    parser.add_argument("--stack", help="the platform stack (today's regional stack)")
     parser.add_argument("--legacy", help="legacy-layout snapshot (default tests/fixtures/legacy-layout/<stack>.json)")
     parser.add_argument("--plan", help="combined plan of the new layout (default: planned now, as `make plan` does)")
     parser.add_argument("--out", help="output folder (default build/<stack>/migration)")
@@ -530,7 +587,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--write-legacy-snapshot", metavar="FILE", help="write the snapshot of the current program's plan and stop"
     )
+    parser.add_argument(
+        "--check-preview",
+        nargs="+",
+        metavar="FILE",
+        help="check `pulumi preview --json` outputs: exit 1 if a stateful resource is replaced, deleted or unprotected",
+    )
     args = parser.parse_args(argv)
+    if args.check_preview:
+        return _check_previews(args.check_preview)
+    if not args.stack:
+        parser.error("--stack is required")
     try:
         if args.batch < 1:
             raise ConfigError("--batch", "(value)", "must be at least 1")
@@ -574,6 +641,23 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(migration.stateful_checked)} stateful compared; wrote {script} and {out / 'report.md'}"
     )
     return 1 if migration.errors else 0
+
+
+def _check_previews(files: list[str]) -> int:
+    failed = False
+    for file in files:
+        try:
+            problems, notes = check_preview(_read_json(Path(file)))
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        for note in notes:
+            print(f"{file}: note: {note}")
+        for problem in problems:
+            print(f"error: {file}: {problem}", file=sys.stderr)
+        failed = failed or bool(problems)
+        print(f"{file}: {'BLOCKED' if problems else 'no stateful resource replaced, deleted or unprotected'}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -203,12 +203,10 @@ def test_happy_path_names_each_tenant_component_once_its_children_move_with_it()
         "aws:s3/bucket:Bucket::s3-access-logs",
     }
     assert m.deleted == []
-    # what the tenant programs add: their providers and the stack reference, nothing else
-    assert sorted({r.type for r in m.created}) == [
-        "pulumi:providers:aws",
-        "pulumi:providers:kubernetes",
-        "pulumi:pulumi:StackReference",
-    ]
+    # The tenant programs declare their providers where the moves copy them, and a stack reference
+    # is a read: nothing is created, every stack's first preview must show no change.
+    assert m.created == []
+    assert all(m.expect_no_changes(stack) for stack in (PLATFORM, ACME, BETA))
     # every stateful resource compared: bucket, and per tenant the database, the namespace and the queue
     assert len(m.stateful_checked) == 7
 
@@ -427,13 +425,16 @@ def test_the_script_skips_finished_steps_on_a_rerun(tmp_path: Path) -> None:
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "MIGRATION_DIR": str(out), "PYTHON": "python"}
     for _ in range(2):
         subprocess.run(["bash", str(out / "state-moves.sh")], check=True, env=env, cwd=tmp_path, capture_output=True)
-    calls = log.read_text(encoding="utf-8").splitlines()
-    assert [c.split(" --")[0] for c in calls] == [
+    calls = [c.split(" --")[0] for c in log.read_text(encoding="utf-8").splitlines()]
+    checks = ["pulumi preview", "python -m planner.migrate"] * 3  # every run previews every stack
+    assert calls == [
         "pulumi stack export",
         "python -m planner.fleet materialize",
         "python -m planner.fleet materialize",
         "pulumi state move",
         "pulumi state move",
+        *checks,
+        *checks,
     ]
 
 
@@ -453,6 +454,58 @@ def test_an_unreadable_input_exits_2_naming_the_file(tmp_path: Path, capsys: pyt
     missing = str(tmp_path / "nope.json")
     assert migrate.main(["--stack", PLATFORM, "--legacy", missing, "--plan", plan, "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {missing}: (document): cannot be read")
+
+
+def test_previews_expect_no_changes_only_where_the_report_predicts_none(tmp_path: Path) -> None:
+    new = new_layout()
+    b = PlanBuilder()
+    b.add(ACME, "aws:iam/role:Role", "tenant-acme-new-role")
+    new["resources"] += b.resources
+    legacy, plan = write(tmp_path / "legacy.json", legacy_layout()), write(tmp_path / "plan.json", new)
+    assert migrate.main(["--stack", PLATFORM, "--legacy", legacy, "--plan", plan, "--out", str(tmp_path)]) == 0
+    previews = [line for line in (tmp_path / "state-moves.sh").read_text().splitlines() if line.startswith("preview ")]
+    assert previews == [
+        f"preview {PLATFORM} --expect-no-changes",
+        f"preview {ACME}",
+        f"preview {BETA} --expect-no-changes",
+    ]
+
+
+def preview_step(op: str, type_: str, *, protect: bool = False, new_protect: bool | None = None) -> dict[str, Any]:
+    urn = engine(ACME, f"platform:index:Tenant${type_}::x")
+    old = {"urn": urn, "type": type_, "protect": protect}
+    new = {"urn": urn, "type": type_, "protect": protect if new_protect is None else new_protect}
+    return {"op": op, "urn": urn, "oldState": old, "newState": None if op == "delete" else new}
+
+
+def test_check_preview_blocks_a_stateful_replace_delete_or_unprotect() -> None:
+    problems, notes = migrate.check_preview(
+        {
+            "steps": [
+                preview_step("replace", "aws:rds/instance:Instance", protect=True),
+                preview_step("delete", "aws:sqs/queue:Queue"),
+                preview_step("update", "aws:cognito/userPool:UserPool", protect=True, new_protect=False),
+                preview_step("delete", "aws:iam/role:Role"),
+                preview_step("delete", "pulumi:providers:kubernetes"),
+                preview_step("same", "aws:kms/key:Key", protect=True),
+                preview_step("update", "aws:iam/role:Role", protect=True),
+            ]
+        }
+    )
+    assert [p.split("::x: ")[1] for p in problems] == ["replace", "delete", "protect dropped"]
+    assert [n.split("::x: ")[1] for n in notes] == ["delete", "delete"]
+
+
+def test_check_preview_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clean = write(tmp_path / "clean.json", {"steps": [preview_step("same", "aws:rds/instance:Instance")]})
+    bad = write(tmp_path / "bad.json", {"steps": [preview_step("replace", "aws:s3/bucket:Bucket")]})
+    assert migrate.main(["--check-preview", clean]) == 0
+    assert migrate.main(["--check-preview", clean, bad]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {bad}: {engine(ACME, 'platform:index:Tenant$aws:s3/bucket:Bucket::x')}: replace"
+    ]
+    (tmp_path / "empty.json").write_text("")
+    assert migrate.main(["--check-preview", str(tmp_path / "empty.json")]) == 2
 
 
 # --- the real legacy layout -------------------------------------------------------------------------------
