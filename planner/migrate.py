@@ -42,11 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from catalog import ConfigError
+from planner.rehearsal import FORCE_NEW, UNKNOWN
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 PROVIDER_PREFIX = "pulumi:providers:"
 READ_TYPES = frozenset({"pulumi:pulumi:StackReference"})  # read, never created: not a change to preview
+MIN_PULUMI = "3.226.0"  # state move keeps copied providers' dependencies consistent since (pulumi/pulumi#22141)
 DEFAULT_BATCH = 50  # URNs named per `pulumi state move` (each names a whole subtree)
 
 # Resources that hold data or identity: their physical name and protection must survive the move.
@@ -79,20 +81,8 @@ NAME_FIELDS = (
     "metadata.name",
     "metadata.namespace",
 )
-# ... inputs the AWS provider cannot change in place (ForceNew in terraform-provider-aws, which pulumi-aws
-# bridges: internal/service/rds/instance.go, internal/service/kms/key.go) ...
-FORCE_NEW_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "aws:rds/instance:Instance": (
-        "engine",
-        "dbName",
-        "kmsKeyId",
-        "storageEncrypted",
-        "username",
-        "characterSetName",
-        "timezone",
-    ),
-    "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"),
-}
+# ... the inputs the provider cannot change in place (planner.rehearsal.FORCE_NEW, read from
+# terraform-provider-aws, which pulumi-aws bridges) ...
 # ... and the inputs that keep the data when the resource goes away.
 PROTECTION_FIELDS = ("deletionProtection", "skipFinalSnapshot", "finalSnapshotIdentifier", "forceDestroy")
 PROTECTION_OPTIONS = ("protect", "retainOnDelete")
@@ -232,10 +222,12 @@ def compare_stateful(old: Resource, new: Resource) -> list[str]:
     if old.inputs is None:
         return [f"{where}: stateful but the legacy snapshot holds no inputs: its physical name cannot be compared"]
     problems = []
-    force_new = FORCE_NEW_FIELDS.get(new.type, ())
+    force_new = tuple(sorted(FORCE_NEW.get(new.type, set()) - set(NAME_FIELDS)))
     for name in NAME_FIELDS + force_new + PROTECTION_FIELDS:
         before, after = _field(old.inputs, name), _field(new.inputs or {}, name)
-        if before != after:
+        if UNKNOWN in (before, after):
+            problems.append(f"{where}: {name} is unknown in the plan: cannot be compared")
+        elif before != after:
             what = (
                 "physical name changes (a new resource)"
                 if name in NAME_FIELDS
@@ -432,6 +424,13 @@ def render_script(m: Migration, legacy_source: str, plan_source: str) -> str:
         '  "$@"',
         '  touch "$MIGRATION_DIR/done/$id"',
         "}",
+        "",
+        "# 0. `pulumi state move` copies the kubernetes provider, which depends on the cluster left in the",
+        f"#    platform stack: CLIs before v{MIN_PULUMI} fail the destination's integrity check (pulumi/pulumi#22093).",
+        'version="$(pulumi version)"; version="${version#v}"',
+        f"if ! printf '%s\\n%s\\n' {MIN_PULUMI} \"$version\" | sort -V -C; then",
+        f'  echo "pulumi $version is older than {MIN_PULUMI}: upgrade the CLI first" >&2; exit 1',
+        "fi",
         "",
         "# 1. Back up the source stack's state once (pulumi stack import --file restores it).",
         f'step backup-{m.platform} pulumi stack export --stack {q(m.platform)} --file "$MIGRATION_DIR/backup/{m.platform}.json"',

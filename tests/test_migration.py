@@ -410,18 +410,36 @@ def test_the_script_backs_up_first_creates_the_tenant_stacks_and_moves_once(tmp_
     assert "Verdict: safe" in report and f"| {ACME} | 6 | 1 | 3 |" in report
 
 
+def fake_tools(bin_dir: Path, log: Path, version: str) -> None:
+    """`pulumi` and `python` that only log their arguments (`pulumi version` answers `version`)."""
+    for tool in ("pulumi", "python"):
+        fake = bin_dir / tool
+        answer = f'if [ "$1" = version ]; then echo {version}; exit 0; fi\n' if tool == "pulumi" else ""
+        fake.write_text(f'#!/bin/sh\n{answer}echo "{tool} $*" >> {log}\n', encoding="utf-8")
+        fake.chmod(0o755)
+
+
+def test_the_script_refuses_a_pulumi_cli_without_the_provider_dependency_fix(tmp_path: Path) -> None:
+    legacy, plan = write(tmp_path / "legacy.json", legacy_layout()), write(tmp_path / "plan.json", new_layout())
+    out = tmp_path / "migration"
+    assert migrate.main(["--stack", PLATFORM, "--legacy", legacy, "--plan", plan, "--out", str(out)]) == 0
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
+    bin_dir.mkdir()
+    fake_tools(bin_dir, log, "v3.225.1")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "MIGRATION_DIR": str(out), "PYTHON": "python"}
+    run = subprocess.run(["bash", str(out / "state-moves.sh")], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 1 and "older than 3.226.0" in run.stderr
+    assert not log.exists()  # nothing exported, created or moved
+
+
 def test_the_script_skips_finished_steps_on_a_rerun(tmp_path: Path) -> None:
     """Run the generated script with a fake `pulumi` on PATH: a re-run does not move twice."""
     legacy, plan = write(tmp_path / "legacy.json", legacy_layout()), write(tmp_path / "plan.json", new_layout())
     out = tmp_path / "migration"
     assert migrate.main(["--stack", PLATFORM, "--legacy", legacy, "--plan", plan, "--out", str(out)]) == 0
-    bin_dir = tmp_path / "bin"
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
     bin_dir.mkdir()
-    log = tmp_path / "calls.log"
-    for tool in ("pulumi", "python"):
-        fake = bin_dir / tool
-        fake.write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\n', encoding="utf-8")
-        fake.chmod(0o755)
+    fake_tools(bin_dir, log, "v3.259.0")
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "MIGRATION_DIR": str(out), "PYTHON": "python"}
     for _ in range(2):
         subprocess.run(["bash", str(out / "state-moves.sh")], check=True, env=env, cwd=tmp_path, capture_output=True)
