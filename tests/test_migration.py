@@ -445,6 +445,8 @@ def test_the_script_skips_finished_steps_on_a_rerun(tmp_path: Path) -> None:
         subprocess.run(["bash", str(out / "state-moves.sh")], check=True, env=env, cwd=tmp_path, capture_output=True)
     calls = [c.split(" --")[0] for c in log.read_text(encoding="utf-8").splitlines()]
     checks = ["pulumi preview", "python -m planner.migrate"] * 3  # every run previews every stack
+    previews = [c for c in log.read_text(encoding="utf-8").splitlines() if c.startswith("pulumi preview")]
+    assert previews[0] == f"pulumi preview --stack {PLATFORM} --json --expect-no-changes"
     assert calls == [
         "pulumi stack export",
         "python -m planner.fleet materialize",
@@ -454,6 +456,11 @@ def test_the_script_skips_finished_steps_on_a_rerun(tmp_path: Path) -> None:
         *checks,
         *checks,
     ]
+    # After a reviewed provider update, EXPECT_NO_CHANGES=0 previews without the flag.
+    log.unlink()
+    env["EXPECT_NO_CHANGES"] = "0"
+    subprocess.run(["bash", str(out / "state-moves.sh")], check=True, env=env, cwd=tmp_path, capture_output=True)
+    assert not [c for c in log.read_text(encoding="utf-8").splitlines() if "--expect-no-changes" in c]
 
 
 def test_the_command_line_exits_1_with_one_line_per_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
