@@ -309,6 +309,20 @@ def test_an_unprotected_stateful_resource_by_type_is_compared_too() -> None:
     assert [e for e in plan_migration(legacy_layout(), new).errors if "tenant-acme-jobs" in e and ": name " in e]
 
 
+def test_a_renamed_table_is_an_error_though_no_force_new_list_names_it() -> None:
+    legacy, new = legacy_layout(), new_layout()
+    for plan, stack in ((legacy, PLATFORM), (new, ACME)):
+        b = PlanBuilder()
+        b.add(stack, "aws:dynamodb/table:Table", "tenant-acme-claims", inputs={"name": "ip-prod-acme-claims"})
+        plan["resources"] += legacy_snapshot(b.plan(stack), "test")["resources"] if plan is legacy else b.resources
+    assert plan_migration(legacy, new).errors == []
+    find(new, ACME, "tenant-acme-claims")["inputs"]["name"] = "ip-prod-acme-claims-v2"
+    assert plan_migration(legacy, new).errors == [
+        f'{ACME}: aws:dynamodb/table:Table::tenant-acme-claims: name "ip-prod-acme-claims" -> '
+        '"ip-prod-acme-claims-v2": physical name changes (a new resource)'
+    ]
+
+
 @pytest.mark.parametrize("option", ["protect", "retainOnDelete"])
 def test_a_dropped_protection_is_an_error(option: str) -> None:
     legacy, new = legacy_layout(), new_layout()
