@@ -371,6 +371,7 @@ def _providers_and_dependencies(
 ) -> None:
     old_by_urn = {r.urn: r for r in old}
     dest_of = {urn: (n.stack if n is not None else None) for urn, n in home.items()}
+    switches: Counter[tuple[str, str, str]] = Counter()
     for dest, moved in m.moved.items():
         copies = m.copied_providers.setdefault(dest, set())
         for r in moved:
@@ -392,13 +393,15 @@ def _providers_and_dependencies(
                 copied = legacy_provider.path if parent_moves else legacy_provider.path.rsplit("$", 1)[-1]
                 copies.add(copied)
                 if provider is not None and provider.path != copied:
-                    m.notes.append(
-                        f"{dest}: {target.path}: provider reference changes from the copied {copied} to {provider.path}: "
-                        "no replacement unless the new provider's DiffConfig reports one (pulumi preview shows it)"
-                    )
+                    switches[(dest, copied, provider.path)] += 1
             for dep in (r.options or {}).get("dependsOn") or []:
                 if dest_of.get(dep) != dest and dep in old_by_urn and not old_by_urn[dep].is_provider:
                     m.broken_dependencies.append((r, old_by_urn[dep].path))
+    for (dest, copied, path), count in sorted(switches.items()):
+        m.notes.append(
+            f"{dest}: provider reference changes from the copied {copied} to {path} for {count} resources: "
+            "no replacement unless the new provider's DiffConfig reports one (pulumi preview shows it)"
+        )
 
 
 def render_script(m: Migration, legacy_source: str, plan_source: str) -> str:
