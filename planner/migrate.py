@@ -143,6 +143,23 @@ class Migration:
             return not self.deleted and all(self.platform in stacks for _, stacks in self.providers)
         return not any(n.startswith(f"{stack}: ") and "provider reference changes" in n for n in self.notes)
 
+    def expected_state(self) -> list[dict[str, str]]:
+        """The engine URNs (in the source stack) the moves rely on: every named root and every stateful
+        resource, moved or staying, must be in the real state under exactly this URN."""
+        roots = {r.urn for rs in self.roots.values() for r in rs}
+        entries = []
+        for dest, moved in sorted(self.moved.items()):
+            for r in moved:
+                role = "root" if r.urn in roots else "stateful" if r.stateful else "moved"
+                entries.append({"urn": engine_urn(self.platform, self.project, r.path), "role": role, "dest": dest})
+        for r in self.staying:
+            if not r.is_root_stack:
+                role = "stateful" if r.stateful else "staying"
+                entries.append(
+                    {"urn": engine_urn(self.platform, self.project, r.path), "role": role, "dest": self.platform}
+                )
+        return sorted(entries, key=lambda e: e["urn"])
+
     def commands(self) -> list[tuple[str, list[str]]]:
         """(destination, engine URNs in the source stack) per `pulumi state move`."""
         result = []
@@ -418,6 +435,7 @@ def render_script(m: Migration, legacy_source: str, plan_source: str) -> str:
         "",
         f'MIGRATION_DIR="${{MIGRATION_DIR:-build/{m.platform}/migration}}"',
         'PYTHON="${PYTHON:-.venv/bin/python}"',
+        'HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"  # where this script and expected-urns.json are',
         'mkdir -p "$MIGRATION_DIR/done" "$MIGRATION_DIR/backup"',
         "",
         "step() {  # step <id> <command...>: run once",
@@ -437,6 +455,9 @@ def render_script(m: Migration, legacy_source: str, plan_source: str) -> str:
         "",
         "# 1. Back up the source stack's state once (pulumi stack import --file restores it).",
         f'step backup-{m.platform} pulumi stack export --stack {q(m.platform)} --file "$MIGRATION_DIR/backup/{m.platform}.json"',
+        "#    The state must hold every URN the moves name and every stateful resource, as the plan computed",
+        "#    them (state move only warns about a URN it does not find, and moves the others).",
+        f'"$PYTHON" -m planner.migrate --check-state "$MIGRATION_DIR/backup/{m.platform}.json" --expected "$HERE/expected-urns.json"',
         "",
         "# 2. Create (or select) every tenant stack and write its derived Pulumi.<stack>.yaml.",
     ]
@@ -545,6 +566,24 @@ def legacy_snapshot(plan: Mapping[str, Any], source: str) -> dict[str, Any]:
     }
 
 
+def check_state(export: Mapping[str, Any], expected: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(problems, notes): the expected URNs missing from a `pulumi stack export` (apitype
+    UntypedDeployment: deployment.resources[].urn). A named root or a stateful resource missing is a
+    problem; another resource missing is a note (the state differs from the legacy plan)."""
+    deployment = export.get("deployment")
+    resources = deployment.get("resources") if isinstance(deployment, Mapping) else None
+    if not isinstance(resources, list):
+        raise ConfigError("stack export", "deployment.resources", "missing: not a `pulumi stack export` file")
+    present = {r.get("urn") for r in resources if isinstance(r, Mapping)}
+    problems, notes = [], []
+    for entry in expected.get("urns") or []:
+        if entry["urn"] in present:
+            continue
+        line = f"{entry['urn']} ({entry['role']}, for {entry['dest']}) is not in the state"
+        (problems if entry["role"] in ("root", "stateful") else notes).append(line)
+    return problems, notes
+
+
 REPLACING_OPS = frozenset({"delete", "replace", "create-replacement", "delete-replaced", "discard-replaced"})
 
 
@@ -598,7 +637,17 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FILE",
         help="check `pulumi preview --json` outputs: exit 1 if a stateful resource is replaced, deleted or unprotected",
     )
+    parser.add_argument(
+        "--check-state",
+        metavar="EXPORT",
+        help="check a `pulumi stack export` holds every URN of --expected (written next to state-moves.sh)",
+    )
+    parser.add_argument("--expected", metavar="FILE", help="expected-urns.json, with --check-state")
     args = parser.parse_args(argv)
+    if args.check_state:
+        if not args.expected:
+            parser.error("--check-state needs --expected")
+        return _check_state(args.check_state, args.expected)
     if args.check_preview:
         return _check_previews(args.check_preview)
     if not args.stack:
@@ -637,6 +686,8 @@ def main(argv: list[str] | None = None) -> int:
     script.write_text(render_script(migration, str(legacy_path), plan_source), encoding="utf-8")
     script.chmod(0o755)
     (out / "report.md").write_text(render_report(migration), encoding="utf-8")
+    expected = {"platform": migration.platform, "urns": migration.expected_state()}
+    (out / "expected-urns.json").write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
     for error in migration.errors:
         print(f"error: {error}", file=sys.stderr)
     moved = sum(len(v) for v in migration.moved.values())
@@ -646,6 +697,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(migration.stateful_checked)} stateful compared; wrote {script} and {out / 'report.md'}"
     )
     return 1 if migration.errors else 0
+
+
+def _check_state(export: str, expected: str) -> int:
+    try:
+        problems, notes = check_state(_read_json(Path(export)), _read_json(Path(expected)))
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"{export}: note: {note}")
+    for problem in problems:
+        print(f"error: {export}: {problem}", file=sys.stderr)
+    print(f"{export}: {'BLOCKED' if problems else 'every URN the moves rely on is in the state'}")
+    return 1 if problems else 0
 
 
 def _check_previews(files: list[str]) -> int:

@@ -463,11 +463,13 @@ def test_the_script_skips_finished_steps_on_a_rerun(tmp_path: Path) -> None:
     assert previews[0] == f"pulumi preview --stack {PLATFORM} --json --expect-no-changes"
     assert calls == [
         "pulumi stack export",
+        "python -m planner.migrate",  # --check-state of the export
         "python -m planner.fleet materialize",
         "python -m planner.fleet materialize",
         "pulumi state move",
         "pulumi state move",
         *checks,
+        "python -m planner.migrate",  # the state is checked again on every run
         *checks,
     ]
     # After a reviewed provider update, EXPECT_NO_CHANGES=0 previews without the flag.
@@ -545,6 +547,31 @@ def test_check_preview_command_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     ]
     (tmp_path / "empty.json").write_text("")
     assert migrate.main(["--check-preview", str(tmp_path / "empty.json")]) == 2
+
+
+def test_check_state_blocks_when_a_named_root_or_a_stateful_resource_is_not_in_the_real_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    m = plan_migration(legacy_layout(), new_layout())
+    expected = {"platform": PLATFORM, "urns": m.expected_state()}
+    urns = [e["urn"] for e in expected["urns"]]
+    assert engine(PLATFORM, "platform:index:Tenant::tenant-acme") in urns
+    root = engine(PLATFORM, "platform:index:Tenant::tenant-acme")
+    queue = engine(PLATFORM, "platform:index:Tenant$aws:sqs/queue:Queue::tenant-acme-jobs")
+    role = engine(PLATFORM, "platform:index:Tenant$aws:iam/role:Role::tenant-acme-app")
+    state = {"version": 3, "deployment": {"resources": [{"urn": u} for u in urns]}}
+    assert migrate.check_state(state, expected) == ([], [])
+    state["deployment"]["resources"] = [{"urn": u} for u in urns if u not in (root, queue, role)]
+    problems, notes = migrate.check_state(state, expected)
+    assert sorted(problems) == [
+        f"{queue} (stateful, for {ACME}) is not in the state",
+        f"{root} (root, for {ACME}) is not in the state",
+    ]
+    assert notes == [f"{role} (moved, for {ACME}) is not in the state"]
+    export, expected_file = write(tmp_path / "export.json", state), write(tmp_path / "expected.json", expected)
+    assert migrate.main(["--check-state", export, "--expected", expected_file]) == 1
+    assert len(capsys.readouterr().err.splitlines()) == 2
+    assert migrate.main(["--check-state", expected_file, "--expected", expected_file]) == 2
 
 
 # --- the real legacy layout -------------------------------------------------------------------------------
