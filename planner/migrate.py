@@ -523,6 +523,12 @@ def render_report(m: Migration) -> str:
         stateful = sum(1 for r in m.moved[dest] if r.stateful)
         copies = ", ".join(sorted(m.copied_providers.get(dest, ()))) or "none recorded"
         lines.append(f"| {dest} | {len(m.moved[dest])} | {len(m.roots.get(dest, []))} | {stateful} | {copies} |")
+    lines += ["", f"## Staying in {m.platform}, by type", ""]
+    lines += [f"- {count} x {typ}" for typ, count in sorted(Counter(r.type for r in m.staying).items())] or ["- none"]
+    lines += ["", "## Providers (never moved: each move copies the ones its resources use)", ""]
+    lines += [f"- `{r.path}`: declared by {', '.join(stacks) or 'no new stack'}" for r, stacks in m.providers] or [
+        "- none"
+    ]
     lines += ["", "## Deleted (no new home)", ""]
     lines += [f"- {r.type} `{r.path}`{' (STATEFUL)' if r.stateful else ''}" for r in m.deleted] or ["- none"]
     lines += ["", "## Created (no legacy counterpart), by stack and type", ""]
