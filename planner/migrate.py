@@ -2,6 +2,8 @@
 
     python -m planner.migrate --stack <platform> [--legacy FILE] [--plan FILE] [--out DIR] [--batch N]
     python -m planner.migrate --stack <platform> --write-legacy-snapshot FILE
+    python -m planner.migrate --check-state EXPORT --expected FILE   (run by state-moves.sh)
+    python -m planner.migrate --check-preview PREVIEW.json...        (run by state-moves.sh)
 
 Compares the legacy layout (a snapshot of the regional stack's plan: tests/fixtures/legacy-layout/) with
 the combined plan of the new layout (build/<platform>/plan.json: every resource names its `stack`) and
