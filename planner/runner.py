@@ -17,6 +17,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from catalog.loader import GATE_KEYS, load_settings
 from catalog.stacks import StackName, tenant_stacks
+from components.shared.contract import OUTPUT as CONTRACT
 from components.shared.contract import platform_reference_name
 from planner.mocks import PlanMocks, RecordingMonitor, Registration, offline_user_pool_id
 from planner.stackconfig import StackConfig, read_stack_config
@@ -213,6 +214,8 @@ def build_plan(stack: str, root: Path = ROOT, fresh: bool = False, jobs: int = 1
     yet). `jobs` > 1 plans the tenant stacks in that many worker processes."""
     name = StackName.parse(stack)
     platform = plan_stack(name.platform, root, fresh)
+    if CONTRACT not in platform["outputs"]:  # a project without tenant stacks (bootstrap/)
+        return platform
     referenced = {platform_reference_name(platform["project"], name.platform): platform["outputs"]}
     tenant_names = [str(name)] if name.is_tenant else list(region_stacks(name.platform, root, fresh))
     if jobs > 1 and len(tenant_names) > jobs:

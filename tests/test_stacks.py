@@ -278,7 +278,9 @@ def test_schema_extends_the_shared_design_compatibly() -> None:
     assert ours["required"] == shared["required"]
     assert {k: v for k, v in ours["properties"].items() if k in shared["properties"]} == shared["properties"]
     assert set(ours["properties"]) - set(shared["properties"]) == {"stacks"}
-    assert {k: v for k, v in ours.items() if k != "properties"} == {k: v for k, v in shared.items() if k != "properties"}
+    assert {k: v for k, v in ours.items() if k != "properties"} == {
+        k: v for k, v in shared.items() if k != "properties"
+    }
 
 
 def test_removing_a_tenant_file_cannot_destroy_its_data(project_copy: Path, plans: dict[str, Any]) -> None:

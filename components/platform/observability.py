@@ -535,6 +535,7 @@ class GrafanaParts(pulumi.ComponentResource):
             self,
             depends_on=list(secrets),
             release_name=f"grafana-{tenant.id}",
+            aliases=self.moved,
         )
         aws.route53.Record(
             f"{name}-views-{tenant.id}",

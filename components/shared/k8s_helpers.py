@@ -46,6 +46,7 @@ def release(
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
     release_name: str | None = None,  # default: the chart key
+    aliases: Sequence[pulumi.Alias] = (),  # where an earlier layout registered it
 ) -> k8s.helm.v3.Release:
     chart = CHARTS[chart_key]
     owner = [namespace] if isinstance(namespace, k8s.core.v1.Namespace) else []
@@ -61,7 +62,7 @@ def release(
         cleanup_on_fail=True,
         max_history=10,
         timeout=900,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*owner, *depends_on]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*owner, *depends_on], aliases=list(aliases)),
     )
 
 

@@ -53,8 +53,20 @@ def _tls_parameter_on(parameters: Sequence[Mapping[str, Any]]) -> bool:
     return False
 
 
+# The platform stack's parameter groups that enforce TLS carry this suffix (DatabaseFoundation).
+# A tenant stack's instance names one it does not manage; this rule, run on the platform stack,
+# refuses any group with the suffix that does not enforce TLS, so the name is a promise kept.
+TLS_GROUP_SUFFIX = "-tls"
+
+
 def rds_tls_required(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     groups = {get(r.props, "name"): r for r in resources if r.type == "aws:rds/parameterGroup:ParameterGroup"}
+    for name, group in groups.items():
+        if str(name).endswith(TLS_GROUP_SUFFIX) and not _tls_parameter_on(get(group.props, "parameters") or []):
+            yield (
+                f"parameter group '{name}' is named as enforcing TLS but does not set require_secure_transport",
+                group.urn,
+            )
     for r in resources:
         if r.type != RDS or str(get(r.props, "engine", "")) not in ("mariadb", "mysql"):
             continue
@@ -65,6 +77,8 @@ def rds_tls_required(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable
             yield ("uses the engine's default parameter group, which accepts unencrypted connections", r.urn)
             continue
         group = groups.get(name)
+        if group is None and str(name).endswith(TLS_GROUP_SUFFIX):
+            continue  # the platform stack's TLS group, checked when that stack is previewed
         if group is None:
             yield (
                 f"parameter group '{name}' is not managed by this stack, so TLS enforcement cannot be verified",
@@ -93,7 +107,7 @@ RULES = (
         name="rds-tls-required",
         title="Database connections require TLS",
         summary="the instance's parameter group sets `require_secure_transport`",
-        description="Every MariaDB/MySQL instance uses a parameter group managed by this stack that sets require_secure_transport, so no client can connect without TLS.",
+        description="Every MariaDB/MySQL instance uses a parameter group that sets require_secure_transport, so no client can connect without TLS: one managed by its own stack, or the platform stack's group named `*-tls`, which this rule refuses to exist without the setting.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.15"), naic("d"), glba("3"), fsbp("RDS.44")),
