@@ -103,9 +103,9 @@ def main(sizes: list[int]) -> None:
     )
     print(header)
     for r in rows:
-        sizes = f"{r['tenant_min']}/{r['tenant_median']:.0f}/{r['tenant_max']}"
+        spread = f"{r['tenant_min']}/{r['tenant_median']:.0f}/{r['tenant_max']}"
         print(
-            f"{r['tenants']:>7} {r['resources']:>9} {r['platform']:>8} {sizes:>18} {r['pr_check_s']:>8.1f} "
+            f"{r['tenants']:>7} {r['resources']:>9} {r['platform']:>8} {spread:>18} {r['pr_check_s']:>8.1f} "
             f"{r['plan_s']:>11.1f} {r['policy_s']:>6.1f} {r['peak_mb']:>6.0f} {r['peak_sum_mb']:>8.0f} "
             f"{r['violations']:>10}"
         )

@@ -1469,10 +1469,15 @@ def cache_channels(stack: Stack) -> Iterator[Channel]:
         if e.resource["type"] != "aws:elasticache/replicationGroup:ReplicationGroup":
             continue
         owner = stack.tenant_of(e.resource)
+        # Members: the group's own list, and every user a UserGroupAssociation adds (tenant stacks).
+        joined = stack.of_type("aws:elasticache/userGroupAssociation:UserGroupAssociation")
         members = [
             users[u]
             for g in as_list(e.resource["inputs"].get("userGroupIds"))
-            for u in as_list((groups.get(g) or {"inputs": {}})["inputs"].get("userIds"))
+            for u in [
+                *as_list((groups.get(g) or {"inputs": {}})["inputs"].get("userIds")),
+                *(j["inputs"].get("userId") for j in joined if j["inputs"].get("userGroupId") == g),
+            ]
             if u in users
         ]
         for a in stack.tenants:

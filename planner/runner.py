@@ -206,6 +206,25 @@ def _plan_tenants(
     return [plan_stack(name, Path(root), fresh, stacks) for name in names]
 
 
+def region_outputs(platform: dict[str, Any], tenants: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the region exports, as one picture: the platform stack's outputs with its tenant
+    stacks' per-tenant outputs merged in (`tenants`, `frontEnds`, the DR facts, `skipped`). Each
+    stack's own outputs stay under `stacks[].outputs`."""
+    merged = dict(platform)
+    merged["tenants"] = {k: v for o in tenants for k, v in (o.get("tenants") or {}).items()}
+    merged["frontEnds"] = {o["tenant"]: o["frontEnd"] for o in tenants if "frontEnd" in o}
+    dr = dict(platform.get("disasterRecovery") or {})
+    dr["copiesHeldHere"] = {
+        k: v for o in tenants for k, v in ((o.get("disasterRecovery") or {}).get("copiesHeldHere") or {}).items()
+    }
+    dr["noCrossRegionCopy"] = sorted(
+        t for o in tenants for t in (o.get("disasterRecovery") or {}).get("noCrossRegionCopy") or []
+    )
+    merged["disasterRecovery"] = dr
+    merged["skipped"] = [*(platform.get("skipped") or []), *(n for o in tenants for n in o.get("skipped") or [])]
+    return merged
+
+
 def build_plan(stack: str, root: Path = ROOT, fresh: bool = False, jobs: int = 1) -> dict[str, Any]:
     """The plan of a whole region, without the policy verdict (see planner.policy): its platform
     stack, then every tenant stack under it, each reading the platform's outputs as its
@@ -234,7 +253,7 @@ def build_plan(stack: str, root: Path = ROOT, fresh: bool = False, jobs: int = 1
         "stack": name.platform,
         "region": platform["region"],
         "resources": [r for p in everything for r in p["resources"]],
-        "outputs": platform["outputs"],
+        "outputs": region_outputs(platform["outputs"], [p["outputs"] for p in tenants]),
         "stacks": [
             {
                 "name": p["stack"],

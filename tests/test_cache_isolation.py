@@ -16,12 +16,14 @@ import pytest
 from catalog import StackSettings, Tenant
 from components.platform.cache import Cache, CacheArgs, tenant_access_string
 from components.shared.providers import regional_aws_provider
+from components.tenant.shared_services import TenantSharedServices, TenantSharedServicesArgs
 from planner.mocks import Registration
 from tests.conftest import STACKS, resources_of
-from tests.helpers import of_type, run, settings_for, single
+from tests.helpers import of_type, run, settings_for
 
 USER = "aws:elasticache/user:User"
 GROUP = "aws:elasticache/userGroup:UserGroup"
+MEMBER = "aws:elasticache/userGroupAssociation:UserGroupAssociation"
 REDIS = "aws:elasticache/replicationGroup:ReplicationGroup"
 POLICY_TYPES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
 GLOB = re.compile(r"[*?\[\]\\]")
@@ -163,8 +165,13 @@ def test_every_served_tenant_has_its_own_iam_user_in_the_attached_group(plans: d
         i = u["inputs"]
         assert i["authenticationMode"] == {"type": "iam"} and "passwords" not in i
         assert i["userId"] == i["userName"] == i["userId"].lower() and len(i["userId"]) <= 40
-        assert i["userId"] in group["inputs"]["userIds"] and u["urn"] in group["options"]["dependsOn"]
+        (member,) = [a for a in resources_of(plan, MEMBER) if a["tenant"] == tenant]
+        assert member["stack"] == u["stack"] != plan["stack"], "the tenant's own stack adds its user"
+        assert member["inputs"] == {"userGroupId": group["inputs"]["userGroupId"], "userId": i["userId"]}
+        assert u["urn"] in member["options"]["dependsOn"]
         assert Acl.parse(i["accessString"]).on, f"{tenant}'s cache user is switched off"
+    # Members join through their own stacks: the group keeps only the switched-off default user.
+    assert group["options"]["ignoreChanges"] == ["userIds"] and len(group["inputs"]["userIds"]) == 1
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -240,7 +247,9 @@ def test_tenant_services_are_told_their_own_user_and_prefix(plans: dict[str, Any
         assert data["REDIS_KEY_PREFIX"] == f"{tenant}:" and data["REDIS_AUTH"] == "iam"
         assert data["REDIS_REPLICATION_GROUP_ID"] == redis["inputs"]["replicationGroupId"]
         # Services start after the group admits the user (the user name resolves through it).
-        assert {group["urn"], own[tenant]["urn"]} <= set(cm["options"]["dependsOn"])
+        (member,) = [a for a in resources_of(plan, MEMBER) if a["tenant"] == tenant]
+        assert {member["urn"], own[tenant]["urn"]} <= set(cm["options"]["dependsOn"])
+        assert group["inputs"]["userGroupId"] == member["inputs"]["userGroupId"]
 
 
 # ------------------------------------------------------------------ synthetic: ids and changes
@@ -257,20 +266,33 @@ def renamed(settings: StackSettings, *ids: str) -> list[Tenant]:
 
 
 def cache(settings: StackSettings, tenants: list[Tenant]) -> list[Registration]:
+    """The platform's cache and each tenant's seat on it, in one synthetic program."""
+
     def program() -> None:
-        provider = regional_aws_provider(settings)
-        Cache(
+        provider = pulumi.ResourceOptions(provider=regional_aws_provider(settings))
+        shared = Cache(
             "cache",
             CacheArgs(
                 settings=settings,
                 vpc_id="vpc-1",
                 private_subnet_ids=[pulumi.Output.from_input("subnet-1")],
-                client_security_group_ids=[pulumi.Output.from_input("sg-tenant")],
+                client_security_group_id="sg-tenant-pods",
                 kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
-                tenants=tenants,
             ),
-            pulumi.ResourceOptions(provider=provider),
+            provider,
         )
+        for tenant in tenants:
+            TenantSharedServices(
+                f"tenant-{tenant.id}-shared",
+                TenantSharedServicesArgs(
+                    settings=settings,
+                    tenant=tenant,
+                    vpc_id="vpc-1",
+                    cache_host=shared.replication_group.primary_endpoint_address,
+                    cache_user_group_id=shared.user_group.user_group_id,
+                ),
+                provider,
+            )
 
     return run(program, settings)
 
@@ -294,17 +316,18 @@ def test_tenant_ids_that_could_escape_their_prefix_are_refused() -> None:
             tenant_access_string(bad)
 
 
-def test_offboarding_a_tenant_changes_only_the_group_membership_and_its_user(dev: StackSettings) -> None:
+def test_offboarding_a_tenant_changes_only_its_own_user_and_membership(dev: StackSettings) -> None:
     before = {r.urn: r for r in cache(dev, renamed(dev, "acme", "acme-2"))}
     after = {r.urn: r for r in cache(dev, renamed(dev, "acme"))}
     gone = set(before) - set(after)
-    assert [before[u].inputs["userId"] for u in gone] == ["ip-dev-acme-2"] and not set(after) - set(before)
+    assert {before[u].inputs.get("tags", {}).get("tenant") for u in gone if before[u].custom} <= {"acme-2", None}
+    assert {before[u].type for u in gone} >= {USER, MEMBER} and not set(after) - set(before)
+    (member,) = [before[u] for u in gone if before[u].type == MEMBER]
+    assert member.inputs["userId"] == "ip-dev-acme-2"
     changed = {
         (after[u].type, k)
         for u in after
         for k in set(before[u].inputs) | set(after[u].inputs)
         if before[u].inputs.get(k) != after[u].inputs.get(k)
     }
-    assert changed == {(GROUP, "userIds")}  # ModifyUserGroup, in place; the replication group is untouched
-    group = single(list(after.values()), GROUP)
-    assert "ip-dev-acme-2" not in group.inputs["userIds"] and "ip-dev-acme" in group.inputs["userIds"]
+    assert changed == set(), "the platform's group and replication group are untouched (RemoveUserFromGroup)"

@@ -12,6 +12,7 @@ from components.platform.cache import TenantCacheAccess
 from components.platform.cluster import CONTROL_PLANE_LOG_TYPES, Cluster, ClusterArgs
 from components.platform.deployer_access import DeployerEndpoint
 from components.platform.network import Network, NetworkArgs, subnet_plan
+from components.shared.contract import PlatformContract
 from components.shared.providers import regional_aws_provider
 from components.tenant.tenant import Tenant, TenantArgs
 from planner.mocks import Registration
@@ -181,6 +182,29 @@ def test_kubernetes_provider_is_built_from_the_cluster_kubeconfig(dev: StackSett
 # ------------------------------------------------------------------------------------ tenant
 
 
+def platform_contract() -> PlatformContract:
+    """What a platform stack's outputs would give a tenant stack (synthetic values)."""
+    values = {
+        "vpc_id": "vpc-1",
+        "cluster_name": "ip-dev-us-east-1",
+        "oidc_provider_arn": OIDC_ARN,
+        "oidc_provider_url": OIDC_URL,
+        "shared_pod_security_group_id": "sg-shared-pods",
+        "db_subnet_group_name": "db-subnets",
+        "db_parameter_group_name": "db-params",
+        "db_option_group_name": "db-options",
+        "db_monitoring_role_arn": "arn:aws:iam::123456789012:role/rds-monitoring",
+        "cache_host": "redis.internal",
+        "cache_user_group_id": "ip-dev-us-east-1-redis-users",
+        "backup_role_arn": "arn:aws:iam::123456789012:role/backup",
+        "entry_dns_name": "entry.us-east-1.elb.amazonaws.com",
+        "entry_zone_id": "Z35SXDOTRQ7X7K",
+        "platform_data_key_arn": "arn:aws:kms:us-east-1:123456789012:key/platform",
+        "kubeconfig": "{}",
+    }
+    return PlatformContract(**{k: pulumi.Output.from_input(v) for k, v in values.items()})
+
+
 def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
     base = next(t for t in settings.tenants if t.tier.name == tier)
 
@@ -195,16 +219,8 @@ def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
                 settings=settings,
                 tenant=base,
                 account_id="123456789012",
-                vpc_id="vpc-1",
-                cluster_name="ip-dev-us-east-1",
+                platform=platform_contract(),
                 pod_security_group_id="sg-tenant-pods",
-                shared_pod_security_group_id="sg-shared-pods",
-                oidc_provider_arn=OIDC_ARN,
-                oidc_provider_url=OIDC_URL,
-                subnet_group_name="db-subnets",
-                parameter_group_name="db-params",
-                option_group_name="db-options",
-                monitoring_role_arn="arn:aws:iam::123456789012:role/rds-monitoring",
                 cache=TenantCacheAccess(
                     host="redis.internal",
                     replication_group_id="ip-dev-us-east-1-redis",
@@ -212,9 +228,6 @@ def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
                     user_name=f"ip-dev-{base.id}",
                     key_prefix=f"{base.id}:",
                 ),
-                backup_role_arn="arn:aws:iam::123456789012:role/backup",
-                entry_dns_name="entry.us-east-1.elb.amazonaws.com",
-                entry_zone_id="Z35SXDOTRQ7X7K",
             ),
             pulumi.ResourceOptions(providers=[aws_provider, k8s_provider]),
         )

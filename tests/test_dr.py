@@ -26,8 +26,9 @@ def prod_plans(plans: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("stack", PROD)
 def test_each_stack_creates_only_in_its_own_region(plans: dict[str, Any], stack: str) -> None:
     plan = plans[stack]
-    (provider,) = resources_of(plan, "pulumi:providers:aws")
-    assert provider["inputs"]["region"] == plan["region"]
+    providers = resources_of(plan, "pulumi:providers:aws")
+    assert {p["stack"] for p in providers} == {s["name"] for s in plan["stacks"]}  # one per stack
+    assert {p["inputs"]["region"] for p in providers} == {plan["region"]}
     assert all("region" not in r["inputs"] for r in plan["resources"] if r["type"].startswith("aws:"))
 
 

@@ -50,9 +50,13 @@ def test_private_endpoint_is_reached_from_the_peered_deployer_only_and_kubernete
         if r["inputs"].get("cidrIpv4") == deployer["cidr"]
     ]
     assert [(r["inputs"]["fromPort"], r["inputs"]["toPort"]) for r in rules] == [(443, 443)]
-    (provider,) = resources_of(plan, "pulumi:providers:kubernetes")
+    (provider,) = [p for p in resources_of(plan, "pulumi:providers:kubernetes") if p["stack"] == stack]
     for needed in [peering, *to_deployer, *back, *rules, cluster]:
         assert waits_for(plan, provider, needed["urn"]), f"the Kubernetes provider must wait for {needed['name']}"
+    # Tenant stacks reach the cluster with the kubeconfig the platform stack exported (deployed first).
+    for tenant_provider in resources_of(plan, "pulumi:providers:kubernetes"):
+        if tenant_provider["stack"] != stack:
+            assert tenant_provider["inputs"]["kubeconfig"] == plan["outputs"]["kubeconfig"]
     assert plan["outputs"]["deployerRoleArn"].endswith(f":role/insurance-deployer-{stack}")
 
 

@@ -37,7 +37,10 @@ def test_only_the_named_owner_builds_the_global_edge(plans: dict[str, Any], stac
     plan = plans[stack]
     owner = OWNERS[_env(stack)] == stack
     assert bool(resources_of(plan, DISTRIBUTION)) == owner
-    assert bool(resources_of(plan, "platform:index:GlobalEdge")) == owner
+    front_ends = resources_of(plan, "platform:index:TenantFrontEnd")
+    assert bool(front_ends) == owner
+    # Each front-end belongs to its tenant's stack on the owner's platform, none to the platform.
+    assert all(f["stack"] == f"{stack}.{f['tenant']}" for f in front_ends)
     cloudfront_acls = [r for r in resources_of(plan, "aws:wafv2/webAcl:WebAcl") if r["inputs"]["scope"] == "CLOUDFRONT"]
     assert bool(cloudfront_acls) == owner
     if owner:

@@ -171,23 +171,35 @@ def test_a_dr_copy_of_a_tenant_not_served_here_admits_nobody() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_cache_admits_the_tenants_pods_and_nothing_else(plans: dict[str, Any], stack: str) -> None:
+    """Every tenant pod carries the shared group, which the platform stack's cache admits: the
+    cache needs no rule per tenant (a tenant stack never edits a platform group), and its keys
+    stay apart by each tenant's Redis user (tests/test_cache_isolation.py)."""
     plan = plans[stack]
     (cache,) = [r for r in resources_of(plan, SG) if r["name"] == "cache"]
-    expected = {own_pod_group(plan, t) for t in tenants_of(plan)}
-    assert sources(plan, group_id(cache)) == expected
+    assert sources(plan, group_id(cache)) == {shared_group(plan)}
+    (rule,) = cache["inputs"]["ingress"]
+    assert (rule["protocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 6379, 6379)
+
+
+def shared_group(plan: dict[str, Any]) -> str:
+    shared = {g for t in tenants_of(plan) for g in pod_groups(plan, t) if groups(plan)[g]["tenant"] is None}
+    (group,) = shared
+    return group
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_shared_pod_group_gives_no_tenant_a_way_in(plans: dict[str, Any], stack: str) -> None:
     """The group every tenant pod carries is admitted by the platform's cluster group on the
-    platform ports only, and by no data store: sharing it opens no tenant-to-tenant path."""
+    platform ports only, by the shared cache, and by no tenant's data store: sharing it opens no
+    tenant-to-tenant path."""
     plan = plans[stack]
-    shared = {g for t in tenants_of(plan) for g in pod_groups(plan, t) if groups(plan)[g]["tenant"] is None}
-    (group,) = shared
+    group = shared_group(plan)
     assert all(group in pod_groups(plan, t) for t in tenants_of(plan))
     assert sources(plan, group) == {cluster_group(plan)}  # the router and kubelet, in
+    (cache,) = [group_id(r) for r in resources_of(plan, SG) if r["name"] == "cache"]
     for other, resource in groups(plan).items():
-        assert group not in sources(plan, other), f"{resource['urn']} admits every tenant's pods"
+        if other != cache:
+            assert group not in sources(plan, other), f"{resource['urn']} admits every tenant's pods"
     into = [r for r in standalone_rules(plan) if group in (r["inputs"].get("referencedSecurityGroupId"),)]
     assert {r["inputs"]["securityGroupId"] for r in into} == {cluster_group(plan)}
     ports = {(r["inputs"]["ipProtocol"], r["inputs"]["fromPort"], r["inputs"]["toPort"]) for r in into}

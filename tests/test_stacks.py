@@ -75,10 +75,11 @@ def test_stack_deploys_exactly_the_tenants_served_in_its_region(plans: dict[str,
         r["tenant"] for r in resources_of(plan, "aws:rds/instance:Instance") if r["name"].startswith("tenant-")
     }
     assert namespaces == EXPECTED_TENANTS[stack]
-    assert set(plan["outputs"]["tenants"]) == EXPECTED_TENANTS[stack]
+    served = {t: out for s in plan["stacks"] for t, out in (s["outputs"].get("tenants") or {}).items()}
+    assert set(served) == EXPECTED_TENANTS[stack]
     # Data lives only in the tenant's home region.
     assert databases == HOME_TENANTS[stack]
-    assert {t for t, out in plan["outputs"]["tenants"].items() if out["home"]} == HOME_TENANTS[stack]
+    assert {t for t, out in served.items() if out["home"]} == HOME_TENANTS[stack]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -99,12 +100,14 @@ def test_tenant_resources_stay_inside_residency(plans: dict[str, Any], stack: st
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_aws_resource_uses_the_explicit_regional_provider(plans: dict[str, Any], stack: str) -> None:
     plan = plans[stack]
-    (provider,) = resources_of(plan, "pulumi:providers:aws")
-    assert provider["inputs"]["region"] == plan["region"]
-    aws = [r for r in plan["resources"] if r["custom"] and r["type"].startswith("aws:")]
-    assert all(r["provider"] == provider["urn"] for r in aws)
-    for component in resources_of(plan, "eks:index:Cluster") + resources_of(plan, "eks:index:ManagedNodeGroup"):
-        assert component["providers"]["aws"] == provider["urn"]
+    for s in plan["stacks"]:  # one provider per stack, the region's
+        (provider,) = [r for r in resources_of(plan, "pulumi:providers:aws") if r["stack"] == s["name"]]
+        assert provider["inputs"]["region"] == plan["region"]
+        aws = [r for r in plan["resources"] if r["custom"] and r["type"].startswith("aws:") and r["stack"] == s["name"]]
+        assert all(r["provider"] == provider["urn"] for r in aws)
+        for component in resources_of(plan, "eks:index:Cluster") + resources_of(plan, "eks:index:ManagedNodeGroup"):
+            if component["stack"] == s["name"]:
+                assert component["providers"]["aws"] == provider["urn"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
