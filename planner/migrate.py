@@ -420,6 +420,18 @@ def plan_migration(legacy: Mapping[str, Any], new: Mapping[str, Any], batch: int
         for n in news
         if not (n.is_root_stack or n.is_provider or n.type in READ_TYPES) and (n.stack, n.path) not in matched
     ]
+    # A resource deleted here and created elsewhere under the same type and name is a move whose URN
+    # the new program does not know (no alias): the next ups would delete and re-create it.
+    created_as = defaultdict(list)
+    for n in m.created:
+        created_as[(n.type, n.name)].append(n)
+    for r in m.deleted:
+        for n in created_as.get((r.type, r.name), []):
+            m.errors.append(
+                f"{r.path}: {n.stack} declares {n.path} with the same type and name, but neither its path nor an "
+                f"alias is where `pulumi state move` puts it ({r.type}::{r.name} when moved alone): "
+                "the next ups delete it and create a new one"
+            )
     # The tenant programs' own providers, unless they take over the copy `pulumi state move` put there.
     m.created += [
         n
