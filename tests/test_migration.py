@@ -402,6 +402,15 @@ RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 USER = "aws:elasticache/user:User"
 ASSOCIATION = "aws:elasticache/userGroupAssociation:UserGroupAssociation"
 SHARED = "platform:index:TenantSharedServices"
+MOVED_OUT_TYPES = {
+    SG,
+    USER,
+    "kubernetes:velero.io/v1:BackupStorageLocation",
+    "kubernetes:velero.io/v1:Schedule",
+    "aws:secretsmanager/secret:Secret",
+    "kubernetes:helm.sh/v3:Release",
+    "platform:index:TenantFrontEnd",
+}
 
 
 def moved_from(resource: dict[str, Any], parent_type: str) -> None:
@@ -861,3 +870,9 @@ def test_real_layout_moves_keep_every_stateful_resource(platform: str) -> None:
     m: Migration = plan_migration(legacy, plan)
     assert m.errors == []
     assert m.stateful_checked
+    # What the new layout moved out of platform components into tenant stacks is moved, not re-created,
+    # and every tenant's cache user keeps its group membership through an import.
+    assert not [r for r in m.deleted if r.stateful]
+    assert not {r.type for r in m.created} & MOVED_OUT_TYPES
+    moved_users = sorted(r.name for moved in m.moved.values() for r in moved if r.type == USER)
+    assert moved_users and sorted(i.resource.name for i in m.imports) == moved_users
