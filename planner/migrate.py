@@ -22,12 +22,23 @@ v3.259.0 pkg/cmd/pulumi/state/state_move.go, and what this module does about it:
   only the roots of moved subtrees are named, and a subtree whose members belong to different stacks is
   an error;
 - a moved resource whose parent does not move in the same command is re-parented to the destination's
-  root stack and its URN loses the parent's type chain: a moved resource whose parent goes elsewhere is
-  an error, and a subtree is never split across commands;
+  root stack and its URN is rebuilt from the new parent's type (rewriteURNs, since v3.224.0, #21953):
+  `<type>::<name>`, and its descendants' chains start from it. Such a resource is a legitimate root of a
+  move only if that URN is the new resource's own or one of its aliases (components/shared/contract.py
+  moved_from: the new layout took pod security groups, cache users, Velero objects, Grafana views and
+  CloudFront front ends out of platform components); otherwise it is an error. Legacy resources are
+  matched on their exact path first, then on the path the move gives them, by path or alias (root-level
+  aliases in the same stack, and those a child inherits from its parent's, as the engine does in
+  step_generator.go generateAliases); a subtree is never split across commands;
 - dependencies between moved and remaining resources are dropped from both states (a warning, not an
   error); the new programs express them through the stack reference;
 - a URN already in the destination is an error, so the script marks each finished step and skips it on
   a re-run.
+
+What the new layout creates but the cloud already has (ADOPTIONS: a cache user's UserGroupAssociation,
+whose membership the legacy UserGroup's userIds held) is `pulumi import`ed into its stack after the
+moves (`--file`: a planned import refuses a parent absent from the state, pkg/resource/deploy/step.go,
+so the file also creates the new components above it; `--protect=false`, the program's setting).
 
 Exit status: 0 safe, 1 a problem (one line each: a stateful resource replaced, deleted or unprotected, an
 ambiguous or impossible move), 2 an unreadable input.
