@@ -418,6 +418,11 @@ def plan_migration(legacy: Mapping[str, Any], new: Mapping[str, Any], batch: int
         if target.stack == platform:
             m.staying.append(r)
             post[r.urn] = r.path  # never moved: its URN stays
+            if r.path not in _accepted_paths(r, target, home, post):
+                m.errors.append(
+                    f"{r.path}: stays in {platform} under this URN, which is neither {target.path} nor one of its "
+                    "aliases: the next up would replace it"
+                )
         else:
             m.moved.setdefault(target.stack, []).append(r)
             post[r.urn] = _post_move_path(r, target, home, post)

@@ -519,6 +519,23 @@ def test_a_moved_resource_landing_under_a_urn_its_program_does_not_know_is_an_er
     assert len(errors) == 2 and "tenant-pods-acme-egress: " in errors[1] and "same type and name" in errors[1]
 
 
+def test_a_resource_staying_in_the_platform_is_found_only_under_its_unchanged_urn() -> None:
+    legacy, new = moved_out_layouts()
+    # acme's user declared by the platform under another component, aliased at the root: the user never
+    # moves, so it stays under its legacy URN, which the root alias does not name.
+    user = find(new, ACME, "cache-acme", USER)
+    network = find(new, PLATFORM, "network", "platform:index:Network")
+    user.update(stack=PLATFORM, urn=user["urn"].replace(f"{ACME}::", f"{PLATFORM}::"), parent=network["urn"])
+    user["urn"] = user["urn"].replace(f"{SHARED}$", "platform:index:Network$")
+    user["options"]["aliases"] = [f"urn:pulumi:{PLATFORM}::{PROJECT}::{USER}::cache-acme"]
+    new["resources"] = [r for r in new["resources"] if r["type"] != ASSOCIATION]
+    errors = plan_migration(legacy, new).errors
+    assert errors == [
+        f"platform:index:Cache${USER}::cache-acme: stays in {PLATFORM} under this URN, which is neither "
+        f"platform:index:Network${USER}::cache-acme nor one of its aliases: the next up would replace it"
+    ]
+
+
 def test_an_alias_under_a_parent_or_in_another_stack_does_not_count() -> None:
     legacy, new = moved_out_layouts()
     user = find(new, ACME, "cache-acme", USER)
