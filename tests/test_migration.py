@@ -536,6 +536,22 @@ def test_a_resource_staying_in_the_platform_is_found_only_under_its_unchanged_ur
     ]
 
 
+def test_a_child_declared_in_a_tenant_stack_under_a_copy_of_its_platform_parent_is_an_error() -> None:
+    legacy, new = moved_out_layouts()
+    # acme declares its own Cache component holding the user: the legacy Cache stays in the platform,
+    # so the move re-parents the user to acme's root, not under that copy.
+    b = PlanBuilder()
+    copy_ = b.add(ACME, "platform:index:Cache", "acme-cache")
+    b.add(ACME, USER, "cache-acme", copy_, tenant="acme", inputs={"userId": "ip-prod-acme"})
+    new["resources"] = [r for r in new["resources"] if r["type"] not in (USER, ASSOCIATION)] + b.resources
+    errors = plan_migration(legacy, new).errors
+    assert errors == [
+        f"platform:index:Cache${USER}::cache-acme: belongs to {ACME} but its parent goes to {PLATFORM}: "
+        f"`pulumi state move` would re-parent it to the root as {USER}::cache-acme, which is neither "
+        f"platform:index:Cache${USER}::cache-acme nor one of its aliases"
+    ]
+
+
 def test_an_alias_under_a_parent_or_in_another_stack_does_not_count() -> None:
     legacy, new = moved_out_layouts()
     user = find(new, ACME, "cache-acme", USER)
