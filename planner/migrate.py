@@ -22,12 +22,23 @@ v3.259.0 pkg/cmd/pulumi/state/state_move.go, and what this module does about it:
   only the roots of moved subtrees are named, and a subtree whose members belong to different stacks is
   an error;
 - a moved resource whose parent does not move in the same command is re-parented to the destination's
-  root stack and its URN loses the parent's type chain: a moved resource whose parent goes elsewhere is
-  an error, and a subtree is never split across commands;
+  root stack and its URN is rebuilt from the new parent's type (rewriteURNs, since v3.224.0, #21953):
+  `<type>::<name>`, and its descendants' chains start from it. Such a resource is a legitimate root of a
+  move only if that URN is the new resource's own or one of its aliases (components/shared/contract.py
+  moved_from: the new layout took pod security groups, cache users, Velero objects, Grafana views and
+  CloudFront front ends out of platform components); otherwise it is an error. Legacy resources are
+  matched on their exact path first, then on the path the move gives them, by path or alias (root-level
+  aliases in the same stack, and those a child inherits from its parent's, as the engine does in
+  step_generator.go generateAliases); a subtree is never split across commands;
 - dependencies between moved and remaining resources are dropped from both states (a warning, not an
   error); the new programs express them through the stack reference;
 - a URN already in the destination is an error, so the script marks each finished step and skips it on
   a re-run.
+
+What the new layout creates but the cloud already has (ADOPTIONS: a cache user's UserGroupAssociation,
+whose membership the legacy UserGroup's userIds held) is `pulumi import`ed into its stack after the
+moves (`--file`: a planned import refuses a parent absent from the state, pkg/resource/deploy/step.go,
+so the file also creates the new components above it; `--protect=false`, the program's setting).
 
 Exit status: 0 safe, 1 a problem (one line each: a stateful resource replaced, deleted or unprotected, an
 ambiguous or impossible move), 2 an unreadable input.
@@ -89,6 +100,35 @@ NAME_FIELDS = (
 PROTECTION_FIELDS = ("deletionProtection", "skipFinalSnapshot", "finalSnapshotIdentifier", "forceDestroy")
 PROTECTION_OPTIONS = ("protect", "retainOnDelete")
 SNAPSHOT_OPTIONS = ("protect", "retainOnDelete", "deleteBeforeReplace", "ignoreChanges")
+SECRET = "[secret]"  # planner.mocks.SECRET: a masked value in the plan
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """A resource the new layout declares (no legacy counterpart) that already exists in the cloud:
+    its stack's first `up` would fail creating it, so the script `pulumi import`s it first."""
+
+    type: str
+    id_inputs: tuple[str, ...]  # the plan inputs that make the provider's import id, in order
+    separator: str
+    witness: str  # type of the legacy resource of the same name, moved to the same stack, proving it exists
+    why: str
+    id_format: str  # where the provider documents the import id
+
+
+ADOPTIONS = {
+    a.type: a
+    for a in (
+        Adoption(
+            type="aws:elasticache/userGroupAssociation:UserGroupAssociation",
+            id_inputs=("userGroupId", "userId"),
+            separator=",",
+            witness="aws:elasticache/user:User",
+            why="the legacy Cache component listed the tenant's user in its UserGroup's userIds: the membership exists",
+            id_format="pulumi-aws 7.51.1 elasticache/user_group_association.py, Import: `<user_group_id>,<user_id>`",
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -102,6 +142,11 @@ class Resource:
     inputs: Mapping[str, Any] | None  # None: the snapshot does not hold them
     options: Mapping[str, Any] | None
     provider: str | None  # plan URN of the explicit provider
+    aliases: tuple[str, ...] = ()  # engine paths of its root-level aliases in its own stack
+
+    @property
+    def name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1]
 
     @property
     def is_provider(self) -> bool:
@@ -115,6 +160,20 @@ class Resource:
     def stateful(self) -> bool:
         options = self.options or {}
         return self.type in STATEFUL_TYPES or any(options.get(o) for o in PROTECTION_OPTIONS)
+
+
+@dataclass(frozen=True)
+class Import:
+    """One resource to `pulumi import` into `stack` after the moves, with the new components it
+    needs as parents (`pulumi import` refuses a parent absent from the stack's state)."""
+
+    stack: str
+    resource: Resource
+    id: str
+    adoption: Adoption
+    components: list[Resource]  # created by the import, outermost first
+    parent_urn: str | None  # engine URN of a parent already in the state after the moves
+    provider_urn: str
 
 
 @dataclass
@@ -133,6 +192,7 @@ class Migration:
     copied_providers: dict[str, set[str]] = field(default_factory=dict)  # destination -> engine paths
     broken_dependencies: list[tuple[Resource, str]] = field(default_factory=list)
     tenant_stacks: list[str] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -221,9 +281,40 @@ def _resources(plan: Mapping[str, Any], source: str, default_stack: str) -> list
                 inputs=r.get("inputs"),
                 options=r.get("options"),
                 provider=r.get("provider"),
+                aliases=_alias_paths(r.get("options"), str(r.get("stack") or default_stack)),
             )
         )
     return result
+
+
+def _alias_paths(options: Mapping[str, Any] | None, stack: str) -> tuple[str, ...]:
+    """The engine paths of a resource's aliases that the plan records exactly: those in its own
+    stack whose parent is the root stack (`<type>::<name>`). The plan's mock form of an alias
+    under a parent holds only that parent's type, not its chain, so those are left out: an alias
+    never counted can only turn a move into a reported problem, never into a silent new URN."""
+    paths = []
+    for alias in (options or {}).get("aliases") or []:
+        if not isinstance(alias, str) or alias.count("::") < 3:
+            continue
+        prefix, qualified, name = alias.rsplit("::", 2)
+        chain = [t for t in qualified.split("$") if t != ROOT_STACK_TYPE]
+        if prefix.split("::")[0] == f"urn:pulumi:{stack}" and len(chain) == 1:
+            paths.append(f"{chain[0]}::{name}")
+    return tuple(sorted(set(paths)))
+
+
+def qualified_type(path: str) -> str:
+    return path.rsplit("::", 1)[0]
+
+
+def inherited_alias(child: Resource, parent: Resource, parent_alias: str) -> str:
+    """The alias the engine gives a child whose parent was found under `parent_alias`
+    (pkg/resource/deploy/step_generator.go inheritedChildAlias): the alias's type chain, the
+    child's type, and the child's name with the parent's name prefix replaced by the alias's."""
+    name = child.name
+    if name.startswith(parent.name):
+        name = parent_alias.rsplit("::", 1)[1] + name[len(parent.name) :]
+    return f"{qualified_type(parent_alias)}${child.type}::{name}"
 
 
 def _field(inputs: Mapping[str, Any], dotted: str) -> Any:
@@ -286,9 +377,11 @@ def plan_migration(legacy: Mapping[str, Any], new: Mapping[str, Any], batch: int
         if not r.is_root_stack:
             by_path[r.path].append(r)
     new_by_urn = {r.urn: r for r in news}
+    by_alias = _alias_index(news, new_by_urn)
 
     home: dict[str, Resource | None] = {}  # legacy URN -> its counterpart in the new layout
-    for r in old:
+    post: dict[str, str] = {}  # legacy URN -> its engine path in its new stack once the moves are done
+    for r in sorted(old, key=lambda r: qualified_type(r.path).count("$")):  # parents first
         if r.is_root_stack:
             m.staying.append(r)  # the regional stack's root is the platform stack's root
             continue
@@ -297,6 +390,13 @@ def plan_migration(legacy: Mapping[str, Any], new: Mapping[str, Any], batch: int
             # Never moved: `pulumi state move` copies the providers the moved resources use (below).
             m.providers.append((r, sorted({n.stack for n in found})))
             continue
+        if not found:
+            # Exact path first; then where `pulumi state move` puts it: under its moved parent's new
+            # URN, or re-parented to the destination's root, found by path or by alias.
+            for candidate in _moved_paths(r, home.get(r.parent) if r.parent else None, post, platform):
+                found = list({n.urn: n for n in by_path.get(candidate, []) + by_alias.get(candidate, [])}.values())
+                if found:
+                    break
         in_stacks = sorted({n.stack for n in found})
         if len(in_stacks) > 1:
             m.errors.append(f"{r.path}: found in {len(in_stacks)} new stacks ({', '.join(in_stacks)}): no single home")
@@ -317,10 +417,17 @@ def plan_migration(legacy: Mapping[str, Any], new: Mapping[str, Any], batch: int
             m.notes.append(f"{target.stack}: {r.path}: gains {', '.join(gained)}")
         if target.stack == platform:
             m.staying.append(r)
+            post[r.urn] = r.path  # never moved: its URN stays
+            if r.path not in _accepted_paths(r, target, home, post):
+                m.errors.append(
+                    f"{r.path}: stays in {platform} under this URN, which is neither {target.path} nor one of its "
+                    "aliases: the next up would replace it"
+                )
         else:
             m.moved.setdefault(target.stack, []).append(r)
+            post[r.urn] = _post_move_path(r, target, home, post)
 
-    _plan_roots(m, old, home)
+    _plan_roots(m, old, home, post)
     _providers_and_dependencies(m, old, home, new_by_urn)
 
     matched = {(n.stack, n.path) for n in home.values() if n is not None}
@@ -329,6 +436,18 @@ def plan_migration(legacy: Mapping[str, Any], new: Mapping[str, Any], batch: int
         for n in news
         if not (n.is_root_stack or n.is_provider or n.type in READ_TYPES) and (n.stack, n.path) not in matched
     ]
+    # A resource deleted here and created elsewhere under the same type and name is a move whose URN
+    # the new program does not know (no alias): the next ups would delete and re-create it.
+    created_as = defaultdict(list)
+    for n in m.created:
+        created_as[(n.type, n.name)].append(n)
+    for r in m.deleted:
+        for n in created_as.get((r.type, r.name), []):
+            m.errors.append(
+                f"{r.path}: {n.stack} declares {n.path} with the same type and name, but neither its path nor an "
+                f"alias is where `pulumi state move` puts it ({r.type}::{r.name} when moved alone): "
+                "the next ups delete it and create a new one"
+            )
     # The tenant programs' own providers, unless they take over the copy `pulumi state move` put there.
     m.created += [
         n
@@ -337,6 +456,7 @@ def plan_migration(legacy: Mapping[str, Any], new: Mapping[str, Any], batch: int
     ]
     platform_providers = {r.path for r, stacks in m.providers if platform in stacks}
     m.created += [n for n in news if n.is_provider and n.stack == platform and n.path not in platform_providers]
+    _plan_imports(m, old, home, post, new_by_urn)
     for r, in_stacks in m.providers:
         if platform not in in_stacks:
             m.notes.append(
@@ -345,9 +465,194 @@ def plan_migration(legacy: Mapping[str, Any], new: Mapping[str, Any], batch: int
     return m
 
 
-def _plan_roots(m: Migration, old: list[Resource], home: Mapping[str, Resource | None]) -> None:
+def _plan_imports(
+    m: Migration,
+    old: list[Resource],
+    home: Mapping[str, Resource | None],
+    post: Mapping[str, str],
+    new_by_urn: Mapping[str, Resource],
+) -> None:
+    """The created resources that already exist in the cloud (ADOPTIONS, where the legacy layout
+    proves it) become imports, with the new components that parent them; they leave `created`."""
+    state_urn = {}  # new URN -> its engine path in its stack's state after the moves
+    for r in old:
+        target = home.get(r.urn)
+        if target is not None and r.urn in post:
+            state_urn[target.urn] = post[r.urn]
+    moved_names = {(r.type, r.name, t.stack) for r in old if (t := home.get(r.urn)) is not None}
+    imported: set[str] = set()
+    created = {n.urn for n in m.created}
+    for n in m.created:
+        adoption = ADOPTIONS.get(n.type)
+        if adoption is None or (adoption.witness, n.name, n.stack) not in moved_names:
+            continue
+        where = f"{n.stack}: {n.path}"
+        values = [_field(n.inputs or {}, f) for f in adoption.id_inputs]
+        bad = [
+            f
+            for f, v in zip(adoption.id_inputs, values, strict=True)
+            if not isinstance(v, str) or v in (UNKNOWN, SECRET)
+        ]
+        if bad:
+            m.errors.append(
+                f"{where}: exists in the cloud ({adoption.why}) but its import id needs {', '.join(bad)}, unknown in the plan"
+            )
+            continue
+        provider = new_by_urn.get(n.provider) if n.provider else None
+        if provider is None or provider.path not in m.copied_providers.get(n.stack, set()):
+            m.errors.append(
+                f"{where}: exists in the cloud ({adoption.why}) but its provider is not in {n.stack}'s state after the moves: "
+                "`pulumi import` would create one from no configuration"
+            )
+            continue
+        components: list[Resource] = []
+        parent_urn = None
+        ancestor = new_by_urn.get(n.parent) if n.parent else None
+        while ancestor is not None:
+            if ancestor.urn in state_urn:
+                parent_urn = engine_urn(n.stack, m.project, state_urn[ancestor.urn])
+                break
+            if ancestor.custom or ancestor.urn not in created:
+                m.errors.append(
+                    f"{where}: exists in the cloud but its parent {ancestor.path} will not be in {n.stack}'s state to import it under"
+                )
+                break
+            components.insert(0, ancestor)
+            ancestor = new_by_urn.get(ancestor.parent) if ancestor.parent else None
+        else:
+            m.imports.append(
+                Import(
+                    n.stack,
+                    n,
+                    adoption.separator.join(str(v) for v in values),
+                    adoption,
+                    components,
+                    parent_urn,
+                    engine_urn(n.stack, m.project, provider.path),
+                )
+            )
+            imported |= {n.urn, *(c.urn for c in components)}
+    m.created = [n for n in m.created if n.urn not in imported]
+
+
+def import_file(m: Migration, stack: str) -> dict[str, Any]:
+    """The `pulumi import --file` document of a stack (pkg/cmd/pulumi/operations/import.go importFile:
+    nameTable of existing parents and providers, resources by name; a `component` entry creates a
+    parent component in the same import, pulumi v3.94.0+)."""
+    names: dict[str, str] = {}  # key -> what it names (URN or new URN)
+    key_of: dict[str, str] = {}
+
+    def key(urn: str, wanted: str) -> str:
+        if urn not in key_of:
+            candidate, i = wanted, 2
+            while candidate in names:
+                candidate, i = f"{wanted}-{i}", i + 1
+            names[candidate], key_of[urn] = urn, candidate
+        return key_of[urn]
+
+    name_table: dict[str, str] = {}
+    resources: list[dict[str, Any]] = []
+    for imp in (i for i in m.imports if i.stack == stack):
+        provider = key(imp.provider_urn, imp.provider_urn.rsplit("::", 1)[1])
+        name_table[provider] = imp.provider_urn
+        parent = key(imp.parent_urn, "parent-" + imp.parent_urn.rsplit("::", 1)[1]) if imp.parent_urn else None
+        if imp.parent_urn and parent:
+            name_table[parent] = imp.parent_urn
+        for c in imp.components:
+            if c.urn in key_of:
+                parent = key_of[c.urn]
+                continue
+            entry: dict[str, Any] = {
+                "type": c.type,
+                "name": key(c.urn, c.name),
+                "logicalName": c.name,
+                "component": True,
+            }
+            if parent:
+                entry["parent"] = parent
+            resources.append(entry)
+            parent = key_of[c.urn]
+        entry = {
+            "type": imp.resource.type,
+            "name": key(imp.resource.urn, imp.resource.name),
+            "logicalName": imp.resource.name,
+            "id": imp.id,
+            "provider": provider,
+        }
+        if parent:
+            entry["parent"] = parent
+        resources.append(entry)
+    return {"nameTable": dict(sorted(name_table.items())), "resources": resources}
+
+
+def _alias_index(news: list[Resource], by_urn: Mapping[str, Resource]) -> dict[str, list[Resource]]:
+    """Engine path -> the new resources that path is an alias of: their own root-level aliases, and
+    the aliases the engine derives for a child from each of its parent's (inherited_alias)."""
+    every: dict[str, tuple[str, ...]] = {}
+
+    def aliases(n: Resource) -> tuple[str, ...]:
+        if n.urn not in every:
+            parent = by_urn.get(n.parent) if n.parent else None
+            inherited = tuple(inherited_alias(n, parent, a) for a in aliases(parent)) if parent else ()
+            every[n.urn] = n.aliases + inherited
+        return every[n.urn]
+
+    index: dict[str, list[Resource]] = defaultdict(list)
+    for n in news:
+        for alias in aliases(n):
+            if alias != n.path:
+                index[alias].append(n)
+    return index
+
+
+def _moved_paths(r: Resource, parent_home: Resource | None, post: Mapping[str, str], platform: str) -> list[str]:
+    """Where `pulumi state move` can put a legacy resource that has no new resource at its own path
+    (pulumi v3.259.0 state_move.go rewriteURNs: the URN is rebuilt from its new parent's type): under
+    its parent, if that moves to a tenant stack, or at the destination's root, if it moves alone."""
+    candidates = []
+    if r.parent and parent_home is not None and parent_home.stack != platform and r.parent in post:
+        candidates.append(f"{qualified_type(post[r.parent])}${r.type}::{r.name}")
+    if r.parent:
+        candidates.append(f"{r.type}::{r.name}")
+    return candidates
+
+
+def _post_move_path(r: Resource, target: Resource, home: Mapping[str, Resource | None], post: Mapping[str, str]) -> str:
+    """The engine path of a moved legacy resource in its destination: under its parent's new URN if
+    the parent moves to the same stack, otherwise re-parented to the destination's root."""
+    if r.parent is None:
+        return r.path
+    parent_home = home.get(r.parent)
+    if parent_home is not None and parent_home.stack == target.stack and r.parent in post:
+        return f"{qualified_type(post[r.parent])}${r.type}::{r.name}"
+    return f"{r.type}::{r.name}"
+
+
+def _accepted_paths(
+    r: Resource, target: Resource, home: Mapping[str, Resource | None], post: Mapping[str, str]
+) -> set[str]:
+    """The URNs (engine paths) under which the new program finds `target` in its stack's state: its
+    own, its root-level aliases, and the alias inherited from the one its parent is found under."""
+    accepted = {target.path, *target.aliases}
+    if r.parent is None:
+        return accepted
+    parent_home = home.get(r.parent)
+    if parent_home is not None and parent_home.stack == target.stack and r.parent in post:
+        parent_found_as = post[r.parent]
+        if parent_found_as != parent_home.path and target.parent == parent_home.urn:
+            accepted.add(inherited_alias(target, parent_home, parent_found_as))
+    return accepted
+
+
+def _plan_roots(
+    m: Migration,
+    old: list[Resource],
+    home: Mapping[str, Resource | None],
+    post: Mapping[str, str],
+) -> None:
     """Name only the roots of moved subtrees; `pulumi state move` takes every descendant along and
-    re-parents to the destination's root whatever moves without its parent."""
+    re-parents to the destination's root whatever moves without its parent. Every moved resource
+    must land under a URN its new program finds it by (its path or an alias)."""
     dest_of = {urn: (n.stack if n is not None else None) for urn, n in home.items()}
     children: dict[str, list[Resource]] = defaultdict(list)
     for r in old:
@@ -363,13 +668,23 @@ def _plan_roots(m: Migration, old: list[Resource], home: Mapping[str, Resource |
         roots = []
         for r in moved:
             parent_dest = dest_of.get(r.parent) if r.parent else None
-            if r.parent is None:
+            target = home[r.urn]
+            assert target is not None
+            lands = post[r.urn] in _accepted_paths(r, target, home, post)
+            if r.parent is None or parent_dest != dest:
                 roots.append(r)
-            elif parent_dest != dest:
+            if lands:
+                continue
+            if r.parent is not None and parent_dest != dest:
                 where = parent_dest or ("no home" if r.parent in dest_of else "no single home")
                 m.errors.append(
-                    f"{r.path}: belongs to {dest} but its parent goes to {where}: "
-                    "`pulumi state move` would re-parent it to the root and change its URN"
+                    f"{r.path}: belongs to {dest} but its parent goes to {where}: `pulumi state move` would "
+                    f"re-parent it to the root as {post[r.urn]}, which is neither {target.path} nor one of its aliases"
+                )
+            else:
+                m.errors.append(
+                    f"{r.path}: moves to {dest} as {post[r.urn]}, which is neither {target.path} "
+                    "nor one of its aliases: the next up would replace it"
                 )
         for root in roots:
             for d in descendants(root.urn):
@@ -475,7 +790,21 @@ def render_script(m: Migration, legacy_source: str, plan_source: str) -> str:
         lines += [f"  {q(u)}" + (" \\" if i < len(urns) - 1 else "") for i, u in enumerate(urns)]
     lines += [
         "",
-        "# 4. Preview every stack (nothing is deployed): no stateful resource may be replaced, deleted or",
+        "# 4. Import what the new layout declares and the cloud already has (planner.migrate ADOPTIONS):",
+        "#    the stack's first up would fail creating it. The file also creates the new components that",
+        "#    parent it (pulumi import refuses a parent absent from the state); an entry already in the",
+        "#    state with the same id is skipped by pulumi.",
+    ]
+    for stack in sorted({i.stack for i in m.imports}):
+        lines.append(
+            f'step import-{stack} pulumi import --stack {q(stack)} --file "$HERE/imports/{stack}.json" '
+            "--protect=false --generate-code=false --yes"
+        )
+    if not m.imports:
+        lines.append("#    (nothing to import)")
+    lines += [
+        "",
+        "# 5. Preview every stack (nothing is deployed): no stateful resource may be replaced, deleted or",
         "#    unprotected (planner.migrate --check-preview); --expect-no-changes where the report predicts none.",
         "preview() {  # preview <stack> [pulumi preview flags...]",
         '  local stack="$1"; shift',
@@ -510,6 +839,7 @@ def render_report(m: Migration) -> str:
         f"- providers (copied by the moves, never moved): {len(m.providers)}",
         f"- no home in the new layout (the next up DELETES them): {len(m.deleted)}",
         f"- new in the new layout (the next up CREATES them): {len(m.created)}",
+        f"- imported before the first up (exist in the cloud, new to pulumi): {len(m.imports)}",
         f"- stateful resources compared (physical name and protection): {len(m.stateful_checked)}",
         "",
     ]
@@ -536,6 +866,20 @@ def render_report(m: Migration) -> str:
     lines += ["", "## Created (no legacy counterpart), by stack and type", ""]
     created = Counter((r.stack, r.type) for r in m.created)
     lines += [f"- {stack}: {count} x {typ}" for (stack, typ), count in sorted(created.items())] or ["- none"]
+    lines += ["", "## Imported (`pulumi import` after the moves, before the first up)", ""]
+    if m.imports:
+        lines += ["| stack | type | name | import id | components created with it |", "|---|---|---|---|---|"]
+        for imp in sorted(m.imports, key=lambda i: (i.stack, i.resource.path)):
+            components = ", ".join(f"`{c.path}`" for c in imp.components) or "none"
+            lines.append(f"| {imp.stack} | {imp.resource.type} | {imp.resource.name} | `{imp.id}` | {components} |")
+    else:
+        lines.append("- none")
+    lines += ["", "Declared in planner/migrate.py ADOPTIONS (created by the new layout, already in the cloud):", ""]
+    lines += [
+        f"- {a.type}, when the legacy {a.witness} of the same name moves to the same stack: {a.why}; "
+        f"id {' + '.join(a.id_inputs)} joined by `{a.separator}` ({a.id_format})"
+        for a in ADOPTIONS.values()
+    ]
     lines += ["", "## Stateful resources: physical name and protection before -> after", ""]
     lines += ["| stack | type | URN path | names | protect / retainOnDelete |", "|---|---|---|---|---|"]
     for old, new in sorted(m.stateful_checked, key=lambda p: (p[1].stack, p[1].path)):
@@ -696,12 +1040,17 @@ def main(argv: list[str] | None = None) -> int:
     (out / "report.md").write_text(render_report(migration), encoding="utf-8")
     expected = {"platform": migration.platform, "urns": migration.expected_state()}
     (out / "expected-urns.json").write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
+    for stack in sorted({i.stack for i in migration.imports}):
+        (out / "imports").mkdir(exist_ok=True)
+        (out / "imports" / f"{stack}.json").write_text(
+            json.dumps(import_file(migration, stack), indent=1) + "\n", encoding="utf-8"
+        )
     for error in migration.errors:
         print(f"error: {error}", file=sys.stderr)
     moved = sum(len(v) for v in migration.moved.values())
     print(
         f"{args.stack}: {moved} moved into {len(migration.moved)} tenant stacks, {len(migration.staying)} staying, "
-        f"{len(migration.deleted)} deleted, {len(migration.created)} created, "
+        f"{len(migration.deleted)} deleted, {len(migration.created)} created, {len(migration.imports)} imported, "
         f"{len(migration.stateful_checked)} stateful compared; wrote {script} and {out / 'report.md'}"
     )
     return 1 if migration.errors else 0

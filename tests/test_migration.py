@@ -395,6 +395,234 @@ def test_a_plan_without_stacks_is_a_user_error() -> None:
         plan_migration(legacy_layout(), new)
 
 
+# --- resources moved out of platform components into tenant stacks (re-parent + alias) ----------------
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+USER = "aws:elasticache/user:User"
+ASSOCIATION = "aws:elasticache/userGroupAssociation:UserGroupAssociation"
+SHARED = "platform:index:TenantSharedServices"
+MOVED_OUT_TYPES = {
+    SG,
+    USER,
+    "kubernetes:velero.io/v1:BackupStorageLocation",
+    "kubernetes:velero.io/v1:Schedule",
+    "aws:secretsmanager/secret:Secret",
+    "kubernetes:helm.sh/v3:Release",
+    "platform:index:TenantFrontEnd",
+}
+
+
+def moved_from(resource: dict[str, Any], parent_type: str) -> None:
+    """The aliases components/shared/contract.py moved_from gives, in the plan's mock form."""
+    stack, name = resource["stack"], resource["name"]
+    resource["options"]["aliases"] = [
+        f"urn:pulumi:{stack}::{PROJECT}::{resource['type']}::{name}",
+        f"urn:pulumi:{stack}::{PROJECT}::{parent_type}${resource['type']}::{name}",
+    ]
+
+
+def moved_out_layouts(*, alias: bool = True, import_id: str = "ip-prod-users") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Legacy: acme's pod security group (with an egress rule) and cache user under platform
+    components. New: both under acme's TenantSharedServices, aliased with moved_from, and the
+    user's group membership declared as a UserGroupAssociation."""
+    legacy_b, new_b = PlanBuilder(), PlanBuilder()
+    aws, _ = legacy_b.platform(PLATFORM)
+    pods = legacy_b.add(PLATFORM, "platform:index:TenantPodSecurityGroups", "tenant-pods")
+    sg = legacy_b.add(PLATFORM, SG, "tenant-pods-acme", pods, provider=aws, tenant="acme")
+    legacy_b.add(PLATFORM, RULE, "tenant-pods-acme-egress", sg, provider=aws, tenant="acme")
+    cache = legacy_b.add(PLATFORM, "platform:index:Cache", "cache")
+    legacy_b.add(PLATFORM, USER, "cache-acme", cache, provider=aws, tenant="acme", inputs={"userId": "ip-prod-acme"})
+    legacy_b.add(PLATFORM, "aws:elasticache/userGroup:UserGroup", "cache", cache, provider=aws)
+
+    new_b.platform(PLATFORM)
+    new_b.add(PLATFORM, "platform:index:TenantPodSecurityGroups", "tenant-pods")
+    cache = new_b.add(PLATFORM, "platform:index:Cache", "cache")
+    new_b.add(PLATFORM, "aws:elasticache/userGroup:UserGroup", "cache", cache)
+    aws = new_b.add(ACME, "pulumi:providers:aws", "aws-us-east-1", inputs={"region": "us-east-1"})
+    shared = new_b.add(ACME, SHARED, "tenant-acme-shared", tenant="acme")
+    sg = new_b.add(ACME, SG, "tenant-pods-acme", shared, provider=aws, tenant="acme")
+    new_b.add(ACME, RULE, "tenant-pods-acme-egress", sg, provider=aws, tenant="acme")  # no alias of its own
+    user = new_b.add(ACME, USER, "cache-acme", shared, provider=aws, tenant="acme", inputs={"userId": "ip-prod-acme"})
+    if alias:
+        moved_from(sg, "platform:index:TenantPodSecurityGroups")
+        moved_from(user, "platform:index:Cache")
+    new_b.add(
+        ACME,
+        ASSOCIATION,
+        "cache-acme",
+        shared,
+        provider=aws,
+        tenant="acme",
+        inputs={"userGroupId": import_id, "userId": "ip-prod-acme"},
+    )
+    return legacy_snapshot(legacy_b.plan(PLATFORM), "test"), new_b.plan(PLATFORM, [PLATFORM, ACME])
+
+
+def test_a_resource_moved_out_of_a_platform_component_is_a_root_found_by_its_alias() -> None:
+    legacy, new = moved_out_layouts()
+    m = plan_migration(legacy, new)
+    assert m.errors == []
+    # Named alone: state move re-parents each to acme's root as <type>::<name>, an alias of the new
+    # resource; the rule moves with its security group and is found by the alias it inherits.
+    assert m.commands() == [
+        (
+            ACME,
+            [
+                engine(PLATFORM, f"platform:index:Cache${USER}::cache-acme"),
+                engine(PLATFORM, f"platform:index:TenantPodSecurityGroups${SG}::tenant-pods-acme"),
+            ],
+        )
+    ]
+    assert sorted(r.name for r in m.moved[ACME]) == ["cache-acme", "tenant-pods-acme", "tenant-pods-acme-egress"]
+    assert {r.path for r in m.staying} >= {
+        "platform:index:Cache::cache",
+        "platform:index:TenantPodSecurityGroups::tenant-pods",
+    }
+    assert m.deleted == [] and m.created == []
+
+
+def test_a_resource_moved_out_of_its_parent_without_the_alias_is_an_error() -> None:
+    legacy, new = moved_out_layouts(alias=False)
+    errors = plan_migration(legacy, new).errors
+    assert sorted(errors) == sorted(
+        [
+            f"platform:index:Cache${USER}::cache-acme: {ACME} declares {SHARED}${USER}::cache-acme with the same type "
+            f"and name, but neither its path nor an alias is where `pulumi state move` puts it ({USER}::cache-acme "
+            "when moved alone): the next ups delete it and create a new one",
+            f"platform:index:TenantPodSecurityGroups${SG}::tenant-pods-acme: {ACME} declares {SHARED}${SG}::"
+            f"tenant-pods-acme with the same type and name, but neither its path nor an alias is where `pulumi state "
+            f"move` puts it ({SG}::tenant-pods-acme when moved alone): the next ups delete it and create a new one",
+            f"platform:index:TenantPodSecurityGroups${SG}$"
+            f"{RULE}::tenant-pods-acme-egress: {ACME} declares {SHARED}${SG}${RULE}::tenant-pods-acme-egress with the "
+            "same type and name, but neither its path nor an alias is where `pulumi state move` puts it "
+            f"({RULE}::tenant-pods-acme-egress when moved alone): the next ups delete it and create a new one",
+        ]
+    )
+
+
+def test_a_moved_resource_landing_under_a_urn_its_program_does_not_know_is_an_error() -> None:
+    legacy, new = moved_out_layouts()
+    # The security group is found at the root of acme by its alias, but its legacy parent moves there
+    # too (under a TenantPodSecurityGroups of acme): it would land as the parent's child, not at the root.
+    pods = next(r for r in new["resources"] if r["type"] == "platform:index:TenantPodSecurityGroups")
+    pods.update(stack=ACME, urn=pods["urn"].replace(f"{PLATFORM}::", f"{ACME}::"), parent=root_urn(ACME))
+    sg = find(new, ACME, "tenant-pods-acme", SG)
+    sg["options"]["aliases"] = sg["options"]["aliases"][:1]  # the root-level one only
+    errors = plan_migration(legacy, new).errors
+    assert errors[0] == (
+        f"platform:index:TenantPodSecurityGroups${SG}::tenant-pods-acme: moves to {ACME} as "
+        f"platform:index:TenantPodSecurityGroups${SG}::tenant-pods-acme, which is neither "
+        f"{SHARED}${SG}::tenant-pods-acme nor one of its aliases: the next up would replace it"
+    )
+    # and its rule, moving with it, lands under that chain too: no alias finds it
+    assert len(errors) == 2 and "tenant-pods-acme-egress: " in errors[1] and "same type and name" in errors[1]
+
+
+def test_a_resource_staying_in_the_platform_is_found_only_under_its_unchanged_urn() -> None:
+    legacy, new = moved_out_layouts()
+    # acme's user declared by the platform under another component, aliased at the root: the user never
+    # moves, so it stays under its legacy URN, which the root alias does not name.
+    user = find(new, ACME, "cache-acme", USER)
+    network = find(new, PLATFORM, "network", "platform:index:Network")
+    user.update(stack=PLATFORM, urn=user["urn"].replace(f"{ACME}::", f"{PLATFORM}::"), parent=network["urn"])
+    user["urn"] = user["urn"].replace(f"{SHARED}$", "platform:index:Network$")
+    user["options"]["aliases"] = [f"urn:pulumi:{PLATFORM}::{PROJECT}::{USER}::cache-acme"]
+    new["resources"] = [r for r in new["resources"] if r["type"] != ASSOCIATION]
+    errors = plan_migration(legacy, new).errors
+    assert errors == [
+        f"platform:index:Cache${USER}::cache-acme: stays in {PLATFORM} under this URN, which is neither "
+        f"platform:index:Network${USER}::cache-acme nor one of its aliases: the next up would replace it"
+    ]
+
+
+def test_a_child_declared_in_a_tenant_stack_under_a_copy_of_its_platform_parent_is_an_error() -> None:
+    legacy, new = moved_out_layouts()
+    # acme declares its own Cache component holding the user: the legacy Cache stays in the platform,
+    # so the move re-parents the user to acme's root, not under that copy.
+    b = PlanBuilder()
+    copy_ = b.add(ACME, "platform:index:Cache", "acme-cache")
+    b.add(ACME, USER, "cache-acme", copy_, tenant="acme", inputs={"userId": "ip-prod-acme"})
+    new["resources"] = [r for r in new["resources"] if r["type"] not in (USER, ASSOCIATION)] + b.resources
+    errors = plan_migration(legacy, new).errors
+    assert errors == [
+        f"platform:index:Cache${USER}::cache-acme: belongs to {ACME} but its parent goes to {PLATFORM}: "
+        f"`pulumi state move` would re-parent it to the root as {USER}::cache-acme, which is neither "
+        f"platform:index:Cache${USER}::cache-acme nor one of its aliases"
+    ]
+
+
+def test_an_alias_under_a_parent_or_in_another_stack_does_not_count() -> None:
+    legacy, new = moved_out_layouts()
+    user = find(new, ACME, "cache-acme", USER)
+    user["options"]["aliases"] = [
+        f"urn:pulumi:{BETA}::{PROJECT}::{USER}::cache-acme",  # another stack
+        f"urn:pulumi:{ACME}::{PROJECT}::platform:index:Cache${USER}::cache-acme",  # the mock form drops the chain
+    ]
+    errors = plan_migration(legacy, new).errors
+    assert len(errors) == 1
+    assert errors[0].startswith(f"platform:index:Cache${USER}::cache-acme: {ACME} declares {SHARED}${USER}::cache-acme")
+
+
+def test_a_membership_the_cloud_already_has_is_imported_under_a_new_parent_component() -> None:
+    legacy, new = moved_out_layouts()
+    m = plan_migration(legacy, new)
+    assert m.errors == [] and m.created == []
+    [imp] = m.imports
+    assert (imp.stack, imp.resource.type, imp.id) == (ACME, ASSOCIATION, "ip-prod-users,ip-prod-acme")
+    # `pulumi import` refuses a parent absent from the state: the import file creates the component.
+    assert migrate.import_file(m, ACME) == {
+        "nameTable": {"aws-us-east-1": engine(ACME, "pulumi:providers:aws::aws-us-east-1")},
+        "resources": [
+            {"type": SHARED, "name": "tenant-acme-shared", "logicalName": "tenant-acme-shared", "component": True},
+            {
+                "type": ASSOCIATION,
+                "name": "cache-acme",
+                "logicalName": "cache-acme",
+                "id": "ip-prod-users,ip-prod-acme",
+                "provider": "aws-us-east-1",
+                "parent": "tenant-acme-shared",
+            },
+        ],
+    }
+    assert m.expect_no_changes(ACME)
+
+
+def test_a_membership_of_a_user_the_legacy_layout_did_not_have_is_created_not_imported() -> None:
+    legacy, new = moved_out_layouts()
+    legacy["resources"] = [r for r in legacy["resources"] if r["type"] != USER]
+    new["resources"] = [r for r in new["resources"] if r["type"] != USER]
+    m = plan_migration(legacy, new)
+    assert m.imports == [] and sorted(r.type for r in m.created) == [ASSOCIATION, SHARED]
+
+
+def test_an_import_id_unknown_in_the_plan_is_an_error() -> None:
+    legacy, new = moved_out_layouts(import_id="[unknown]")
+    errors = plan_migration(legacy, new).errors
+    assert len(errors) == 1 and errors[0].startswith(f"{ACME}: {SHARED}${ASSOCIATION}::cache-acme: exists in the cloud")
+    assert "needs userGroupId, unknown in the plan" in errors[0]
+
+
+def test_the_script_imports_after_the_moves_and_before_the_previews(tmp_path: Path) -> None:
+    legacy, new = moved_out_layouts()
+    out = tmp_path / "migration"
+    args = ["--legacy", write(tmp_path / "l.json", legacy), "--plan", write(tmp_path / "p.json", new)]
+    assert migrate.main(["--stack", PLATFORM, *args, "--out", str(out)]) == 0
+    script = (out / "state-moves.sh").read_text(encoding="utf-8")
+    steps = [line.split(" ")[1].split("-")[0] for line in script.splitlines() if line.startswith(("step ", "preview "))]
+    assert steps == ["backup", "stack", "move", "import", PLATFORM.split("-")[0], ACME.split("-")[0]]
+    assert (
+        f'step import-{ACME} pulumi import --stack {ACME} --file "$HERE/imports/{ACME}.json" '
+        "--protect=false --generate-code=false --yes"
+    ) in script
+    assert (
+        json.loads((out / "imports" / f"{ACME}.json").read_text())["resources"][1]["id"] == "ip-prod-users,ip-prod-acme"
+    )
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert f"| {ACME} | {ASSOCIATION} | cache-acme | `ip-prod-users,ip-prod-acme` |" in report
+    assert subprocess.run(["bash", "-n", str(out / "state-moves.sh")], check=False).returncode == 0
+
+
 # --- the command line, the script and the report -------------------------------------------------------
 
 
@@ -675,3 +903,9 @@ def test_real_layout_moves_keep_every_stateful_resource(platform: str) -> None:
     m: Migration = plan_migration(legacy, plan)
     assert m.errors == []
     assert m.stateful_checked
+    # What the new layout moved out of platform components into tenant stacks is moved, not re-created,
+    # and every tenant's cache user keeps its group membership through an import.
+    assert not [r for r in m.deleted if r.stateful]
+    assert not {r.type for r in m.created} & MOVED_OUT_TYPES
+    moved_users = sorted(r.name for moved in m.moved.values() for r in moved if r.type == USER)
+    assert moved_users and sorted(i.resource.name for i in m.imports) == moved_users
