@@ -8,6 +8,7 @@ Exit status: 0 pass, 1 mandatory policy violations, 2 a config or catalog mistak
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from planner.reports import compliance_matrix, write_reports
 from planner.runner import ROOT, ProgramError, bootstrap_skips, build_plan
 from planner.summary import render, render_verdict
 from policies.tenant_guard.pack import RULES
+from components.shared.contract import PlatformContract
 from policies.tenant_guard.readme import with_rule_table
 
 
@@ -77,12 +79,22 @@ def stacks(root: Path = ROOT) -> list[str]:
     return platform_stacks(root)
 
 
+CONTRACT_BEGIN, CONTRACT_END = "<!-- contract-table:begin (make docs) -->", "<!-- contract-table:end -->"
+
+
+def with_contract_table(readme: str) -> str:
+    """`readme` with the platform→tenant contract table regenerated from PlatformContract."""
+    pattern = re.compile(re.escape(CONTRACT_BEGIN) + r".*?" + re.escape(CONTRACT_END), re.DOTALL)
+    assert pattern.search(readme), f"README.md lacks the markers {CONTRACT_BEGIN} ... {CONTRACT_END}"
+    return pattern.sub(lambda _: f"{CONTRACT_BEGIN}\n{PlatformContract.reference_table()}{CONTRACT_END}", readme)
+
+
 def write_docs(root: Path = ROOT) -> list[Path]:
     """docs/compliance-matrix.md, docs/diagrams/<stack>.md and the README rule table, regenerated from code and plans."""
     readme = root / "README.md"
     pages = {
         root / "docs" / "compliance-matrix.md": compliance_matrix(),
-        readme: with_rule_table(readme.read_text(encoding="utf-8"), RULES),
+        readme: with_contract_table(with_rule_table(readme.read_text(encoding="utf-8"), RULES)),
     }
     for stack in stacks(root):
         pages[root / "docs" / "diagrams" / f"{stack}.md"] = diagram_page(build_plan(stack, root))

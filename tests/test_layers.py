@@ -159,3 +159,56 @@ def test_the_regional_plan_file_validates(plans: dict[str, Any], plan_schema: di
     jsonschema = pytest.importorskip("jsonschema")
     plan = json.loads(json.dumps(plans["prod-us-east-1"], default=str))
     jsonschema.validate(plan, plan_schema)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_contract_field_reaches_a_tenant_stack(plans: dict[str, Any], stack: str) -> None:
+    """No dead field, and the value a tenant stack uses is the one the platform exported."""
+    plan = plans[stack]
+    tenant_inputs = json.dumps([r["inputs"] for r in plan["resources"] if r["stack"] != stack])
+    served = any(s["outputs"].get("tenants") for s in plan["stacks"][1:])
+    if not served:
+        pytest.skip("no tenant served in this region")
+    for key, value in plan["outputs"]["contract"].items():
+        assert isinstance(value, str) and value, key
+        assert json.dumps(value)[1:-1] in tenant_inputs, f"contract field {key} is read by no tenant stack"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tenant_buckets_log_to_the_platform_access_log_bucket(plans: dict[str, Any], stack: str) -> None:
+    plan = plans[stack]
+    platform_buckets = {
+        r["inputs"]["bucket"] for r in plan["resources"] if r["type"] == "aws:s3/bucket:Bucket" and r["stack"] == stack
+    }
+    assert not [r for r in plan["resources"] if r["type"] == "platform:index:AccessLogBucket" and r["stack"] != stack]
+    for r in plan["resources"]:
+        if r["type"] == "aws:s3/bucketLogging:BucketLogging" and r["stack"] != stack:
+            assert r["inputs"]["targetBucket"] in platform_buckets, r["urn"]
+
+
+def test_a_tenant_database_may_name_only_the_platforms_tls_group(plans: dict[str, Any]) -> None:
+    """ENC-RDS-3 at a tenant stack's own preview: the platform's `*-tls` group passes because the
+    platform stack's preview refuses such a group without TLS; any other foreign group fails."""
+    import copy
+
+    plan = plans["dev"]
+    tenant = [r for r in plan["resources"] if r["stack"] == "dev.demo-basic"]
+    alone = {**plan, "stack": "dev.demo-basic", "resources": copy.deepcopy(tenant)}
+    alone.pop("stacks")
+
+    def tls_findings(p: dict[str, Any]) -> list[dict[str, Any]]:
+        return [v for v in evaluate(p, config_for("dev")) if v["ruleId"] == "ENC-RDS-3"]
+
+    assert tls_findings(alone) == []
+    (db,) = [r for r in alone["resources"] if r["type"] == "aws:rds/instance:Instance"]
+    db["inputs"]["parameterGroupName"] = "default.mariadb11.8"
+    assert [v["urn"] for v in tls_findings(alone)] == [db["urn"]]
+
+    platform = {**plan, "resources": copy.deepcopy([r for r in plan["resources"] if r["stack"] == "dev"])}
+    platform.pop("stacks")
+    assert tls_findings(platform) == []
+    (group,) = [r for r in platform["resources"] if r["type"] == "aws:rds/parameterGroup:ParameterGroup"]
+    for parameter in group["inputs"]["parameters"]:
+        if parameter["name"] == "require_secure_transport":
+            parameter["value"] = "0"
+    assert [v["urn"] for v in tls_findings(platform)] == [group["urn"]]

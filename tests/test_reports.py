@@ -100,3 +100,10 @@ def test_stack_diagrams_in_docs_are_current(plans: dict[str, Any], stack: str) -
     committed = (ROOT / "docs" / "diagrams" / f"{stack}.md").read_text()
     assert committed == diagram_page(plans[stack]), "run `make docs`"
     assert "```mermaid" in committed and "Tenants served here" in committed
+
+
+def test_readme_contract_table_is_generated_from_the_contract() -> None:
+    from planner.__main__ import with_contract_table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme == with_contract_table(readme), "run `make docs`"

@@ -5,7 +5,7 @@ stays readable in plans and previews); every tenant stack reads it through a Sta
 never through copied values, so a platform change reaches each tenant on its next deploy. Adding a
 field here is the only way a tenant stack gets something new from the platform."""
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pulumi
@@ -26,22 +26,22 @@ def _camel(name: str) -> str:
 
 @dataclass(frozen=True)
 class PlatformContract:
-    vpc_id: pulumi.Output[str]
-    cluster_name: pulumi.Output[str]  # resolves once the cluster and its access entries exist
-    oidc_provider_arn: pulumi.Output[str]  # IRSA: tenant workload roles trust it
-    oidc_provider_url: pulumi.Output[str]
-    shared_pod_security_group_id: pulumi.Output[str]  # platform services every tenant pod needs
-    db_subnet_group_name: pulumi.Output[str]
-    db_parameter_group_name: pulumi.Output[str]
-    db_option_group_name: pulumi.Output[str]
-    db_monitoring_role_arn: pulumi.Output[str]
-    cache_host: pulumi.Output[str]  # the regional Redis primary endpoint
-    cache_user_group_id: pulumi.Output[str]  # tenant cache users join it (UserGroupAssociation)
-    backup_role_arn: pulumi.Output[str]  # AWS Backup's role: tenant keys grant it
-    entry_dns_name: pulumi.Output[str]  # the regional public entry (ALB), for latency records
-    entry_zone_id: pulumi.Output[str]
-    platform_data_key_arn: pulumi.Output[str]  # Grafana credentials of the tenant views
-    kubeconfig: pulumi.Output[str]  # secret
+    vpc_id: pulumi.Output[str] = field(metadata={"doc": "the region's VPC: tenant security groups live in it"})
+    cluster_name: pulumi.Output[str] = field(metadata={"doc": "the EKS cluster (resolves once it and its access entries exist): operator access entries"})
+    oidc_provider_arn: pulumi.Output[str] = field(metadata={"doc": "the cluster's IRSA provider: tenant workload roles trust it"})
+    oidc_provider_url: pulumi.Output[str] = field(metadata={"doc": "its issuer URL, for the trust condition on the service account"})
+    shared_pod_security_group_id: pulumi.Output[str] = field(metadata={"doc": "the group every tenant pod carries (platform services, the cache)"})
+    db_subnet_group_name: pulumi.Output[str] = field(metadata={"doc": "DB subnet group of the data subnets: tenant databases and DR replicas"})
+    db_parameter_group_name: pulumi.Output[str] = field(metadata={"doc": "the TLS-only MariaDB parameter group (`*-tls`)"})
+    db_option_group_name: pulumi.Output[str] = field(metadata={"doc": "the MariaDB audit-plugin option group"})
+    db_monitoring_role_arn: pulumi.Output[str] = field(metadata={"doc": "the RDS enhanced-monitoring role"})
+    cache_host: pulumi.Output[str] = field(metadata={"doc": "the regional Redis primary endpoint"})
+    cache_user_group_id: pulumi.Output[str] = field(metadata={"doc": "the Redis user group a tenant's cache user joins (UserGroupAssociation)"})
+    backup_role_arn: pulumi.Output[str] = field(metadata={"doc": "AWS Backup's role: tenant keys grant it"})
+    entry_dns_name: pulumi.Output[str] = field(metadata={"doc": "the regional public entry (ALB): latency records and tenant views point at it"})
+    entry_zone_id: pulumi.Output[str] = field(metadata={"doc": "its hosted zone id, for alias records"})
+    platform_data_key_arn: pulumi.Output[str] = field(metadata={"doc": "the platform data key: Grafana credentials of the tenant views"})
+    kubeconfig: pulumi.Output[str] = field(metadata={"doc": "the cluster's kubeconfig (a secret output of its own): the tenant stack's Kubernetes provider"})
 
     def export(self) -> None:
         """Stack outputs of the platform stack (call once, in its program)."""
@@ -54,7 +54,7 @@ class PlatformContract:
         the field's name (the platform stack has not been deployed with this version yet)."""
         contract = reference.require_output(OUTPUT)
 
-        def field(name: str) -> pulumi.Output[str]:
+        def pick_field(name: str) -> pulumi.Output[str]:
             key = _camel(name)
 
             def pick(value: Any) -> Any:
@@ -66,8 +66,17 @@ class PlatformContract:
 
             return contract.apply(pick)
 
-        values = {f.name: field(f.name) for f in fields(PlatformContract) if f.name != KUBECONFIG}
+        values = {f.name: pick_field(f.name) for f in fields(PlatformContract) if f.name != KUBECONFIG}
         return PlatformContract(**values, kubeconfig=reference.require_output(KUBECONFIG).apply(str))
+
+    @staticmethod
+    def reference_table() -> str:
+        """The README's table of the contract (make docs)."""
+        rows = ["| output key | field | what the tenant stack uses it for |", "|---|---|---|"]
+        for f in fields(PlatformContract):
+            key = f"`{OUTPUT}.{_camel(f.name)}`" if f.name != KUBECONFIG else f"`{KUBECONFIG}` (secret)"
+            rows.append(f"| {key} | `{f.name}` | {f.metadata['doc']} |")
+        return "\n".join(rows) + "\n"
 
     @staticmethod
     def output_keys() -> list[str]:
