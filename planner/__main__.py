@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog import ConfigError
+from catalog.stacks import StackName
+from components.shared.contract import PlatformContract
 from planner.diagram import render_mermaid
 from planner.diff import diff_plans, plan_of_revision, render_diff
 from planner.dr import render_report
@@ -23,7 +25,6 @@ from planner.reports import compliance_matrix, write_reports
 from planner.runner import ROOT, ProgramError, bootstrap_skips, build_plan
 from planner.summary import render, render_verdict
 from policies.tenant_guard.pack import RULES
-from components.shared.contract import PlatformContract
 from policies.tenant_guard.readme import with_rule_table
 
 
@@ -67,7 +68,7 @@ def render_skips(plan: dict[str, Any], first_deploy: list[str]) -> str:
 
 
 def plan_environment(plan: dict[str, Any]) -> str:
-    return str(plan.get("outputs", {}).get("environment") or plan["stack"].split("-")[0])
+    return str(plan.get("outputs", {}).get("environment") or StackName.parse(plan["stack"]).platform.split("-")[0])
 
 
 def diagram_page(plan: dict[str, Any]) -> str:

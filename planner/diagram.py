@@ -47,7 +47,7 @@ def render_mermaid(plan: Mapping[str, Any]) -> str:
         "flowchart LR",
         f'  stack(["{plan["project"]} / {plan["stack"]}<br/>{plan["region"]} · {len(resources)} resources in {len(stacks)} stacks"])',
     ]
-    platform_name = plan["stack"]
+    platform_name = next((s["name"] for s in stacks if s.get("kind") == "platform"), plan["stack"])
     tops = sorted(children.get(None, []), key=lambda r: r["name"])
     platform = [
         r for r in tops if r.get("stack", platform_name) == platform_name and r["type"].startswith("platform:index:")

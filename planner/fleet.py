@@ -236,7 +236,7 @@ def merged_entries(base: Fleet, head: Fleet) -> dict[str, StackEntry]:
 @dataclass(frozen=True)
 class Affected:
     entries: tuple[StackEntry, ...]
-    offline_plan: tuple[str, ...]  # platform stacks whose offline regional plan must run
+    offline_plan: tuple[str, ...]  # `make plan` targets: a platform (whole region) or a tenant stack
 
     def waves(self) -> list[dict[str, Any]]:
         numbers = sorted({e.wave for e in self.entries})
@@ -264,17 +264,32 @@ def affected(root: Path, base: str, head: str = "HEAD", environment: str | None 
     entries = merged_entries(base_fleet, head_fleet)
     names: set[str] = set()
     offline_all = False
+    targets: set[str] = set()  # what the offline plan runs: whole regions, or single tenant stacks
     for path in paths:
         touched, offline = stacks_for_path(path, (base_fleet, head_fleet))
         names |= touched
         offline_all |= offline
+        tenant_file = any(_tenant_file(path, f) for f in (base_fleet, head_fleet))
+        for name in touched:
+            entry = entries[name]
+            if not tenant_file:
+                targets.add(entry.platform)  # a platform-level change: the whole region
+            elif entry.kind == "tenant":
+                # A one-tenant change plans that tenant's stacks with their platform, whatever
+                # the region's size; an offboarded tenant's region is planned whole (its diff).
+                targets.add(entry.platform if entry.removed else name)
     chosen = _ordered(entries, names, environment)
-    platforms = {e.platform for e in chosen if not e.removed or e.kind == "tenant"}
     if offline_all:
-        platforms |= {
-            p for p in head_fleet.platforms() if environment is None or head_fleet.entries[p].environment == environment
-        }
-    return Affected(chosen, tuple(sorted(p for p in platforms if p in head_fleet.entries)))
+        targets |= set(head_fleet.platforms())
+    in_scope = {
+        t
+        for t in targets
+        if StackName.parse(t).platform in head_fleet.entries
+        and (environment is None or head_fleet.entries[StackName.parse(t).platform].environment == environment)
+    }
+    whole = {t for t in in_scope if SEPARATOR not in t}
+    plans = {t for t in in_scope if SEPARATOR not in t or StackName.parse(t).platform not in whole}
+    return Affected(chosen, tuple(sorted(plans)))
 
 
 def everything(root: Path, environment: str | None = None) -> Affected:

@@ -97,7 +97,8 @@ def dependency_closure(plan: Plan) -> Callable[[str], set[str]]:
     edges: dict[str, list[str]] = {}
     # A region's plan holds its platform stack and the tenant stacks under it; the fleet deploys
     # the platform first (planner/fleet.py waves), so a tenant stack waits for all of it.
-    platform = str(plan.get("stack", ""))
+    kinds = {s.get("name"): s.get("kind") for s in plan.get("stacks") or []}
+    platform = next((n for n, k in kinds.items() if k == "platform"), str(plan.get("stack", "")))
     deployed_first = [r["urn"] for r in _resources(plan) if r.get("stack", platform) == platform]
     for r in _resources(plan):
         deps = list(r.get("options", {}).get("dependsOn") or [])

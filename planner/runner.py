@@ -97,9 +97,13 @@ def _home_region(path: Path) -> object:
 
 def bootstrap_skips(stack: str, root: Path = ROOT) -> list[str]:
     """What this stack leaves out on its first deploy in a fresh account (pass 1), and why."""
+    name = StackName.parse(stack)
     config = with_gates(read_stack_config(root, stack), root, fresh=True)
-    settings = load_settings(config.values.get, config.project, stack, root)
-    return list(settings.skipped)
+    settings = load_settings(config.values.get, config.project, name.platform, root)
+    if name.tenant is None:
+        return list(settings.skipped)
+    tenant = next((t for t in settings.tenants if t.id == name.tenant), None)
+    return list(settings.skipped_for(tenant)) if tenant else []
 
 
 def run_program(
@@ -228,8 +232,8 @@ def region_outputs(platform: dict[str, Any], tenants: list[dict[str, Any]]) -> d
 def build_plan(stack: str, root: Path = ROOT, fresh: bool = False, jobs: int = 1) -> dict[str, Any]:
     """The plan of a whole region, without the policy verdict (see planner.policy): its platform
     stack, then every tenant stack under it, each reading the platform's outputs as its
-    StackReference would. `stack` may also name one tenant stack (planned with its platform's
-    outputs). `fresh`: as the first deploy in an empty account would run it (no peer deployed
+    StackReference would. `stack` may also name one tenant stack: its plan holds that stack and
+    its platform (the pull-request check of a one-tenant change). `fresh`: as the first deploy in an empty account would run it (no peer deployed
     yet). `jobs` > 1 plans the tenant stacks in that many worker processes."""
     name = StackName.parse(stack)
     platform = plan_stack(name.platform, root, fresh)
@@ -245,12 +249,10 @@ def build_plan(stack: str, root: Path = ROOT, fresh: bool = False, jobs: int = 1
         tenants = sorted((p for part in parts for p in part), key=lambda p: p["stack"])
     else:
         tenants = _plan_tenants((tenant_names, str(root), fresh, referenced))
-    if name.is_tenant:
-        return tenants[0]
     everything = [platform, *tenants]
     return {
         "project": platform["project"],
-        "stack": name.platform,
+        "stack": str(name),  # a tenant stack's plan carries its platform too (what it reads and waits for)
         "region": platform["region"],
         "resources": [r for p in everything for r in p["resources"]],
         "outputs": region_outputs(platform["outputs"], [p["outputs"] for p in tenants]),

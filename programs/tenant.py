@@ -118,6 +118,7 @@ def build(settings: StackSettings, tenant: TenantConfig) -> None:
 
     pulumi.export("tenant", t.id)
     pulumi.export("region", s.region)
+    pulumi.export("environment", s.environment)
     pulumi.export("skipped", list(s.skipped_for(t)))
     # The same shapes a regional stack exported, for this tenant only: the peer's DR gates read
     # them (planner/gates.py), and so does the nightly smoke test.

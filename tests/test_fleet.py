@@ -97,7 +97,7 @@ def test_tenant_of_another_region_also_touches_the_global_edge_owner(repo: Path)
     assert waves_of(repo) == {
         0: ["prod-ca-central-1", "prod-ca-west-1", "prod-us-east-1"],  # us-east-1: CloudFront of every prod tenant
         1: ["prod-ca-central-1.maple-mutual"],
-        2: ["prod-ca-west-1.maple-mutual"],
+        2: ["prod-ca-west-1.maple-mutual", "prod-us-east-1.maple-mutual"],  # its front-end on the owner
     }
 
 
@@ -206,7 +206,16 @@ def test_cli_affected_json_is_a_matrix_per_wave(repo: Path, capsys: pytest.Captu
         "removed": False,
     }
     assert [w["wave"] for w in document["waves"]] == [0, 1, 2]
-    assert document["platforms"] == document["offlinePlan"] == ["prod-us-east-1", "prod-us-west-2"]
+    assert document["platforms"] == ["prod-us-east-1", "prod-us-west-2"]
+    # A one-tenant change plans that tenant's stacks (each with its platform), not whole regions.
+    assert document["offlinePlan"] == ["prod-us-east-1.harbor-mutual", "prod-us-west-2.harbor-mutual"]
+
+
+def test_offline_plan_covers_whole_regions_for_platform_changes(repo: Path) -> None:
+    edit(repo, "Pulumi.prod-us-west-2.yaml", "promote: []", "promote: []  # reviewed")
+    edit(repo, "tenants/prod/harbor-mutual.yaml", "tier: premium", "tier: standard")
+    commit(repo)
+    assert affected(repo, "main").offline_plan == ("prod-us-east-1.harbor-mutual", "prod-us-west-2")
 
 
 def test_cli_unknown_ref_is_one_line(repo: Path) -> None:

@@ -99,9 +99,9 @@ def test_the_platform_stack_no_longer_grows_with_tenants(plans: dict[str, Any]) 
 
 def test_a_tenant_stack_plans_alone_with_its_platform(plans: dict[str, Any]) -> None:
     plan = build_plan("dev.demo-basic")
-    assert plan["stack"] == "dev.demo-basic" and "stacks" not in plan
-    whole = {r["urn"]: r for r in plans["dev"]["resources"] if r["stack"] == "dev.demo-basic"}
-    assert {r["urn"] for r in plan["resources"]} == set(whole)
+    assert plan["stack"] == "dev.demo-basic" and [s["name"] for s in plan["stacks"]] == ["dev", "dev.demo-basic"]
+    whole = {r["urn"] for r in plans["dev"]["resources"] if r["stack"] in ("dev", "dev.demo-basic")}
+    assert {r["urn"] for r in plan["resources"]} == whole
 
 
 @pytest.mark.parametrize(
@@ -212,3 +212,46 @@ def test_a_tenant_database_may_name_only_the_platforms_tls_group(plans: dict[str
         if parameter["name"] == "require_secure_transport":
             parameter["value"] = "0"
     assert [v["urn"] for v in tls_findings(platform)] == [group["urn"]]
+
+
+def test_tenant_stacks_wait_for_their_platform_in_the_rehearsal(plans: dict[str, Any]) -> None:
+    """The fleet deploys a region's platform stack before its tenant stacks: the rehearsal's
+    ordering rules see a tenant workload wait for istiod, the CRDs and the cluster that way."""
+    from planner.rehearsal import MANDATORY, dependency_closure, rehearse
+
+    plan = plans["dev"]
+    closure = dependency_closure(plan)
+    (istiod,) = [r for r in plan["resources"] if r["name"] == "mesh-istiod"]
+    workloads = [r for r in plan["resources"] if r["type"] == "kubernetes:apps/v1:Deployment" and r["stack"] != "dev"]
+    assert workloads and all(istiod["urn"] in closure(w["urn"]) for w in workloads)
+    findings = rehearse([plans[s] for s in STACKS])
+    assert [f for f in findings if f.severity == MANDATORY] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tenant_stacks_follow_the_catalog_files(plans: dict[str, Any], stack: str) -> None:
+    """An oracle from the raw files (not the loader): a tenant has a stack where it is served,
+    where its residency lets the region hold its DR copies, and on the edge owner's platform."""
+    import yaml
+
+    doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    region, environment = doc["aws:region"], doc["insurance-platform:environment"]
+    peer = (doc.get("insurance-platform:dr") or {}).get("peerRegion")
+    owner = doc["insurance-platform:edge"]["globalOwner"] == stack
+    expected = set()
+    for path in (ROOT / "tenants" / environment).glob("*.yaml"):
+        t = yaml.safe_load(path.read_text())
+        if owner or region in t["regions"] or (t["homeRegion"] == peer and region in t["residency"]):
+            expected.add(f"{stack}.{t['id']}")
+    assert {s["name"] for s in plans[stack]["stacks"][1:]} == expected
+
+
+def test_a_region_holding_only_dr_copies_gets_the_tenant_stack(project_copy: Path) -> None:
+    from planner.runner import region_stacks
+
+    source = (project_copy / "tenants" / "prod" / "keystone-title.yaml").read_text()
+    copy_allowed = source.replace("residency: [us-east-1]", "residency: [us-east-1, us-west-2]")
+    assert copy_allowed != source
+    (project_copy / "tenants" / "prod" / "keystone-title.yaml").write_text(copy_allowed)
+    assert "prod-us-west-2.keystone-title" in region_stacks("prod-us-west-2", project_copy)
+    assert "prod-us-west-2.keystone-title" not in region_stacks("prod-us-west-2")  # residency: us-east-1 only

@@ -27,21 +27,43 @@ def _camel(name: str) -> str:
 @dataclass(frozen=True)
 class PlatformContract:
     vpc_id: pulumi.Output[str] = field(metadata={"doc": "the region's VPC: tenant security groups live in it"})
-    cluster_name: pulumi.Output[str] = field(metadata={"doc": "the EKS cluster (resolves once it and its access entries exist): operator access entries"})
-    oidc_provider_arn: pulumi.Output[str] = field(metadata={"doc": "the cluster's IRSA provider: tenant workload roles trust it"})
-    oidc_provider_url: pulumi.Output[str] = field(metadata={"doc": "its issuer URL, for the trust condition on the service account"})
-    shared_pod_security_group_id: pulumi.Output[str] = field(metadata={"doc": "the group every tenant pod carries (platform services, the cache)"})
-    db_subnet_group_name: pulumi.Output[str] = field(metadata={"doc": "DB subnet group of the data subnets: tenant databases and DR replicas"})
-    db_parameter_group_name: pulumi.Output[str] = field(metadata={"doc": "the TLS-only MariaDB parameter group (`*-tls`)"})
+    cluster_name: pulumi.Output[str] = field(
+        metadata={"doc": "the EKS cluster (resolves once it and its access entries exist): operator access entries"}
+    )
+    oidc_provider_arn: pulumi.Output[str] = field(
+        metadata={"doc": "the cluster's IRSA provider: tenant workload roles trust it"}
+    )
+    oidc_provider_url: pulumi.Output[str] = field(
+        metadata={"doc": "its issuer URL, for the trust condition on the service account"}
+    )
+    shared_pod_security_group_id: pulumi.Output[str] = field(
+        metadata={"doc": "the group every tenant pod carries (platform services, the cache)"}
+    )
+    db_subnet_group_name: pulumi.Output[str] = field(
+        metadata={"doc": "DB subnet group of the data subnets: tenant databases and DR replicas"}
+    )
+    db_parameter_group_name: pulumi.Output[str] = field(
+        metadata={"doc": "the TLS-only MariaDB parameter group (`*-tls`)"}
+    )
     db_option_group_name: pulumi.Output[str] = field(metadata={"doc": "the MariaDB audit-plugin option group"})
     db_monitoring_role_arn: pulumi.Output[str] = field(metadata={"doc": "the RDS enhanced-monitoring role"})
     cache_host: pulumi.Output[str] = field(metadata={"doc": "the regional Redis primary endpoint"})
-    cache_user_group_id: pulumi.Output[str] = field(metadata={"doc": "the Redis user group a tenant's cache user joins (UserGroupAssociation)"})
+    cache_user_group_id: pulumi.Output[str] = field(
+        metadata={"doc": "the Redis user group a tenant's cache user joins (UserGroupAssociation)"}
+    )
     backup_role_arn: pulumi.Output[str] = field(metadata={"doc": "AWS Backup's role: tenant keys grant it"})
-    entry_dns_name: pulumi.Output[str] = field(metadata={"doc": "the regional public entry (ALB): latency records and tenant views point at it"})
+    entry_dns_name: pulumi.Output[str] = field(
+        metadata={"doc": "the regional public entry (ALB): latency records and tenant views point at it"}
+    )
     entry_zone_id: pulumi.Output[str] = field(metadata={"doc": "its hosted zone id, for alias records"})
-    platform_data_key_arn: pulumi.Output[str] = field(metadata={"doc": "the platform data key: Grafana credentials of the tenant views"})
-    kubeconfig: pulumi.Output[str] = field(metadata={"doc": "the cluster's kubeconfig (a secret output of its own): the tenant stack's Kubernetes provider"})
+    platform_data_key_arn: pulumi.Output[str] = field(
+        metadata={"doc": "the platform data key: Grafana credentials of the tenant views"}
+    )
+    kubeconfig: pulumi.Output[str] = field(
+        metadata={
+            "doc": "the cluster's kubeconfig (a secret output of its own): the tenant stack's Kubernetes provider"
+        }
+    )
 
     def export(self) -> None:
         """Stack outputs of the platform stack (call once, in its program)."""
