@@ -3,6 +3,7 @@
 Every mistake becomes one `ConfigError` naming the file and the field.
 """
 
+import functools
 import ipaddress
 import json
 import re
@@ -156,7 +157,20 @@ class _Fields:
 
 
 def load_catalog(directory: Path, display_root: Path | None = None) -> tuple[Tenant, ...]:
-    """Every `<id>.yaml` in the environment's catalog folder, validated; sorted by id."""
+    """Every `<id>.yaml` in the environment's catalog folder, validated; sorted by id. Read once
+    per process while no file changes (the offline planner plans a region's stacks in a row)."""
+    stamp = (
+        tuple((p.name, s.st_mtime_ns, s.st_size) for p in sorted(directory.iterdir()) for s in [p.stat()])
+        if directory.is_dir()
+        else ()
+    )
+    return _load_catalog(directory, display_root, stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_catalog(
+    directory: Path, display_root: Path | None, _stamp: tuple[tuple[str, int, int], ...]
+) -> tuple[Tenant, ...]:
     root = display_root or directory.parent.parent
     if not directory.is_dir():
         raise ConfigError(_rel(directory, root), "(folder)", "tenant catalog folder does not exist")

@@ -1,5 +1,6 @@
 """Run one stack of the program under the mock engine and return its plan (plan.schema.json)."""
 
+import functools
 import json
 import multiprocessing
 import runpy
@@ -88,6 +89,12 @@ def with_gates(config: StackConfig, root: Path, fresh: bool) -> StackConfig:
 
 
 def _home_region(path: Path) -> object:
+    stat = path.stat()
+    return _home_region_of(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _home_region_of(path: Path, _mtime: int, _size: int) -> object:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError:
@@ -203,6 +210,14 @@ def region_stacks(stack: str, root: Path = ROOT, fresh: bool = False) -> tuple[s
     return tenant_stacks(load_settings(config.values.get, config.project, stack, root))
 
 
+def _warm() -> None:
+    """A worker's start: import what every tenant stack's program imports, once."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import programs.platform
+    import programs.tenant  # noqa: F401
+
+
 def _plan_tenants(
     job: tuple[list[str], str, bool, dict[str, dict[str, Any]]],
 ) -> list[dict[str, Any]]:
@@ -233,22 +248,31 @@ def build_plan(stack: str, root: Path = ROOT, fresh: bool = False, jobs: int = 1
     """The plan of a whole region, without the policy verdict (see planner.policy): its platform
     stack, then every tenant stack under it, each reading the platform's outputs as its
     StackReference would. `stack` may also name one tenant stack: its plan holds that stack and
-    its platform (the pull-request check of a one-tenant change). `fresh`: as the first deploy in an empty account would run it (no peer deployed
-    yet). `jobs` > 1 plans the tenant stacks in that many worker processes."""
+    its platform (the pull-request check of a one-tenant change). `fresh`: as the first deploy in
+    an empty account would run it (no peer deployed yet). `jobs` > 1: the tenant stacks are
+    planned by that many processes (this one and `jobs - 1` workers)."""
     name = StackName.parse(stack)
-    platform = plan_stack(name.platform, root, fresh)
-    if CONTRACT not in platform["outputs"]:  # a project without tenant stacks (bootstrap/)
-        return platform
-    referenced = {platform_reference_name(platform["project"], name.platform): platform["outputs"]}
-    tenant_names = [str(name)] if name.is_tenant else list(region_stacks(name.platform, root, fresh))
-    if jobs > 1 and len(tenant_names) > jobs:
-        chunks = [tenant_names[i::jobs] for i in range(jobs)]
-        context = multiprocessing.get_context("forkserver")
-        with context.Pool(jobs) as pool:
-            parts = pool.map(_plan_tenants, [(c, str(root), fresh, referenced) for c in chunks])
-        tenants = sorted((p for part in parts for p in part), key=lambda p: p["stack"])
-    else:
-        tenants = _plan_tenants((tenant_names, str(root), fresh, referenced))
+    # Workers start (and import the program) while this process plans the platform, then this
+    # process plans its own share of the tenant stacks beside them: `jobs` processes in all.
+    pool = None
+    if jobs > 1 and not name.is_tenant:
+        pool = multiprocessing.get_context("forkserver").Pool(jobs - 1, initializer=_warm)
+    try:
+        platform = plan_stack(name.platform, root, fresh)
+        if CONTRACT not in platform["outputs"]:  # a project without tenant stacks (bootstrap/)
+            return platform
+        referenced = {platform_reference_name(platform["project"], name.platform): platform["outputs"]}
+        tenant_names = [str(name)] if name.is_tenant else list(region_stacks(name.platform, root, fresh))
+        chunks = [tenant_names[i::jobs] for i in range(jobs)] if pool is not None else [tenant_names]
+        others = (
+            pool.map_async(_plan_tenants, [(c, str(root), fresh, referenced) for c in chunks[1:]]) if pool else None
+        )
+        parts = [_plan_tenants((chunks[0], str(root), fresh, referenced)), *(others.get() if others else [])]
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    tenants = sorted((p for part in parts for p in part), key=lambda p: p["stack"])
     everything = [platform, *tenants]
     return {
         "project": platform["project"],

@@ -45,6 +45,8 @@ def build(settings: StackSettings, tenant: TenantConfig) -> None:
                 vpc_id=platform.vpc_id,
                 cache_host=platform.cache_host,
                 cache_user_group_id=platform.cache_user_group_id,
+                entry_dns_name=platform.entry_dns_name,
+                entry_zone_id=platform.entry_zone_id,
             ),
             on_aws,
         )

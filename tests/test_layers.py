@@ -255,3 +255,10 @@ def test_a_region_holding_only_dr_copies_gets_the_tenant_stack(project_copy: Pat
     (project_copy / "tenants" / "prod" / "keystone-title.yaml").write_text(copy_allowed)
     assert "prod-us-west-2.keystone-title" in region_stacks("prod-us-west-2", project_copy)
     assert "prod-us-west-2.keystone-title" not in region_stacks("prod-us-west-2")  # residency: us-east-1 only
+
+
+def test_planning_tenant_stacks_in_worker_processes_changes_nothing(plans: dict[str, Any]) -> None:
+    parallel = build_plan("dev", jobs=2)
+    assert json.dumps(parallel, sort_keys=True) == json.dumps(
+        {k: v for k, v in plans["dev"].items() if k != "policy"}, sort_keys=True
+    )

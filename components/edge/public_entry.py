@@ -213,24 +213,8 @@ class PublicEntry(pulumi.ComponentResource):
             opts=child,
         )
 
-        # The names CloudFront front-ends use as this region's origin, one per tenant served here
-        # (GlobalEdge, EdgeSettings.tenant_origin_host); each stack writes only its own, so a region that is
-        # down simply stops answering.
-        for tenant in s.served_tenants:
-            aws.route53.Record(
-                f"{name}-origin-{tenant.id}",
-                zone_id=s.edge.hosted_zone_id,
-                name=s.edge.tenant_origin_host(tenant.id, s.region),
-                type="A",
-                aliases=[
-                    aws.route53.RecordAliasArgs(
-                        name=self.load_balancer.dns_name,
-                        zone_id=self.load_balancer.zone_id,
-                        evaluate_target_health=True,
-                    )
-                ],
-                opts=child,
-            )
+        # Each tenant's origin name in this region (for its CloudFront front-end) is an alias of this
+        # load balancer written by the tenant's stack (TenantSharedServices).
         aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=self.load_balancer.arn,

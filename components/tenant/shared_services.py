@@ -1,6 +1,7 @@
 """One tenant's seat on the platform's shared services in its region, built by the tenant's stack:
 its pods' own security group (which only its databases admit), its IAM-authenticated user on the
-shared Redis (ACL limited to its key prefix) and that user's membership of the cache's user group."""
+shared Redis (ACL limited to its key prefix) and that user's membership of the cache's user group,
+and its origin name on the regional public entry."""
 
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ class TenantSharedServicesArgs:
     vpc_id: pulumi.Input[str]
     cache_host: pulumi.Input[str]
     cache_user_group_id: pulumi.Input[str]
+    entry_dns_name: pulumi.Input[str]  # the regional entry: the tenant's origin name aliases it
+    entry_zone_id: pulumi.Input[str]
 
 
 class TenantSharedServices(pulumi.ComponentResource):
@@ -78,5 +81,19 @@ class TenantSharedServices(pulumi.ComponentResource):
             # Resolves once the group admits the user: services start when it can log in.
             user_name=pulumi.Output.all(user.user_name, membership.id).apply(lambda v: v[0]),
             key_prefix=key_prefix(tenant.id),
+        )
+        # The name the tenant's CloudFront front-end uses as this region's origin; only this
+        # region's stack writes it, so a region that is down simply stops answering.
+        aws.route53.Record(
+            f"entry-origin-{tenant.id}",
+            zone_id=s.edge.hosted_zone_id,
+            name=s.edge.tenant_origin_host(tenant.id, s.region),
+            type="A",
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=args.entry_dns_name, zone_id=args.entry_zone_id, evaluate_target_health=True
+                )
+            ],
+            opts=moved("platform:index:PublicEntry", "entry"),
         )
         self.register_outputs({"podSecurityGroup": self.pod_security_group.id, "cacheUser": user_id})
