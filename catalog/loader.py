@@ -63,9 +63,14 @@ _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 MIN_K8S_MINOR = 34  # oldest EKS minor still in standard support (1.34 ends Dec 2026)
 
+# A tenant's namespace is its id: no id may name a namespace the platform's add-ons live in.
 RESERVED_NAMESPACES = frozenset(
-    {"default", "kube-system", "kube-public", "kube-node-lease", "platform", "istio-system"}
-)
+    {
+        "default", "kube-system", "kube-public", "kube-node-lease", "platform", "istio-system", "istio-cni",
+        "velero", "observability", "external-secrets", "database-users", "nginx-ingress",
+        "aws-load-balancer-controller", "keda", "vpa", "cluster-autoscaler", "metrics-server", "amazon-cloudwatch",
+    }
+)  # fmt: skip
 
 TENANT_KEYS_REQUIRED = (
     "id", "displayName", "tier", "homeRegion", "regions", "residency", "domain", "contacts",

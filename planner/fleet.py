@@ -538,6 +538,8 @@ def deploy_stack(root: Path, stack: str, operation: Literal["up", "preview"]) ->
     provider = os.environ.get("PULUMI_SECRETS_PROVIDER") or None
     if name.tenant is not None:
         materialize(root, stack, provider)
+    if name.tenant is not None and retired(root, name):
+        return retire_stack(root, stack, preview=operation == "preview")
     select = ["stack", "select", stack]
     if operation == "up":
         select += ["--create", *(["--secrets-provider", provider] if provider else [])]
@@ -556,6 +558,38 @@ def deploy_stack(root: Path, stack: str, operation: Literal["up", "preview"]) ->
     policy = ["--policy-pack", "policies", "--policy-pack-config", f"policies/config/{environment}.json"]
     args = [operation, "--stack", stack, *(["--yes"] if operation == "up" else []), *policy, "--non-interactive"]
     return subprocess.run(["pulumi", *args], cwd=root, check=False).returncode
+
+
+def retired(root: Path, name: StackName) -> bool:
+    """Whether the catalog no longer gives this tenant a stack under its platform (offboarded,
+    or no longer served or copied to that region)."""
+    config = read_stack_config(root, name.platform)
+    settings = load_settings(config.values.get, config.project, name.platform, root)
+    return name.tenant not in tenants_with_stacks(settings)
+
+
+def retire_stack(root: Path, stack: str, preview: bool = False, final: bool = False) -> int:
+    """Offboarding a tenant stack, never losing data: `pulumi destroy --exclude-protected` deletes
+    what is not protected (services, its seat on the shared services, its routing) and keeps every
+    protected resource (database, keys, buckets, vaults, namespace, logs) and what they depend on.
+    `final` (docs/offboarding.md, after retention, once the owners lifted the protections): destroy
+    the rest, then remove the stack; a protection still in place stops it before `stack rm`."""
+    selected = pulumi(["stack", "select", stack], root)
+    if selected.returncode != 0:
+        if f"no stack named '{stack}' found" in selected.stderr:
+            print(f"{stack}: no such stack, nothing to retire")
+            return 0
+        print(f"error: pulumi stack select {stack}: {selected.stderr.strip()}", file=sys.stderr)
+        return 1
+    destroy = ["destroy", "--stack", stack, "--non-interactive"]
+    destroy += ["--preview-only"] if preview else ["--yes"]
+    destroy += [] if final else ["--exclude-protected"]
+    code = subprocess.run(["pulumi", *destroy], cwd=root, check=False).returncode
+    if code != 0 or preview or not final:
+        return code
+    return subprocess.run(
+        ["pulumi", "stack", "rm", stack, "--yes", "--non-interactive"], cwd=root, check=False
+    ).returncode
 
 
 # ---- command line ------------------------------------------------------------------------------
@@ -601,6 +635,9 @@ def parser() -> argparse.ArgumentParser:
     for operation in ("up", "preview"):
         one = sub.add_parser(operation, help=f"materialize, select, DR gates, pulumi {operation} of one stack")
         one.add_argument("--stack", required=True)
+    ret = sub.add_parser("retire", help="offboard a tenant stack: destroy all but its protected resources")
+    ret.add_argument("--stack", required=True)
+    ret.add_argument("--final", action="store_true", help="after retention: destroy the rest and remove the stack")
     return p
 
 
@@ -649,6 +686,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcomes = merge_outcomes(read_reports(sorted(args.reports)))
             print(write_reports(outcomes, None))
             return 1 if any(o.result == "failed" for o in outcomes) else 0
+        elif args.command == "retire":
+            name = StackName.parse(args.stack)
+            if name.tenant is None or not retired(root, name):
+                raise FleetError(
+                    f"retire: {args.stack} is not an offboarded tenant stack (its catalog file gives it a stack)"
+                )
+            materialize(root, args.stack, os.environ.get("PULUMI_SECRETS_PROVIDER") or None)
+            return retire_stack(root, args.stack, final=args.final)
         else:
             return deploy_stack(root, args.stack, args.command)
     except (FleetError, ConfigError) as error:

@@ -214,6 +214,8 @@ def build(settings: StackSettings) -> None:
         db_option_group_name=databases.option_group.name,
         db_monitoring_role_arn=databases.monitoring_role.arn,
         cache_host=cache.replication_group.primary_endpoint_address,
+        cache_replication_group_id=cache.replication_group.replication_group_id,
+        velero_bucket=velero.bucket,
         cache_user_group_id=cache.user_group.user_group_id,
         backup_role_arn=vault.role.arn,
         entry_dns_name=entry.load_balancer.dns_name,

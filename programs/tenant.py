@@ -44,6 +44,7 @@ def build(settings: StackSettings, tenant: TenantConfig) -> None:
                 tenant=t,
                 vpc_id=platform.vpc_id,
                 cache_host=platform.cache_host,
+                cache_replication_group_id=platform.cache_replication_group_id,
                 cache_user_group_id=platform.cache_user_group_id,
                 entry_dns_name=platform.entry_dns_name,
                 entry_zone_id=platform.entry_zone_id,
@@ -91,7 +92,7 @@ def build(settings: StackSettings, tenant: TenantConfig) -> None:
         )
         NamespaceBackups(
             f"tenant-{t.id}-backups",
-            NamespaceBackupsArgs(settings=s, tenant=t, key_arn=served_here.key.arn),
+            NamespaceBackupsArgs(settings=s, tenant=t, key_arn=served_here.key.arn, bucket=platform.velero_bucket),
             on_cluster,
         )
         TenantViews(

@@ -289,6 +289,7 @@ def cache(settings: StackSettings, tenants: list[Tenant]) -> list[Registration]:
                     tenant=tenant,
                     vpc_id="vpc-1",
                     cache_host=shared.replication_group.primary_endpoint_address,
+                    cache_replication_group_id=shared.replication_group.replication_group_id,
                     cache_user_group_id=shared.user_group.user_group_id,
                     entry_dns_name="entry.us-east-1.elb.amazonaws.com",
                     entry_zone_id="Z35SXDOTRQ7X7K",

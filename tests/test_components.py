@@ -196,6 +196,8 @@ def platform_contract() -> PlatformContract:
         "db_monitoring_role_arn": "arn:aws:iam::123456789012:role/rds-monitoring",
         "cache_host": "redis.internal",
         "cache_user_group_id": "ip-dev-us-east-1-redis-users",
+        "cache_replication_group_id": "ip-dev-us-east-1-redis",
+        "velero_bucket": "ip-dev-us-east-1-velero",
         "backup_role_arn": "arn:aws:iam::123456789012:role/backup",
         "entry_dns_name": "entry.us-east-1.elb.amazonaws.com",
         "entry_zone_id": "Z35SXDOTRQ7X7K",

@@ -542,3 +542,23 @@ def test_make_lists_platform_stacks_only(repo: Path) -> None:
             check=True,
         )
         assert flags.stdout.strip().endswith(f"policies/config/{environment}.json"), stack  # the platform's pack config
+
+
+def test_an_offboarded_tenant_stack_is_destroyed_except_what_is_protected(repo: Path, fake_pulumi: Path) -> None:
+    (repo / "tenants/prod/pinnacle-life.yaml").unlink()
+    stack = "prod-us-west-2.pinnacle-life"
+    assert main(["--root", str(repo), "up", "--stack", stack]) == 0
+    calls = pulumi_calls(fake_pulumi)
+    assert calls == [["stack", "select", stack], ["destroy", "--stack", stack, "--yes", "--exclude-protected"]]
+    assert not any(c[0] in ("up", "stack") and "rm" in c for c in calls), "the stack itself stays"
+    fake_pulumi.unlink()
+    assert main(["--root", str(repo), "preview", "--stack", stack]) == 0
+    assert pulumi_calls(fake_pulumi)[-1] == ["destroy", "--stack", stack, "--preview-only", "--exclude-protected"]
+
+
+def test_final_retirement_removes_the_stack_only_after_a_full_destroy(repo: Path, fake_pulumi: Path) -> None:
+    (repo / "tenants/prod/pinnacle-life.yaml").unlink()
+    stack = "prod-us-west-2.pinnacle-life"
+    assert main(["--root", str(repo), "retire", "--stack", stack, "--final"]) == 0
+    assert pulumi_calls(fake_pulumi)[1:] == [["destroy", "--stack", stack, "--yes"], ["stack", "rm", stack, "--yes"]]
+    assert main(["--root", str(repo), "retire", "--stack", "prod-us-west-2.harbor-mutual"]) == 2  # still a tenant

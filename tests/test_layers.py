@@ -90,11 +90,13 @@ def test_crossguard_passes_every_stack_on_its_own(plans: dict[str, Any], stack: 
 
 
 def test_the_platform_stack_no_longer_grows_with_tenants(plans: dict[str, Any]) -> None:
-    plan = plans["prod-us-east-1"]
-    platform = by_stack(plan)["prod-us-east-1"]
-    tenants = len(plan["stacks"]) - 1
-    per_tenant = [r for r in platform if r["tenant"]]
-    assert len(per_tenant) <= tenants  # dedicated node groups of premium tenants only
+    """Per tenant, the platform stack holds only the dedicated node group the tier reserves."""
+    for stack in STACKS:
+        settings = settings_of(stack)
+        dedicated = {t.id for t in settings.served_tenants if t.tier.placement == "dedicated"}
+        per_tenant = [r for r in by_stack(plans[stack])[stack] if r["tenant"]]
+        assert {r["tenant"] for r in per_tenant} == dedicated
+        assert [r["type"] for r in per_tenant] == ["eks:index:ManagedNodeGroup"] * len(dedicated)
 
 
 def test_a_tenant_stack_plans_alone_with_its_platform(plans: dict[str, Any]) -> None:
@@ -262,3 +264,51 @@ def test_planning_tenant_stacks_in_worker_processes_changes_nothing(plans: dict[
     assert json.dumps(parallel, sort_keys=True) == json.dumps(
         {k: v for k, v in plans["dev"].items() if k != "policy"}, sort_keys=True
     )
+
+
+def test_a_tenant_stack_previews_before_its_platform_exports_the_contract() -> None:
+    """A pull request adding a contract field, or the migration before the platform's first `up`
+    of the split: the tenant stack's preview sees the missing values as unknown, not an error."""
+    from components.shared.contract import platform_reference_name
+    from planner.runner import plan_stack
+
+    plan = plan_stack("dev.demo-basic", ROOT, False, {platform_reference_name("insurance-platform", "dev"): {}})
+    groups = [r for r in plan["resources"] if r["type"] == "aws:ec2/securityGroup:SecurityGroup"]
+    assert groups and {g["inputs"]["vpcId"] for g in groups} == {"[unknown]"}
+
+
+@pytest.mark.parametrize(
+    ("what", "mutate"),
+    [
+        ("schedule", lambda r: r["inputs"]["spec"]["template"].update(includedNamespaces=["demo-premium"])),
+        ("schedule", lambda r: r["inputs"]["spec"]["template"].update(storageLocation="demo-premium")),
+        ("location", lambda r: r["inputs"]["spec"]["objectStorage"].update(prefix="demo-premium")),
+        ("membership", lambda r: r["inputs"].update(userId="ip-dev-demo-premium")),
+    ],
+)
+def test_a_tenant_stack_writes_only_its_own_things_into_shared_places(
+    plans: dict[str, Any], what: str, mutate: Any
+) -> None:
+    """MT-11 at the tenant stack's own preview: Velero objects and the cache membership it adds."""
+    import copy
+
+    plan = plans["dev"]
+    alone = {
+        **plan,
+        "stack": "dev.demo-basic",
+        "resources": copy.deepcopy([r for r in plan["resources"] if r["stack"] == "dev.demo-basic"]),
+    }
+    alone.pop("stacks")
+
+    def findings() -> list[str]:
+        return [v["urn"] for v in evaluate(alone, config_for("dev")) if v["ruleId"] == "MT-11"]
+
+    assert findings() == []
+    types = {
+        "schedule": "kubernetes:velero.io/v1:Schedule",
+        "location": "kubernetes:velero.io/v1:BackupStorageLocation",
+        "membership": "aws:elasticache/userGroupAssociation:UserGroupAssociation",
+    }
+    (target,) = [r for r in alone["resources"] if r["type"] == types[what]]
+    mutate(target)
+    assert findings() == [target["urn"]]

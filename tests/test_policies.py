@@ -919,6 +919,9 @@ def _second_origin_without_failover(plan: dict[str, Any]) -> None:
 
 
 MUTATIONS: dict[str, Mutation] = {
+    "tenant-writes-stay-its-own": lambda p: _first(p, "kubernetes:velero.io/v1:Schedule", "demo-basic")["inputs"][
+        "spec"
+    ]["template"].update(includedNamespaces=["demo-premium"]),
     "rds-encrypted-with-customer-key": lambda p: _first(p, "aws:rds/instance:Instance")["inputs"].update(
         storageEncrypted=False
     ),

@@ -58,7 +58,7 @@ class TenantCacheAccess:
     """What one tenant's services need to reach the cache as their own user."""
 
     host: pulumi.Input[str]
-    replication_group_id: str  # signs the IAM token (`<group id>/?Action=connect&User=<user>`)
+    replication_group_id: pulumi.Input[str]  # signs the IAM token (`<group id>/?Action=connect&User=<user>`)
     user_id: str
     user_name: pulumi.Input[str]  # resolves once the user belongs to the group attached to the cache
     key_prefix: str

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from catalog import StackSettings
 from catalog import Tenant as TenantConfig
 from components.recovery.velero import NAMESPACE as VELERO_NAMESPACE
-from components.recovery.velero import SCHEDULE, schedule_name, velero_bucket
+from components.recovery.velero import SCHEDULE, schedule_name
 from components.shared.contract import moved_from
 from components.shared.tags import tenant_labels
 
@@ -20,6 +20,7 @@ class NamespaceBackupsArgs:
     settings: StackSettings
     tenant: TenantConfig
     key_arn: pulumi.Input[str]  # the tenant's data key in this region
+    bucket: pulumi.Input[str]  # the platform's Velero bucket (contract)
 
 
 class NamespaceBackups(pulumi.ComponentResource):
@@ -35,7 +36,7 @@ class NamespaceBackups(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=tenant.id, namespace=VELERO_NAMESPACE, labels=labels),
             spec={
                 "provider": "aws",
-                "objectStorage": {"bucket": velero_bucket(s, s.region), "prefix": tenant.id},
+                "objectStorage": {"bucket": args.bucket, "prefix": tenant.id},
                 # velero-plugin-for-aws: SSE-KMS with this key for every object it uploads.
                 "config": {"region": s.region, "kmsKeyId": args.key_arn},
             },

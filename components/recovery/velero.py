@@ -72,6 +72,8 @@ class VeleroArgs:
 
 
 class Velero(pulumi.ComponentResource):
+    bucket: pulumi.Output[str]  # the regional bucket: each tenant stack's location writes under its prefix
+
     def __init__(self, name: str, args: VeleroArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Velero", name, None, opts)
         s = args.settings
@@ -165,6 +167,7 @@ class Velero(pulumi.ComponentResource):
         )
         if s.dr is not None and s.dr.peer_deployed:  # the peer's Velero bucket exists
             self._replicate(name, s, args, bucket, tags)
+        self.bucket = bucket.bucket.bucket
         self.register_outputs({"bucket": bucket_name})
 
     def _replicate(

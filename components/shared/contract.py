@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pulumi
+from pulumi.output import UNKNOWN
 
 OUTPUT = "contract"
 KUBECONFIG = "kubeconfig"
@@ -48,6 +49,12 @@ class PlatformContract:
     db_option_group_name: pulumi.Output[str] = field(metadata={"doc": "the MariaDB audit-plugin option group"})
     db_monitoring_role_arn: pulumi.Output[str] = field(metadata={"doc": "the RDS enhanced-monitoring role"})
     cache_host: pulumi.Output[str] = field(metadata={"doc": "the regional Redis primary endpoint"})
+    cache_replication_group_id: pulumi.Output[str] = field(
+        metadata={"doc": "the Redis replication group: tenant services sign their IAM tokens for it"}
+    )
+    velero_bucket: pulumi.Output[str] = field(
+        metadata={"doc": "the regional Velero bucket: the tenant's backup location writes under its prefix"}
+    )
     cache_user_group_id: pulumi.Output[str] = field(
         metadata={"doc": "the Redis user group a tenant's cache user joins (UserGroupAssociation)"}
     )
@@ -72,24 +79,27 @@ class PlatformContract:
 
     @staticmethod
     def read(reference: pulumi.StackReference) -> "PlatformContract":
-        """The contract as a tenant stack sees it; a missing field fails the tenant's deploy with
-        the field's name (the platform stack has not been deployed with this version yet)."""
-        contract = reference.require_output(OUTPUT)
+        """The contract as a tenant stack sees it. A field the platform stack does not export yet
+        (not deployed with this version: a pull request adding a field, a migration before the
+        platform's first `up` of the split) is unknown in a preview, as a resource output not
+        created yet is, and fails a deploy with the field's name."""
 
-        def pick_field(name: str) -> pulumi.Output[str]:
-            key = _camel(name)
+        def pick(outputs: Any, key: str) -> Any:
+            value = outputs.get(key) if isinstance(outputs, dict) else None
+            if value is not None:
+                return value
+            if pulumi.runtime.is_dry_run():
+                return pulumi.Output.from_input(UNKNOWN)
+            raise pulumi.RunError(f"platform stack output '{key}' is missing: deploy the platform stack first")
 
-            def pick(value: Any) -> Any:
-                if not isinstance(value, dict) or key not in value:
-                    raise pulumi.RunError(
-                        f"platform stack output '{OUTPUT}' has no '{key}': deploy the platform stack first"
-                    )
-                return value[key]
+        contract = reference.get_output(OUTPUT)
 
-            return contract.apply(pick)
+        def read_field(key: str) -> pulumi.Output[Any]:
+            return contract.apply(lambda c: pick(c, key))
 
-        values = {f.name: pick_field(f.name) for f in fields(PlatformContract) if f.name != KUBECONFIG}
-        return PlatformContract(**values, kubeconfig=reference.require_output(KUBECONFIG).apply(str))
+        values = {f.name: read_field(_camel(f.name)) for f in fields(PlatformContract) if f.name != KUBECONFIG}
+        kubeconfig = reference.get_output(KUBECONFIG).apply(lambda k: pick({KUBECONFIG: k}, KUBECONFIG))
+        return PlatformContract(**values, kubeconfig=kubeconfig)
 
     @staticmethod
     def reference_table() -> str:

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from catalog import StackSettings
 from catalog import Tenant as TenantConfig
-from components.platform.cache import TenantCacheAccess, cache_group_id, cache_user_id, key_prefix, tenant_access_string
+from components.platform.cache import TenantCacheAccess, cache_user_id, key_prefix, tenant_access_string
 from components.shared.contract import moved_from
 from components.shared.tags import tenant_tags
 
@@ -21,6 +21,7 @@ class TenantSharedServicesArgs:
     tenant: TenantConfig
     vpc_id: pulumi.Input[str]
     cache_host: pulumi.Input[str]
+    cache_replication_group_id: pulumi.Input[str]
     cache_user_group_id: pulumi.Input[str]
     entry_dns_name: pulumi.Input[str]  # the regional entry: the tenant's origin name aliases it
     entry_zone_id: pulumi.Input[str]
@@ -76,7 +77,7 @@ class TenantSharedServices(pulumi.ComponentResource):
         )
         self.cache = TenantCacheAccess(
             host=args.cache_host,
-            replication_group_id=cache_group_id(s),
+            replication_group_id=args.cache_replication_group_id,
             user_id=user_id,
             # Resolves once the group admits the user: services start when it can log in.
             user_name=pulumi.Output.all(user.user_name, membership.id).apply(lambda v: v[0]),

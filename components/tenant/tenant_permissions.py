@@ -62,6 +62,7 @@ def workload_policy(
     db_resource_id: str | None,
     db_user: str,
     cache: TenantCacheAccess,
+    cache_group: str,
 ) -> str:
     statements: list[dict[str, Any]] = [
         {
@@ -85,7 +86,7 @@ def workload_policy(
             "Resource": [f"{bucket}/*"],
         },
         {"Sid": "TenantDocumentsList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket]},
-        cache_connect(region, account, cache.replication_group_id, cache.user_id),
+        cache_connect(region, account, cache_group, cache.user_id),
     ]
     if db_resource_id:
         statements.append(
@@ -126,10 +127,14 @@ class TenantPermissions(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         for service, role in args.workload_roles.items():
             policy = pulumi.Output.all(
-                args.account_id, args.queue_arns[service], args.topic_arns[service], args.database_resource_id
+                args.account_id,
+                args.queue_arns[service],
+                args.topic_arns[service],
+                args.database_resource_id,
+                args.cache.replication_group_id,
             ).apply(
                 lambda v, service=service: workload_policy(
-                    s.region, v[0], v[1], v[2], args.bucket_arn, v[3], database_user(t, service), args.cache
+                    s.region, v[0], v[1], v[2], args.bucket_arn, v[3], database_user(t, service), args.cache, v[4]
                 )
             )
             aws.iam.RolePolicy(f"{name}-{service}", role=role.id, policy=policy, opts=child)

@@ -404,7 +404,48 @@ def pod_security_restricted(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
         yield "tenant namespace does not enforce the Pod Security 'restricted' profile"
 
 
+VELERO_SCHEDULE = "kubernetes:velero.io/v1:Schedule"
+VELERO_LOCATION = "kubernetes:velero.io/v1:BackupStorageLocation"
+CACHE_USER = "aws:elasticache/user:User"
+CACHE_MEMBERSHIP = "aws:elasticache/userGroupAssociation:UserGroupAssociation"
+
+
+def shared_places_stay_own(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    """A tenant stack writes into places every tenant shares (Velero's namespace, the cache's user
+    group); what it writes there must name only that tenant's own things."""
+    own_users = {get(r.props, "userId") for r in resources if r.type == CACHE_USER}
+    for r in resources:
+        tenant = labels_of(r.props).get("tenant")
+        if r.type == VELERO_SCHEDULE and tenant:
+            template = get(r.props, "spec", {}).get("template") or {}
+            if as_list(template.get("includedNamespaces")) != [tenant]:
+                yield (
+                    f"Velero schedule of {tenant} backs up {template.get('includedNamespaces')}, not only its namespace",
+                    r.urn,
+                )
+            if template.get("storageLocation") != tenant:
+                yield (f"Velero schedule of {tenant} stores into location {template.get('storageLocation')!r}", r.urn)
+        elif r.type == VELERO_LOCATION and tenant:
+            prefix = (get(r.props, "spec", {}).get("objectStorage") or {}).get("prefix")
+            if prefix != tenant:
+                yield (f"Velero location of {tenant} writes under prefix {prefix!r}, not its own", r.urn)
+        elif r.type == CACHE_MEMBERSHIP and get(r.props, "userId") not in own_users:
+            yield (f"cache group membership for user {get(r.props, 'userId')!r}, which this stack does not own", r.urn)
+
+
 RULES = (
+    Rule(
+        id="MT-11",
+        name="tenant-writes-stay-its-own",
+        title="What a tenant stack writes into shared places names only that tenant",
+        summary="Velero schedules and locations cover only the tenant's namespace and prefix; cache memberships only its own user",
+        description="A tenant's stack writes into places every tenant shares: Velero's namespace (its backup location and schedule) and the regional cache's user group (its membership). Each names only that tenant's own namespace, storage prefix and cache user, so a tenant's change cannot back up, restore or connect as another tenant.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a"), glba("3")),
+        remediation="Build them with NamespaceBackups and TenantSharedServices (components/recovery, components/tenant), which take the tenant from the catalog.",
+        stack_check=shared_places_stay_own,
+    ),
     Rule(
         id="MT-1",
         name="tenant-namespace-guardrails",
