@@ -804,8 +804,9 @@ def render_script(m: Migration, legacy_source: str, plan_source: str) -> str:
         lines.append("#    (nothing to import)")
     lines += [
         "",
-        "# 5. Preview every stack (nothing is deployed): no stateful resource may be replaced, deleted or",
-        "#    unprotected (planner.migrate --check-preview); --expect-no-changes where the report predicts none.",
+        "# 5. Preview the platform stack, deploy it (its contract output), then preview every tenant stack:",
+        "#    no stateful resource may be replaced, deleted or unprotected (planner.migrate --check-preview);",
+        "#    --expect-no-changes where the report predicts none.",
         "preview() {  # preview <stack> [pulumi preview flags...]",
         '  local stack="$1"; shift',
         '  local out="$MIGRATION_DIR/preview-$stack.json" rc=0 flag flags=()',
@@ -818,7 +819,14 @@ def render_script(m: Migration, legacy_source: str, plan_source: str) -> str:
         '  return "$rc"',
         "}",
     ]
-    for stack in [m.platform, *tenant_stacks]:
+    lines.append(f"preview {q(m.platform)}" + (" --expect-no-changes" if m.expect_no_changes(m.platform) else ""))
+    lines += [
+        "# The tenant stacks read the platform's `contract` output, which the one-stack program never",
+        "# exported: until the platform's first up of the split their previews would see every contract",
+        "# value unknown (shown as replacements). Its preview above is clean, so deploy it first.",
+        f"step up-{m.platform} pulumi up --stack {q(m.platform)} --yes",
+    ]
+    for stack in tenant_stacks:
         lines.append(f"preview {q(stack)}" + (" --expect-no-changes" if m.expect_no_changes(stack) else ""))
     lines += [
         'echo "moves done and previews clean: resume deploys (docs/migration.md, step 6)"',

@@ -610,7 +610,8 @@ def test_the_script_imports_after_the_moves_and_before_the_previews(tmp_path: Pa
     assert migrate.main(["--stack", PLATFORM, *args, "--out", str(out)]) == 0
     script = (out / "state-moves.sh").read_text(encoding="utf-8")
     steps = [line.split(" ")[1].split("-")[0] for line in script.splitlines() if line.startswith(("step ", "preview "))]
-    assert steps == ["backup", "stack", "move", "import", PLATFORM.split("-")[0], ACME.split("-")[0]]
+    # The platform is previewed and deployed (its contract output) before the tenant stacks' previews.
+    assert steps == ["backup", "stack", "move", "import", PLATFORM.split("-")[0], "up", ACME.split("-")[0]]
     assert (
         f'step import-{ACME} pulumi import --stack {ACME} --file "$HERE/imports/{ACME}.json" '
         "--protect=false --generate-code=false --yes"
@@ -686,7 +687,10 @@ def test_the_script_skips_finished_steps_on_a_rerun(tmp_path: Path) -> None:
     for _ in range(2):
         subprocess.run(["bash", str(out / "state-moves.sh")], check=True, env=env, cwd=tmp_path, capture_output=True)
     calls = [c.split(" --")[0] for c in log.read_text(encoding="utf-8").splitlines()]
-    checks = ["pulumi preview", "python -m planner.migrate"] * 3  # every run previews every stack
+    check = ["pulumi preview", "python -m planner.migrate"]
+    # every run previews every stack; the platform is deployed once, between its preview and the tenants'
+    first_run = [*check, "pulumi up", *check * 2]
+    again = check * 3
     previews = [c for c in log.read_text(encoding="utf-8").splitlines() if c.startswith("pulumi preview")]
     assert previews[0] == f"pulumi preview --stack {PLATFORM} --json --expect-no-changes"
     assert calls == [
@@ -696,9 +700,9 @@ def test_the_script_skips_finished_steps_on_a_rerun(tmp_path: Path) -> None:
         "python -m planner.fleet materialize",
         "pulumi state move",
         "pulumi state move",
-        *checks,
+        *first_run,
         "python -m planner.migrate",  # the state is checked again on every run
-        *checks,
+        *again,
     ]
     # After a reviewed provider update, EXPECT_NO_CHANGES=0 previews without the flag.
     log.unlink()
