@@ -99,7 +99,7 @@ def test_compliance_matrix_in_docs_is_current() -> None:
 def test_stack_diagrams_in_docs_are_current(plans: dict[str, Any], stack: str) -> None:
     committed = (ROOT / "docs" / "diagrams" / f"{stack}.md").read_text()
     assert committed == diagram_page(plans[stack]), "run `make docs`"
-    assert "```mermaid" in committed and "Tenants served here" in committed
+    assert "```mermaid" in committed and "Tenant stacks (StackReference to the platform)" in committed
 
 
 def test_readme_contract_table_is_generated_from_the_contract() -> None:

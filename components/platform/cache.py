@@ -132,7 +132,8 @@ class Cache(pulumi.ComponentResource):
             tags=tags,
             # Tenant stacks add their users (UserGroupAssociation), which changes this list in AWS:
             # the provider's documented pairing is to ignore it here.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["userIds"]),
+            # Protected: a replacement (its id or engine changed) would drop every tenant's membership.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["userIds"], protect=True),
         )
         # IAM authentication needs Redis OSS 7.0+ and in-transit encryption (both below).
         self.replication_group = aws.elasticache.ReplicationGroup(

@@ -73,7 +73,9 @@ class TenantSharedServices(pulumi.ComponentResource):
             f"cache-{tenant.id}",
             user_group_id=args.cache_user_group_id,
             user_id=user.user_id,
-            opts=pulumi.ResourceOptions(parent=self),
+            # Each membership change puts the group in `modifying` for minutes and the provider
+            # retries only within this timeout: tenant stacks of a wave join one group in parallel.
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="60m", delete="60m")),
         )
         self.cache = TenantCacheAccess(
             host=args.cache_host,
