@@ -8,6 +8,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ from catalog.tiers import (
     TIERS,
     Overrides,
     effective_tier,
+    for_environment,
 )
 
 # Tenant ids become namespace names, RDS identifiers and parts of bucket/role names: a DNS label
@@ -439,7 +441,11 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
     catalog_rel = f.string("tenantCatalog", f"tenants/{environment}")
     if not (root / catalog_rel).is_dir():
         raise f.fail("tenantCatalog", f"tenant catalog folder '{catalog_rel}' does not exist")
-    tenants = load_catalog(root / catalog_rel, display_root=root)
+    # The catalog's tiers as this environment runs them (production: every database Multi-AZ).
+    tenants = tuple(
+        replace(t, tier=for_environment(t.tier, environment))  # type: ignore[arg-type]  # checked above
+        for t in load_catalog(root / catalog_rel, display_root=root)
+    )
     dr = _dr(f.mapping("dr"), region, tenants) if "dr" in raw else None
     a = f.mapping("account")
     a.only(("owner", "platformBudgetUsd", "budgetEmails"))

@@ -1,14 +1,18 @@
 """The tier table: the one place where tenant sizes, availability and retention are decided.
 
 Everything tier-dependent (namespace quota, compute placement, database class and HA, backups,
-autoscaling, recovery targets, log retention) derives from `TIERS`. A tenant's overrides may only
-strengthen its tier (see `catalog.loader`), and `effective_tier` applies them.
+autoscaling, recovery targets, log retention, DynamoDB capacity) derives from `TIERS`. A tenant's
+overrides may only strengthen its tier (see `catalog.loader`), and `effective_tier` applies them;
+`for_environment` then applies what an environment demands of every tier (production: Multi-AZ
+for every tenant database, seed 004 "High Availability: Multi-AZ deployment with automated
+failover"). Both only add protection.
 """
 
 from dataclasses import dataclass, replace
 from typing import Literal
 
 TierName = Literal["basic", "standard", "premium"]
+Environment = Literal["dev", "prod"]
 Placement = Literal["shared", "dedicated"]
 CrossRegionCopy = Literal["backup-replication", "read-replica"]
 
@@ -47,12 +51,26 @@ class DatabaseSpec:
 
 
 @dataclass(frozen=True)
+class TableSpec:
+    """A tenant's DynamoDB table (components/tenant/tenant_table.py). On-demand for every tier:
+    no capacity planning, scales to the tenant's peaks, and `max_read/write_request_units` caps
+    what one tenant can spend (and so its blast radius on the account's throughput quota);
+    premium gets the highest caps. Provisioned capacity with autoscaling would be cheaper at a
+    steady high load but adds six resources per table and throttles during scale-up."""
+
+    max_read_request_units: int
+    max_write_request_units: int
+    ttl_attribute: str = "expiresAt"
+
+
+@dataclass(frozen=True)
 class Tier:
     name: TierName
     quota: Quota
     container_defaults: ContainerDefaults
     placement: Placement
     database: DatabaseSpec
+    table: TableSpec
     hpa_min: int
     hpa_max: int
     pdb_min_available: int | None
@@ -77,6 +95,10 @@ DB_INSTANCE_CLASSES: tuple[str, ...] = (
     "db.r7g.4xlarge",
 )
 
+# What production demands of every tier's database (seed 004): a standby in another AZ with
+# automated failover. Dev keeps the tier's value (single-AZ basic is cheaper to run there).
+PRODUCTION_MULTI_AZ = True
+
 # CloudWatch Logs accepts only these retention values.
 LOG_RETENTION_DAYS: tuple[int, ...] = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -99,6 +121,7 @@ TIERS: dict[str, Tier] = {
             backup_retention_days=7,
             cross_region=("backup-replication",),
         ),
+        table=TableSpec(max_read_request_units=1000, max_write_request_units=500),
         hpa_min=1,
         hpa_max=3,
         pdb_min_available=None,
@@ -123,6 +146,7 @@ TIERS: dict[str, Tier] = {
             backup_retention_days=14,
             cross_region=("backup-replication",),
         ),
+        table=TableSpec(max_read_request_units=4000, max_write_request_units=2000),
         hpa_min=2,
         hpa_max=10,
         pdb_min_available=1,
@@ -148,6 +172,7 @@ TIERS: dict[str, Tier] = {
             cross_region=("read-replica", "backup-replication"),
             read_replica=True,
         ),
+        table=TableSpec(max_read_request_units=40000, max_write_request_units=20000),
         hpa_min=3,
         hpa_max=20,
         pdb_min_available=2,
@@ -188,3 +213,11 @@ def effective_tier(tier: Tier, overrides: Overrides) -> Tier:
         database=database,
         log_retention_days=max(tier.log_retention_days, overrides.log_retention_days or 0),
     )
+
+
+def for_environment(tier: Tier, environment: Environment) -> Tier:
+    """The tier as an environment runs it: production databases are Multi-AZ whatever the tier
+    says (seed 004); dev keeps the tier's (and overrides') value. Only ever adds protection."""
+    if environment != "prod":
+        return tier
+    return replace(tier, database=replace(tier.database, multi_az=tier.database.multi_az or PRODUCTION_MULTI_AZ))

@@ -1034,6 +1034,8 @@ MANAGED = {
     "AmazonS3FullAccess": [("s3:*", "*")],
     "AmazonS3ReadOnlyAccess": [("s3:Get*", "*"), ("s3:List*", "*")],
     "AmazonSQSFullAccess": [("sqs:*", "*")],
+    "AmazonDynamoDBFullAccess": [("dynamodb:*", "*")],
+    "AmazonDynamoDBReadOnlyAccess": [("dynamodb:Get*", "*"), ("dynamodb:Query", "*"), ("dynamodb:Scan", "*")],
     "AmazonSNSFullAccess": [("sns:*", "*")],
     "SecretsManagerReadWrite": [("secretsmanager:*", "*")],
     "AWSKeyManagementServicePowerUser": [("kms:*", "*")],
@@ -1153,6 +1155,8 @@ def data_targets(stack: Stack, tenant: str) -> list[Target]:
             k = stack.ref(inputs.get("keyId"))
             if k is not None:
                 policies[stack.arn(k)] += _statements(inputs.get("policy"), r)
+        elif r["type"] == "aws:dynamodb/resourcePolicy:ResourcePolicy":
+            policies[str(inputs.get("resourceArn"))] += _statements(inputs.get("policy"), r)
     found = []
     for r in stack.resources:
         if stack.tenant_of(r) != tenant:
@@ -1164,6 +1168,12 @@ def data_targets(stack: Stack, tenant: str) -> list[Target]:
             found.append(Target(r, arn, ("sqs:ReceiveMessage", "sqs:SendMessage"), tuple(policies[arn])))
         elif t == "aws:sns/topic:Topic":
             found.append(Target(r, arn, ("sns:Publish", "sns:Subscribe"), tuple(policies[arn])))
+        elif t == "aws:dynamodb/table:Table":
+            # Items, the indexes (which project them) and the stream (every change, both images).
+            actions = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
+            found.append(Target(r, arn, actions, tuple(policies[arn])))
+            found.append(Target(r, f"{arn}/index/*", ("dynamodb:Query",), tuple(policies[arn])))
+            found.append(Target(r, f"{arn}/stream/*", ("dynamodb:GetRecords",), tuple(policies[arn])))
         elif t == "aws:secretsmanager/secret:Secret":
             found.append(Target(r, arn, ("secretsmanager:GetSecretValue",), tuple(policies[arn])))
         elif t == "aws:kms/key:Key":
@@ -1203,7 +1213,7 @@ def tenant_roles(stack: Stack, iam: Iam, tenant: str) -> dict[str, tuple[Resourc
 
 def iam_channels(stack: Stack) -> Iterator[Channel]:
     """A's roles (and the roles they can assume) read/write B's buckets, queues, topics, secrets,
-    keys, database users, or assume B's roles; A's service accounts match B's role trust; B's
+    keys, database users, DynamoDB tables (items, indexes, stream), or assume B's roles; A's service accounts match B's role trust; B's
     queue admits a topic of A (aws:SourceArn)."""
     iam = Iam(stack)
     targets = {b: data_targets(stack, b) for b in stack.tenants}

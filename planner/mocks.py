@@ -174,6 +174,12 @@ class PlanMocks(pulumi.runtime.Mocks):
             bucket = inputs.get("bucket") or name
             rid = bucket
             state.update(arn=f"arn:aws:s3:::{bucket}", bucket=bucket)
+        elif typ == "aws:dynamodb/table:Table":
+            rid = physical
+            arn = self._arn("dynamodb", f"table/{physical}")
+            state.update(arn=arn)
+            if inputs.get("streamEnabled"):
+                state.update(streamArn=f"{arn}/stream/2026-01-01T00:00:00.000", streamLabel="2026-01-01T00:00:00.000")
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             state.update(
                 arn=self._arn("elasticloadbalancing", f"loadbalancer/app/{physical}/{_hex(name, length=16)}"),

@@ -238,15 +238,19 @@ def tenant_resources(settings: StackSettings, tier: str) -> list[Registration]:
 
 
 @pytest.mark.parametrize("tier", ["basic", "standard", "premium"])
-def test_tenant_database_follows_its_tier(dev: StackSettings, tier: str) -> None:
+@pytest.mark.parametrize("stack", ["dev", "prod-us-east-1"])
+def test_tenant_database_follows_its_tier(stack: str, tier: str) -> None:
+    dev = settings_for(stack)  # the environment's rule applies on top of the tier (for_environment)
     regs = tenant_resources(dev, tier)
-    spec = TIERS[tier].database
+    tenant = next(t for t in dev.tenants if t.tier.name == tier and t.home_region == dev.region)
+    spec = tenant.tier.database
     (db,) = [r for r in of_type(regs, "aws:rds/instance:Instance") if "replicateSourceDb" not in r.inputs]
     (key,) = [r for r in of_type(regs, "aws:kms/key:Key") if not r.name.endswith("-pii")]
     i = db.inputs
     assert i["engine"] == "mariadb" and i["engineVersion"] == dev.database.major_version
     assert i["instanceClass"] == spec.instance_class
-    assert i["multiAz"] is spec.multi_az
+    # Production: Multi-AZ whatever the tier (seed 004); dev: the tier's own value.
+    assert i["multiAz"] is (True if dev.environment == "prod" else TIERS[tier].database.multi_az)
     assert i["backupRetentionPeriod"] == spec.backup_retention_days
     assert i["maxAllocatedStorage"] == spec.max_allocated_storage_gb
     assert i["storageEncrypted"] is True

@@ -254,6 +254,59 @@ def test_iam_key_policy_granting_another_tenants_role(base: Any) -> None:
     assert_opens(opened(base, mutate), "iam", "granite-re", "harbor-mutual")
 
 
+HARBOR_TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/ip-prod-harbor-mutual-records"
+
+
+def test_iam_prefix_wildcard_over_tenant_tables(base: Any) -> None:
+    """The table grant `table/ip-prod-granite-re-records` generalised to `table/ip-prod-*-records`."""
+
+    def mutate(plan: Plan) -> None:
+        r = _carrier_policy(plan, "granite-re")
+        r["inputs"]["policy"] = r["inputs"]["policy"].replace(
+            "table/ip-prod-granite-re-records", "table/ip-prod-*-records"
+        )
+
+    new = opened(base, mutate)
+    assert_opens(new, "iam", "granite-re", "harbor-mutual")
+    assert any("tenant-harbor-mutual-table" in c.rule for c in new)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("dynamodb:GetItem", HARBOR_TABLE),
+        ("dynamodb:Query", f"{HARBOR_TABLE}/index/*"),
+        ("dynamodb:GetRecords", f"{HARBOR_TABLE}/stream/*"),
+    ],
+)
+def test_iam_grant_on_another_tenants_table_index_or_stream(base: Any, action: str, resource: str) -> None:
+    def mutate(plan: Plan) -> None:
+        r = _carrier_policy(plan, "granite-re")
+        doc = policy(r)
+        doc["Statement"].append({"Effect": "Allow", "Action": action, "Resource": resource})
+        r["inputs"]["policy"] = json.dumps(doc)
+
+    new = opened(base, mutate)
+    assert_opens(new, "iam", "granite-re", "harbor-mutual")
+    assert {c.target for c in new} == {"harbor-mutual"}
+
+
+def test_iam_table_resource_policy_naming_another_tenants_role(base: Any) -> None:
+    def mutate(plan: Plan) -> None:
+        role = f"arn:aws:iam::{ACCOUNT}:role/ip-prod-us-east-1-granite-re-carrier"
+        statement = {"Effect": "Allow", "Principal": {"AWS": role}, "Action": "dynamodb:GetItem", "Resource": "*"}
+        doc = {"Version": "2012-10-17", "Statement": [statement]}
+        add(
+            plan,
+            "aws:dynamodb/resourcePolicy:ResourcePolicy",
+            "tenant-harbor-mutual-table-policy",
+            {"resourceArn": HARBOR_TABLE, "policy": json.dumps(doc)},
+            tenant="harbor-mutual",
+        )
+
+    assert_opens(opened(base, mutate), "iam", "granite-re", "harbor-mutual")
+
+
 # ---------------------------------------------------------------- secrets delivery
 
 

@@ -688,6 +688,122 @@ RESOURCE_CASES += [
 ]
 
 
+TABLE = "aws:dynamodb/table:Table"
+RDS = "aws:rds/instance:Instance"
+TABLE_KEY = "arn:aws:kms:us-east-1:1:key/k"
+TABLE_OK: dict[str, Any] = {
+    "name": "ip-dev-acme-records",
+    "billingMode": "PAY_PER_REQUEST",
+    "serverSideEncryption": {"enabled": True, "kmsKeyArn": TABLE_KEY},
+    "pointInTimeRecovery": {"enabled": True, "recoveryPeriodInDays": 7},
+    "deletionProtectionEnabled": True,
+    "replicas": [
+        {
+            "regionName": "us-west-2",
+            "kmsKeyArn": TABLE_KEY,
+            "pointInTimeRecovery": True,
+            "deletionProtectionEnabled": True,
+        }
+    ],
+}
+REPLICA_OK = TABLE_OK["replicas"][0]
+RDS_PROD = {**RDS_OK, "multiAz": True, "tags": {"environment": "prod", "tenant": "acme"}}
+
+RESOURCE_CASES += [
+    ("dynamodb-encrypted-with-customer-key", TABLE, TABLE_OK, {"serverSideEncryption": {"enabled": False}}, "AWS owned key"),
+    ("dynamodb-encrypted-with-customer-key", TABLE, TABLE_OK, {"serverSideEncryption": {"enabled": True}}, "names no kmsKeyArn"),
+    (
+        "dynamodb-encrypted-with-customer-key",
+        TABLE,
+        TABLE_OK,
+        {"serverSideEncryption": {"enabled": True, "kmsKeyArn": "arn:aws:kms:us-east-1:1:alias/aws/dynamodb"}},
+        "AWS managed aws/dynamodb key",
+    ),
+    (
+        "dynamodb-encrypted-with-customer-key",
+        TABLE,
+        TABLE_OK,
+        {"replicas": [{**REPLICA_OK, "kmsKeyArn": None}]},
+        "replica in us-west-2 has no kmsKeyArn",
+    ),
+    ("dynamodb-point-in-time-recovery", TABLE, TABLE_OK, {"pointInTimeRecovery": {"enabled": False}}, "DynamoDB.2"),
+    (
+        "dynamodb-point-in-time-recovery",
+        TABLE,
+        TABLE_OK,
+        {"replicas": [{**REPLICA_OK, "pointInTimeRecovery": False}]},
+        "replica in us-west-2",
+    ),
+    ("dynamodb-deletion-protection", TABLE, TABLE_OK, {"deletionProtectionEnabled": False}, "DynamoDB.6"),
+    (
+        "dynamodb-deletion-protection",
+        TABLE,
+        TABLE_OK,
+        {"replicas": [{**REPLICA_OK, "deletionProtectionEnabled": False}]},
+        "replica in us-west-2",
+    ),
+    ("rds-multi-az-in-production", RDS, RDS_PROD, {"multiAz": False}, "without a Multi-AZ standby"),
+]  # fmt: skip
+
+
+def test_multi_az_is_required_in_production_only() -> None:
+    rule = "rds-multi-az-in-production"
+    dev = {**RDS_OK, "multiAz": False, "tags": {"environment": "dev"}}
+    assert resource_violations(rule, RDS, dev) == []  # dev may stay single-AZ
+    replica = {**RDS_PROD, "multiAz": False, "replicateSourceDb": "arn:aws:rds:us-east-1:1:db:x"}
+    assert resource_violations(rule, RDS, replica) == []  # a replica's HA is its primary's
+    staging = {**RDS_PROD, "multiAz": False, "tags": {"environment": "staging"}}
+    assert resource_violations(rule, RDS, staging, config={"environments": ["prod", "staging"]})
+
+
+def _stack(*resources: tuple[str, dict[str, Any]]) -> list[Res]:
+    return [Res(t, f"urn:{t}::{i}", f"r{i}", props) for i, (t, props) in enumerate(resources)]
+
+
+def test_dynamodb_capacity_on_demand_or_autoscaled() -> None:
+    from policies.tenant_guard.dynamodb import table_capacity
+
+    provisioned = {**TABLE_OK, "billingMode": "PROVISIONED", "readCapacity": 5, "writeCapacity": 5}
+    assert list(table_capacity(_stack((TABLE, TABLE_OK)), {})) == []
+    ((message, _),) = list(table_capacity(_stack((TABLE, provisioned)), {}))
+    assert "ReadCapacityUnits and WriteCapacityUnits" in message
+    target = "aws:appautoscaling/target:Target"
+    scaled = [
+        (target, {"serviceNamespace": "dynamodb", "resourceId": "table/ip-dev-acme-records", "scalableDimension": d})
+        for d in ("dynamodb:table:ReadCapacityUnits", "dynamodb:table:WriteCapacityUnits")
+    ]
+    assert list(table_capacity(_stack((TABLE, provisioned), *scaled), {})) == []
+    ((message, _),) = list(table_capacity(_stack((TABLE, provisioned), scaled[0]), {}))
+    assert "WriteCapacityUnits" in message and "ReadCapacityUnits" not in message
+
+
+def test_dynamodb_backup_coverage_by_arn_or_wildcard() -> None:
+    from policies.tenant_guard.dynamodb import table_backup_coverage
+
+    selection = "aws:backup/selection:Selection"
+    arn = "arn:aws:dynamodb:us-east-1:1:table/ip-dev-acme-records"
+    assert list(table_backup_coverage(_stack((TABLE, TABLE_OK), (selection, {"resources": [arn]})), {})) == []
+    wildcard = {"resources": ["arn:aws:dynamodb:us-east-1:1:table/ip-dev-*"]}
+    assert list(table_backup_coverage(_stack((TABLE, TABLE_OK), (selection, wildcard)), {})) == []
+    other = {"resources": ["arn:aws:dynamodb:us-east-1:1:table/ip-dev-acme-records-old"]}
+    ((message, _),) = list(table_backup_coverage(_stack((TABLE, TABLE_OK), (selection, other)), {}))
+    assert "in no AWS Backup plan" in message
+
+
+def test_residency_covers_table_replica_regions() -> None:
+    from policies.tenant_guard.residency import data_residency
+
+    tags = {"tenant": "acme", "residency": "us-east-1+us-west-2"}
+    config = {"residency": {"acme": ["us-east-1", "us-west-2"]}}
+    inside = Res(TABLE, "urn:t", "t", {**TABLE_OK, "tags": tags}, provider_props={"region": "us-east-1"})
+    assert list(data_residency([inside], config)) == []
+    abroad = {**TABLE_OK, "tags": tags, "replicas": [{**REPLICA_OK, "regionName": "eu-west-1"}]}
+    ((message, _),) = list(
+        data_residency([Res(TABLE, "urn:t", "t", abroad, provider_props={"region": "us-east-1"})], config)
+    )
+    assert "replicate to eu-west-1, outside its residency" in message
+
+
 @pytest.mark.parametrize(("policy", "type_", "compliant", "change", "fragment"), RESOURCE_CASES)
 def test_resource_rule_passes_compliant_and_catches_violation(
     policy: str, type_: str, compliant: dict[str, Any], change: dict[str, Any], fragment: str
@@ -1071,6 +1187,29 @@ MUTATIONS: dict[str, Mutation] = {
     "cache-users-confined": lambda p: _first(p, "aws:elasticache/user:User", None, "default")["inputs"].update(
         accessString="on ~* +@all"
     ),
+    "dynamodb-encrypted-with-customer-key": lambda p: _first(p, TABLE, "demo-basic")["inputs"].update(
+        serverSideEncryption={"enabled": True, "kmsKeyArn": "alias/aws/dynamodb"}
+    ),
+    "dynamodb-point-in-time-recovery": lambda p: _first(p, TABLE, "demo-basic")["inputs"].update(
+        pointInTimeRecovery={"enabled": False}
+    ),
+    "dynamodb-deletion-protection": lambda p: _first(p, TABLE, "demo-basic")["inputs"].update(
+        deletionProtectionEnabled=False
+    ),
+    "dynamodb-capacity-scales": lambda p: _first(p, TABLE, "demo-basic")["inputs"].update(
+        billingMode="PROVISIONED", readCapacity=5, writeCapacity=5
+    ),
+    "dynamodb-in-backup-plan": lambda p: _first(p, "aws:backup/selection:Selection", "demo-basic")["inputs"].update(
+        resources=[
+            r
+            for r in _first(p, "aws:backup/selection:Selection", "demo-basic")["inputs"]["resources"]
+            if ":table/" not in r
+        ]
+    ),
+    # the dev plan promoted to prod: demo-basic's tier database is single-AZ
+    "rds-multi-az-in-production": lambda p: _first(p, "aws:rds/instance:Instance", "demo-basic")["inputs"][
+        "tags"
+    ].update(environment="prod"),
 }
 
 

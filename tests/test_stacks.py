@@ -209,7 +209,8 @@ def test_tier_overrides_reach_the_database(plans: dict[str, Any]) -> None:
     assert db["granite-re"]["backupRetentionPeriod"] == 21  # standard tier is 14, overridden up
     assert db["summit-casualty"]["backupRetentionPeriod"] == 14
     assert db["pinnacle-life"]["instanceClass"] == "db.r7g.2xlarge"
-    assert db["keystone-title"]["multiAz"] is False and db["harbor-mutual"]["multiAz"] is True
+    # Production: every tenant database is Multi-AZ, the basic tier included (seed 004).
+    assert db["keystone-title"]["multiAz"] is True and db["harbor-mutual"]["multiAz"] is True
 
 
 def test_plan_is_deterministic(plans: dict[str, Any]) -> None:

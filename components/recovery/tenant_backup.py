@@ -1,5 +1,5 @@
 """Home region: the tenant's AWS Backup plan (tier retention, continuous backups for premium) for
-its database and document bucket into its own vault under its own key, with copies to its DR vault
+its database, document bucket and DynamoDB table into its own vault under its own key, with copies to its DR vault
 in the peer region (under its DR key), and replication of its documents to the peer region — both
 only where the tenant's residency allows the peer region."""
 
@@ -33,6 +33,7 @@ class TenantBackupArgs:
     database_arn: pulumi.Input[str]
     bucket: aws.s3.Bucket
     kms_key_arn: pulumi.Input[str]
+    table_arn: pulumi.Input[str] | None = None  # the tenant's DynamoDB table (TenantTable)
 
 
 class TenantBackup(pulumi.ComponentResource):
@@ -83,7 +84,7 @@ class TenantBackup(pulumi.ComponentResource):
             name=f"{t.id}-data",
             plan_id=plan.id,
             iam_role_arn=args.backup_role_arn,
-            resources=[args.database_arn, args.bucket.arn],
+            resources=[args.database_arn, args.bucket.arn, *([args.table_arn] if args.table_arn else [])],
             opts=child,
         )
         if copy and peer:

@@ -1,5 +1,5 @@
 """Everything one tenant gets in a region (built by its tenant stack), composed from smaller components and driven by
-its catalog file and tier. Data (database, document bucket, user directory, budget) lives only in
+its catalog file and tier. Data (database, document bucket, DynamoDB table, user directory, budget) lives only in
 the tenant's home region; every region that serves the tenant runs its services, queues and topics."""
 
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from components.tenant.tenant_namespace import TenantNamespace, TenantNamespaceA
 from components.tenant.tenant_observability import TenantObservability, TenantObservabilityArgs
 from components.tenant.tenant_permissions import TenantPermissions, TenantPermissionsArgs
 from components.tenant.tenant_services import TenantServices, TenantServicesArgs
+from components.tenant.tenant_table import TenantTable, TenantTableArgs
 
 
 def documents_bucket(settings: StackSettings, tenant: TenantConfig) -> str:
@@ -51,6 +52,7 @@ class Tenant(pulumi.ComponentResource):
     messaging: TenantMessaging
     database: TenantDatabase | None
     bucket: SecureBucket | None
+    table: TenantTable | None
     services: TenantServices
 
     def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -127,6 +129,7 @@ class Tenant(pulumi.ComponentResource):
 
         self.database = None
         self.bucket = None
+        self.table = None
         bucket_name = documents_bucket(s, t)
         if home:
             self.database = TenantDatabase(
@@ -154,6 +157,9 @@ class Tenant(pulumi.ComponentResource):
                 ),
                 child,
             )
+            self.table = TenantTable(
+                f"{name}-table", TenantTableArgs(settings=s, tenant=t, kms_key_arn=self.key.arn), child
+            )
             self._budget(name, s, t)
             TenantBackup(
                 f"{name}-backup",
@@ -165,6 +171,7 @@ class Tenant(pulumi.ComponentResource):
                     database_arn=self.database.instance.arn,
                     bucket=self.bucket.bucket,
                     kms_key_arn=self.key.arn,
+                    table_arn=self.table.table.arn,
                 ),
                 child,
             )
@@ -183,6 +190,7 @@ class Tenant(pulumi.ComponentResource):
                 bucket_arn=f"arn:aws:s3:::{bucket_name}",
                 database_resource_id=db.resource_id if db else None,
                 cache=args.cache,
+                table_arn=self.table.table.arn if self.table else None,
             ),
             child,
         )
@@ -217,6 +225,8 @@ class Tenant(pulumi.ComponentResource):
             "DATABASE_HOST": db.address if db else "",  # empty: the home-region primary (see DR)
             "DATABASE_PORT": "3306",
             "DATABASE_TLS": "required",
+            # Home region: the tenant's DynamoDB table (TenantTable); elsewhere none.
+            "TABLE_NAME": self.table.table.name if self.table else "",
             # Traces go to the collector, which files them under this namespace's tenant id.
             "OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR_OTLP,
             "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",

@@ -33,13 +33,17 @@ USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateData
 # Denied to key administrators outright, through AWS services too: each reads or re-encrypts data.
 CRYPTO_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant"]
 # AWS services that encrypt tenant data with the data key on behalf of a caller.
-DATA_SERVICES = ("rds", "secretsmanager", "s3", "sqs", "sns", "logs")
+# DynamoDB: the tenant's table (TenantTable); its workloads read and write it through DynamoDB.
+DATA_SERVICES = ("rds", "secretsmanager", "s3", "sqs", "sns", "logs", "dynamodb")
 # Services through which the deploy role encrypts: secret values it writes (and reads back on refresh)
 # and backup vaults it creates (CreateBackupVault takes GenerateDataKey/Decrypt on the vault key).
 DEPLOY_SERVICES = ("secretsmanager", "backup")
 # Services whose grants the deploy role creates for the resources it provisions (RDS instances,
-# replicas and backup replication, backup vaults, secrets).
-GRANT_SERVICES = ("rds", "backup", "secretsmanager")
+# replicas and backup replication, backup vaults, secrets, the DynamoDB table: CreateTable with a
+# customer managed key creates DynamoDB's grant as its caller).
+GRANT_SERVICES = ("rds", "backup", "secretsmanager", "dynamodb")
+# Services through which AWS Backup reads, copies and restores the tenant's data.
+BACKUP_SERVICES = ("backup", "s3", "rds", "dynamodb")
 
 
 @dataclass
@@ -139,7 +143,7 @@ def backup_statement(region: str, account: str, backup_roles: Sequence[str], sid
         "Resource": "*",
         "Condition": {
             "ArnEquals": {"aws:PrincipalArn": list(backup_roles)},
-            "StringEquals": {"kms:ViaService": via(region, ("backup", "s3", "rds")), "kms:CallerAccount": account},
+            "StringEquals": {"kms:ViaService": via(region, BACKUP_SERVICES), "kms:CallerAccount": account},
         },
     }
 
@@ -206,7 +210,7 @@ def data_key_policy(
                     "Resource": "*",
                     "Condition": {
                         "StringEquals": {
-                            "kms:ViaService": via(region, ("backup", "s3", "rds")),
+                            "kms:ViaService": via(region, BACKUP_SERVICES),
                             "kms:CallerAccount": account,
                         }
                     },
@@ -223,6 +227,16 @@ def data_key_policy(
             "Effect": "Allow",
             "Principal": {"Service": "cloudwatch.amazonaws.com"},
             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        },
+        {
+            # DynamoDB reads the key's metadata to keep the table's encryption healthy
+            # (KMS developer guide, "How Amazon DynamoDB uses AWS KMS": key policy).
+            "Sid": "DynamoDbDescribesTheKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "dynamodb.amazonaws.com"},
+            "Action": ["kms:DescribeKey", "kms:ListGrants"],
             "Resource": "*",
             "Condition": {"StringEquals": {"aws:SourceAccount": account}},
         },

@@ -1,5 +1,5 @@
 """What a tenant's roles may do: each workload role reaches only its own queue, topic, the tenant's
-bucket and database user; the secret-reader role only the tenant's app secrets, never a database
+bucket, database user and (home region) DynamoDB table with its indexes and stream; the secret-reader role only the tenant's app secrets, never a database
 master credential. Every statement names the tenant's own ARNs (no `*` for data actions); the cache
 only as the tenant's own ElastiCache user. KMS use is granted by the tenant key policies."""
 
@@ -26,6 +26,7 @@ class TenantPermissionsArgs:
     bucket_arn: str  # deterministic: the bucket lives in the tenant's home region
     database_resource_id: pulumi.Input[str] | None  # home region only
     cache: TenantCacheAccess
+    table_arn: pulumi.Input[str] | None = None  # home region only (TenantTable)
 
 
 def tenant_secret_prefix(settings: StackSettings, tenant: Tenant) -> str:
@@ -53,6 +54,30 @@ def cache_connect(region: str, account: str, replication_group_id: str, user_id:
     }
 
 
+# What a workload does with its tenant's table: items and queries, never Scan of a whole table
+# from a request path, never table management (the deploy role's).
+TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+]
+STREAM_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+
+
+def table_statements(table: str) -> list[dict[str, Any]]:
+    """The tenant's own table, its indexes and its stream; no other table (no `*`)."""
+    return [
+        {"Sid": "OwnTable", "Effect": "Allow", "Action": TABLE_ACTIONS, "Resource": [table, f"{table}/index/*"]},
+        {"Sid": "OwnTableStream", "Effect": "Allow", "Action": STREAM_ACTIONS, "Resource": [f"{table}/stream/*"]},
+    ]
+
+
 def workload_policy(
     region: str,
     account: str,
@@ -63,6 +88,7 @@ def workload_policy(
     db_user: str,
     cache: TenantCacheAccess,
     cache_group: str,
+    table: str | None = None,
 ) -> str:
     statements: list[dict[str, Any]] = [
         {
@@ -97,6 +123,8 @@ def workload_policy(
                 "Resource": [f"arn:aws:rds-db:{region}:{account}:dbuser:{db_resource_id}/{db_user}"],
             }
         )
+    if table:
+        statements += table_statements(table)
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
@@ -132,9 +160,19 @@ class TenantPermissions(pulumi.ComponentResource):
                 args.topic_arns[service],
                 args.database_resource_id,
                 args.cache.replication_group_id,
+                args.table_arn,
             ).apply(
                 lambda v, service=service: workload_policy(
-                    s.region, v[0], v[1], v[2], args.bucket_arn, v[3], database_user(t, service), args.cache, v[4]
+                    s.region,
+                    v[0],
+                    v[1],
+                    v[2],
+                    args.bucket_arn,
+                    v[3],
+                    database_user(t, service),
+                    args.cache,
+                    v[4],
+                    v[5],
                 )
             )
             aws.iam.RolePolicy(f"{name}-{service}", role=role.id, policy=policy, opts=child)

@@ -47,6 +47,7 @@ TENANT_DATA_TYPES = (
     "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
     "aws:backup/vault:Vault",
     "aws:elasticache/replicationGroup:ReplicationGroup",
+    "aws:dynamodb/table:Table",
 )
 NAME_LABEL = "kubernetes.io/metadata.name"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -460,6 +461,7 @@ KEY_INPUTS = (
     "masterUserSecretKmsKeyId",
     "performanceInsightsKmsKeyId",
     "encryptionKeyArn",
+    "serverSideEncryption.kmsKeyArn",  # DynamoDB tables
 )
 RULE_KEY_INPUTS = (
     "applyServerSideEncryptionByDefault.kmsMasterKeyId",  # bucket encryption rules
@@ -472,6 +474,9 @@ def _key_references(r: Res) -> list[tuple[str, str]]:
     found = [(p, v) for p in KEY_INPUTS if isinstance(v := get(r.props, p), str) and v]
     for i, rule in enumerate(as_list(get(r.props, "rules"))):
         found += [(f"rules[{i}].{p}", v) for p in RULE_KEY_INPUTS if isinstance(v := get(rule, p), str) and v]
+    for i, replica in enumerate(as_list(get(r.props, "replicas"))):  # DynamoDB global-table replicas
+        if isinstance(v := get(replica, "kmsKeyArn"), str) and v:
+            found.append((f"replicas[{i}].kmsKeyArn", v))
     return found
 
 
@@ -735,7 +740,7 @@ RULES: tuple[Rule, ...] = (
         name="tenant-data-uses-own-key",
         title="Tenant data is encrypted with the tenant's own key",
         summary="tenant data is encrypted with that tenant's own key (by dependency, ARN, key id or alias)",
-        description="Every tenant database, bucket encryption configuration, queue, topic, log group and secret is encrypted with a KMS key tagged for the same tenant, never a platform key or another tenant's key, so revoking or destroying one tenant's key affects that tenant only (crypto-shredding).",
+        description="Every tenant database, DynamoDB table (and replica), bucket encryption configuration, queue, topic, log group and secret is encrypted with a KMS key tagged for the same tenant, never a platform key or another tenant's key, so revoking or destroying one tenant's key affects that tenant only (crypto-shredding).",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.15"), naic("d"), glba("3")),

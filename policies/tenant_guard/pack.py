@@ -5,6 +5,7 @@ from pulumi_policy import Policy
 from . import (
     access,
     audit,
+    dynamodb,
     edge,
     encryption,
     identity,
@@ -33,6 +34,7 @@ RULES: tuple[Rule, ...] = (
     *platform.RULES,
     *edge.RULES,
     *storage.RULES,
+    *dynamodb.RULES,
     *workloads.RULES,
     *access.RULES,
     *isolation.RULES,

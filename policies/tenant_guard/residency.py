@@ -63,6 +63,16 @@ def _tenant_anchors(resources: Sequence[Res], index: StackIndex) -> dict[str, st
     return anchors
 
 
+# Resources that put copies of their data in other regions by an input (global-table replicas).
+REPLICATING = ("aws:dynamodb/table:Table", "aws:dynamodb/globalTable:GlobalTable")
+
+
+def _replica_regions(r: Res) -> list[str]:
+    if r.type not in REPLICATING:
+        return []
+    return [str(region) for x in as_list(get(r.props, "replicas")) if (region := get(x, "regionName"))]
+
+
 def data_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     registry: Mapping[str, Any] = config.get("residency") or {}
     index = StackIndex.of(resources)
@@ -102,6 +112,13 @@ def data_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Itera
                 f"({', '.join(sorted(allowed))})",
                 r.urn,
             )
+        for replica in _replica_regions(r):
+            if replica not in allowed:
+                yield (
+                    f"tenant '{tenant}' table would replicate to {replica}, outside its residency "
+                    f"({', '.join(sorted(allowed))})",
+                    r.urn,
+                )
 
 
 def explicit_regional_provider(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
@@ -124,8 +141,8 @@ RULES = (
         id="RES-1",
         name="tenant-data-residency",
         title="Tenant data stays inside its residency",
-        summary="every tenant resource's region is inside its residency",
-        description="Every regional AWS resource that belongs to a tenant is in one of the regions the compliance residency registry allows for that tenant, and no tenant's catalog declares a residency wider than the registry.",
+        summary="every tenant resource's region (and its table replicas' regions) is inside its residency",
+        description="Every regional AWS resource that belongs to a tenant, and every replica region of its DynamoDB tables, is in one of the regions the compliance residency registry allows for that tenant, and no tenant's catalog declares a residency wider than the registry.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(residency_law(), nydfs("500.11"), naic("a"), glba("3")),

@@ -7,7 +7,7 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .encryption import RDS
 from .frameworks import fsbp, glba, naic, nydfs
-from .props import get, labels_of
+from .props import get, labels_of, tags_of
 from .rule import Res, Rule
 
 DEFAULT_MIN_BACKUP_DAYS = 7
@@ -17,8 +17,10 @@ STATEFUL_TYPES = (
     "aws:s3/bucket:Bucket",
     "aws:s3/bucketV2:BucketV2",
     "aws:backup/vault:Vault",
+    "aws:dynamodb/table:Table",
     "kubernetes:core/v1:Namespace",
 )
+DEFAULT_MULTI_AZ_ENVIRONMENTS = ("prod",)
 
 
 def rds_deletion_safety(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
@@ -35,6 +37,17 @@ def rds_deletion_safety(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
             yield f"automated backups are kept less than {minimum} days (backupRetentionPeriod)"
     if get(r.props, "copyTagsToSnapshot") is not True:
         yield "snapshots would lose the tenant tags: set copyTagsToSnapshot to true"
+
+
+def rds_multi_az(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
+    """A primary database in a production environment (its `environment` tag) has a standby in
+    another AZ; read replicas and cross-region copies take their HA from their primary."""
+    environments = list(config.get("environments") or DEFAULT_MULTI_AZ_ENVIRONMENTS)
+    environment = tags_of(r.props).get("environment")
+    if environment not in environments or get(r.props, "replicateSourceDb"):
+        return
+    if get(r.props, "multiAz") is not True:
+        yield f"a {environment} database without a Multi-AZ standby: an AZ failure stops the tenant (set multiAz)"
 
 
 def stateful_protected(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
@@ -60,11 +73,25 @@ RULES = (
         config_schema={"minBackupRetentionDays": {"type": "integer", "minimum": 1, "default": DEFAULT_MIN_BACKUP_DAYS}},
     ),
     Rule(
+        id="BAK-RDS-2",
+        name="rds-multi-az-in-production",
+        title="Production databases are Multi-AZ",
+        summary="every production primary database has a Multi-AZ standby, whatever its tier",
+        description="Every primary RDS instance tagged with a production environment runs Multi-AZ with automated failover, the basic tier included (seed 004: High Availability for every client database); dev may stay single-AZ.",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(fsbp("RDS.5"), nydfs("500.16"), naic("j")),
+        remediation="Set multiAz: true; catalog.tiers.for_environment makes every tier Multi-AZ in prod.",
+        resource_types=(RDS,),
+        check=rds_multi_az,
+        config_schema={"environments": {"type": "array", "items": {"type": "string"}, "default": ["prod"]}},
+    ),
+    Rule(
         id="BAK-PROT-1",
         name="stateful-resources-protected",
         title="Stateful resources are protected in Pulumi",
-        summary="databases, keys, buckets, vaults, tenant namespaces have `protect`",
-        description="Databases, keys, buckets, backup vaults and tenant namespaces carry Pulumi's protect option, so removing a tenant file or renaming a resource cannot delete data.",
+        summary="databases, tables, keys, buckets, vaults, tenant namespaces have `protect`",
+        description="Databases, DynamoDB tables, keys, buckets, backup vaults and tenant namespaces carry Pulumi's protect option, so removing a tenant file or renaming a resource cannot delete data.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(naic("j"), nydfs("500.13"), glba("6")),
