@@ -197,6 +197,8 @@ STACK: dict[str, str] = {
             "carrier": {"image": "carrier-service", "tag": "1.14.2"},
             "policy": {"image": "policy-service", "tag": "2.3.0"},
             "migrations": {"image": "schema-migrations", "tag": "2.3.0"},
+            "carrierProcessor": {"image": "carrier-jobs-processor", "tag": "1.14.2"},
+            "policyProcessor": {"image": "policy-jobs-processor", "tag": "2.3.0"},
         }
     ),
     "p:cluster": json.dumps(

@@ -190,6 +190,8 @@ def platform_contract() -> PlatformContract:
         "oidc_provider_arn": OIDC_ARN,
         "oidc_provider_url": OIDC_URL,
         "shared_pod_security_group_id": "sg-shared-pods",
+        "private_subnet_ids": ["subnet-a", "subnet-b", "subnet-c"],
+        "endpoints_security_group_id": "sg-endpoints",
         "db_subnet_group_name": "db-subnets",
         "db_parameter_group_name": "db-params",
         "db_option_group_name": "db-options",
