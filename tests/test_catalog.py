@@ -382,6 +382,29 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
             "p.cluster.adminRoleArns",
             "must not be empty",
         ),
+        (
+            "p:services",
+            json.dumps(
+                {
+                    **json.loads(STACK["p:services"]),
+                    "registry": "222222222222.dkr.ecr.us-west-2.amazonaws.com/insurance",
+                }
+            ),
+            "p.services.registry",
+            "pull only from ECR in the stack's region (us-east-1)",
+        ),
+        (
+            "p:services",
+            json.dumps({k: v for k, v in json.loads(STACK["p:services"]).items() if k != "policyProcessor"}),
+            "p.services.policyProcessor",
+            "required key is missing",
+        ),
+        (
+            "p:account",
+            json.dumps({**json.loads(STACK["p:account"]), "lambdaConcurrencyLimit": 50}),
+            "p.account.lambdaConcurrencyLimit",
+            "fewer than 100 unreserved",
+        ),
         ("p:tenantCatalog", "tenants/nowhere", "p.tenantCatalog", "'tenants/nowhere' does not exist"),
     ],
 )

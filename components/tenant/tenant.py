@@ -25,7 +25,13 @@ from components.tenant.tenant_messaging import TenantMessaging, TenantMessagingA
 from components.tenant.tenant_namespace import TenantNamespace, TenantNamespaceArgs
 from components.tenant.tenant_observability import TenantObservability, TenantObservabilityArgs
 from components.tenant.tenant_permissions import TenantPermissions, TenantPermissionsArgs
-from components.tenant.tenant_processors import TenantProcessors, TenantProcessorsArgs, processor_role_names
+from components.tenant.tenant_processors import SERVICES as PROCESSED_SERVICES
+from components.tenant.tenant_processors import (
+    TenantProcessors,
+    TenantProcessorsArgs,
+    processor_name,
+    processor_role_names,
+)
 from components.tenant.tenant_services import TenantServices, TenantServicesArgs
 
 
@@ -123,7 +129,14 @@ class Tenant(pulumi.ComponentResource):
         self.messaging = TenantMessaging(
             f"{name}-messaging",
             TenantMessagingArgs(
-                settings=s, tenant=t, kms_key_arn=self.key.arn, workload_role_arns=[r.arn for r in roles.values()]
+                settings=s,
+                tenant=t,
+                kms_key_arn=self.key.arn,
+                workload_role_arns=[r.arn for r in roles.values()],
+                processor_role_arns={
+                    svc: pulumi.Output.concat("arn:aws:iam::", args.account_id, ":role/", processor_name(s, t, svc))
+                    for svc in PROCESSED_SERVICES
+                },
             ),
             child,
         )
