@@ -421,6 +421,8 @@ def test_global_edge_belongs_to_the_named_owner_in_us_east_1(tmp_path: Path) -> 
 
     write(tmp_path / "tenants" / "prod", "acme-mutual.yaml", tenant())
     west = {**STACK, "aws:region": "us-west-2", "p:globalEdge": None}
+    # the job processors' images come from the stack's own region (Lambda pulls only from there)
+    west["p:services"] = STACK["p:services"].replace(".us-east-1.", ".us-west-2.")
     west["p:edge"] = json.dumps({**json.loads(STACK["p:edge"]), "globalOwner": "prod-us-west-2"})
     with pytest.raises(ConfigError) as caught:
         load_settings(lambda key: west.get(key), "p", "prod-us-west-2", tmp_path)
