@@ -38,8 +38,11 @@ if TYPE_CHECKING:
     from catalog.stacks import StackName
 from catalog.tiers import (
     DB_INSTANCE_CLASSES,
+    LAMBDA_DEFAULT_CONCURRENCY,
+    LAMBDA_UNRESERVED_MINIMUM,
     LOG_RETENTION_DAYS,
     MAX_BACKUP_RETENTION_DAYS,
+    PROCESSOR_QUEUES,
     TIERS,
     Overrides,
     effective_tier,
@@ -436,7 +439,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
     zone = _zone_id(e, "hostedZoneId", e.string("hostedZoneId"))
     global_owner = e.string("globalOwner")
 
-    images = _images(f.mapping("services"))
+    images = _images(f.mapping("services"), region)
 
     catalog_rel = f.string("tenantCatalog", f"tenants/{environment}")
     if not (root / catalog_rel).is_dir():
@@ -448,14 +451,25 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
     )
     dr = _dr(f.mapping("dr"), region, tenants) if "dr" in raw else None
     a = f.mapping("account")
-    a.only(("owner", "platformBudgetUsd", "budgetEmails"))
+    a.only(("owner", "platformBudgetUsd", "budgetEmails"), ("lambdaConcurrencyLimit",))
     emails = a.strings("budgetEmails")
     for email in emails:
         if not _EMAIL.match(email):
             raise a.fail("budgetEmails", f"'{email}' is not an email address")
     account = AccountSettings(
-        owner=a.boolean("owner"), platform_budget_usd=a.integer("platformBudgetUsd", minimum=1), budget_emails=emails
+        owner=a.boolean("owner"),
+        platform_budget_usd=a.integer("platformBudgetUsd", minimum=1),
+        budget_emails=emails,
+        lambda_concurrency_limit=a.integer("lambdaConcurrencyLimit", LAMBDA_DEFAULT_CONCURRENCY, minimum=1),
     )
+    reserved = processor_reservations(region, tenants, dr)
+    if reserved > account.lambda_concurrency_limit - LAMBDA_UNRESERVED_MINIMUM:
+        raise a.fail(
+            "lambdaConcurrencyLimit",
+            f"tenants served in {region} reserve {reserved} concurrent Lambda executions (tier table), but "
+            f"{account.lambda_concurrency_limit} leaves fewer than {LAMBDA_UNRESERVED_MINIMUM} unreserved: raise the "
+            "account's Lambda concurrency quota (Service Quotas) and this value",
+        )
     api_hosts = {f"{t.id}.{edge_domain}": t for t in tenants}
     for tenant in tenants:
         clash = api_hosts.get(tenant.domain)
@@ -504,6 +518,14 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         operator_sso=_operator_sso(f.mapping("operatorSso")),
         deployer=deployer,
     )
+
+
+def processor_reservations(region: str, tenants: tuple[Tenant, ...], dr: DrSettings | None) -> int:
+    """Concurrent Lambda executions the job processors of the tenants served in `region` reserve
+    (one function per job queue, components/tenant/tenant_processors.py)."""
+    promoted = dr.promote if dr else ()
+    served = [t for t in tenants if t.served_in(region) or t.id in promoted]
+    return sum(t.tier.processor_reserved_concurrency or 0 for t in served) * PROCESSOR_QUEUES
 
 
 def _deployer(d: _Fields, stack: str, vpc: ipaddress.IPv4Network, cluster: ClusterSettings) -> DeployerSettings:
@@ -643,8 +665,8 @@ def _pool(p: _Fields) -> NodePool:
     return pool
 
 
-def _images(svc: _Fields) -> ServiceImages:
-    svc.only(("registry", "carrier", "policy", "migrations"))
+def _images(svc: _Fields, region: str) -> ServiceImages:
+    svc.only(("registry", "carrier", "policy", "migrations", "carrierProcessor", "policyProcessor"))
     registry = svc.string("registry")
     location = _REGISTRY.match(registry)
     if location is None:
@@ -652,6 +674,13 @@ def _images(svc: _Fields) -> ServiceImages:
             "registry",
             f"'{registry}' is not an ECR registry path such as <account>.dkr.ecr.<region>.amazonaws.com/insurance "
             "(workloads run by digest, resolved through ECR)",
+        )
+    if location["region"] != region:
+        # Lambda runs container images only from an ECR repository in the function's own region.
+        raise svc.fail(
+            "registry",
+            f"'{registry}' is in {location['region']}: the tenant job processors (Lambda) pull only from ECR in "
+            f"the stack's region ({region})",
         )
 
     def image(key: str) -> Image:
@@ -664,7 +693,13 @@ def _images(svc: _Fields) -> ServiceImages:
             raise i.fail("tag", f"'{tag}' must be an exact release tag, not latest")
         return Image(location["account"], location["region"], f"{location['path'][1:]}/{name}", tag)
 
-    return ServiceImages(carrier=image("carrier"), policy=image("policy"), migrations=image("migrations"))
+    return ServiceImages(
+        carrier=image("carrier"),
+        policy=image("policy"),
+        migrations=image("migrations"),
+        carrier_processor=image("carrierProcessor"),
+        policy_processor=image("policyProcessor"),
+    )
 
 
 def _dr(d: _Fields, region: str, tenants: tuple[Tenant, ...]) -> DrSettings:

@@ -88,6 +88,12 @@ class ServiceImages:
     carrier: Image
     policy: Image
     migrations: Image
+    # Lambda container images of the tenant's job processors (components/tenant/tenant_processors.py)
+    carrier_processor: Image
+    policy_processor: Image
+
+    def processor(self, service: str) -> Image:
+        return self.carrier_processor if service == "carrier" else self.policy_processor
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,9 @@ class AccountSettings:
     owner: bool
     platform_budget_usd: int
     budget_emails: tuple[str, ...]
+    # The account's regional Lambda concurrency quota (AWS default 1000); Lambda keeps at least
+    # 100 of it unreserved, so tenant reservations in one region may take at most this minus 100.
+    lambda_concurrency_limit: int = 1000
 
 
 def tenant_origin_host(tenant_id: str, region: str, domain: str) -> str:

@@ -81,6 +81,11 @@ class Tier:
     monthly_budget_usd: int  # AWS Budget per tenant; alerts at 80 % actual and 100 % forecast
     service_cpu: str  # per-container request; limits are twice the request
     service_memory: str
+    # Job processors (Lambda, one per job queue): the most concurrent invocations the queue's
+    # event source mapping starts (its maximum concurrency, >= 2), and whether that many are
+    # reserved for the function out of the account's regional pool (None: the shared pool).
+    processor_max_concurrency: int
+    processor_reserved_concurrency: int | None
 
 
 # Instance classes a tenant database may use, smallest first. An override may only move up.
@@ -107,6 +112,14 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
 
 MAX_BACKUP_RETENTION_DAYS = 35  # the RDS maximum for automated backups
 
+# Lambda concurrency per account and region: 1000 by default (a Service Quotas increase raises it),
+# of which Lambda keeps at least 100 unreserved for functions without a reservation
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html). The loader refuses
+# a region whose tenants' reservations would leave less (account.lambdaConcurrencyLimit).
+LAMBDA_DEFAULT_CONCURRENCY = 1000
+LAMBDA_UNRESERVED_MINIMUM = 100
+PROCESSOR_QUEUES = 2  # carrier and policy job queues: one processor function each per tenant
+
 TIERS: dict[str, Tier] = {
     "basic": Tier(
         name="basic",
@@ -132,6 +145,8 @@ TIERS: dict[str, Tier] = {
         monthly_budget_usd=1500,
         service_cpu="100m",
         service_memory="256Mi",
+        processor_max_concurrency=2,  # capped in the shared pool: a basic tenant cannot starve others
+        processor_reserved_concurrency=None,
     ),
     "standard": Tier(
         name="standard",
@@ -157,6 +172,8 @@ TIERS: dict[str, Tier] = {
         monthly_budget_usd=6000,
         service_cpu="250m",
         service_memory="512Mi",
+        processor_max_concurrency=5,
+        processor_reserved_concurrency=5,
     ),
     "premium": Tier(
         name="premium",
@@ -183,6 +200,8 @@ TIERS: dict[str, Tier] = {
         monthly_budget_usd=20000,
         service_cpu="500m",
         service_memory="1Gi",
+        processor_max_concurrency=20,
+        processor_reserved_concurrency=20,
     ),
 }
 

@@ -164,6 +164,8 @@ class PlanMocks(pulumi.runtime.Mocks):
         elif typ == "aws:iam/role:Role":
             role = inputs.get("name") or f"{name}-{_hex(name, length=7)}"
             state.update(arn=f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/{role}", name=role)
+        elif typ == "aws:lambda/function:Function":
+            state["arn"] = self._arn("lambda", f"function:{physical}")
         elif typ == "aws:sqs/queue:Queue":
             rid = f"https://sqs.{self.region}.amazonaws.com/{OFFLINE_ACCOUNT_ID}/{physical}"
             state.update(url=rid, arn=self._arn("sqs", physical))

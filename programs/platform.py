@@ -209,6 +209,8 @@ def build(settings: StackSettings) -> None:
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_provider_url=cluster.oidc_provider_url,
         shared_pod_security_group_id=pod_groups.shared.id,
+        private_subnet_ids=pulumi.Output.all(*network.private_subnet_ids),
+        endpoints_security_group_id=endpoints.security_group.id,
         db_subnet_group_name=databases.subnet_group.name,
         db_parameter_group_name=databases.parameter_group.name,
         db_option_group_name=databases.option_group.name,

@@ -197,6 +197,8 @@ STACK: dict[str, str] = {
             "carrier": {"image": "carrier-service", "tag": "1.14.2"},
             "policy": {"image": "policy-service", "tag": "2.3.0"},
             "migrations": {"image": "schema-migrations", "tag": "2.3.0"},
+            "carrierProcessor": {"image": "carrier-jobs-processor", "tag": "1.14.2"},
+            "policyProcessor": {"image": "policy-jobs-processor", "tag": "2.3.0"},
         }
     ),
     "p:cluster": json.dumps(
@@ -380,6 +382,29 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
             "p.cluster.adminRoleArns",
             "must not be empty",
         ),
+        (
+            "p:services",
+            json.dumps(
+                {
+                    **json.loads(STACK["p:services"]),
+                    "registry": "222222222222.dkr.ecr.us-west-2.amazonaws.com/insurance",
+                }
+            ),
+            "p.services.registry",
+            "pull only from ECR in the stack's region (us-east-1)",
+        ),
+        (
+            "p:services",
+            json.dumps({k: v for k, v in json.loads(STACK["p:services"]).items() if k != "policyProcessor"}),
+            "p.services.policyProcessor",
+            "required key is missing",
+        ),
+        (
+            "p:account",
+            json.dumps({**json.loads(STACK["p:account"]), "lambdaConcurrencyLimit": 50}),
+            "p.account.lambdaConcurrencyLimit",
+            "fewer than 100 unreserved",
+        ),
         ("p:tenantCatalog", "tenants/nowhere", "p.tenantCatalog", "'tenants/nowhere' does not exist"),
     ],
 )
@@ -396,6 +421,8 @@ def test_global_edge_belongs_to_the_named_owner_in_us_east_1(tmp_path: Path) -> 
 
     write(tmp_path / "tenants" / "prod", "acme-mutual.yaml", tenant())
     west = {**STACK, "aws:region": "us-west-2", "p:globalEdge": None}
+    # the job processors' images come from the stack's own region (Lambda pulls only from there)
+    west["p:services"] = STACK["p:services"].replace(".us-east-1.", ".us-west-2.")
     west["p:edge"] = json.dumps({**json.loads(STACK["p:edge"]), "globalOwner": "prod-us-west-2"})
     with pytest.raises(ConfigError) as caught:
         load_settings(lambda key: west.get(key), "p", "prod-us-west-2", tmp_path)

@@ -190,6 +190,8 @@ def platform_contract() -> PlatformContract:
         "oidc_provider_arn": OIDC_ARN,
         "oidc_provider_url": OIDC_URL,
         "shared_pod_security_group_id": "sg-shared-pods",
+        "private_subnet_ids": ["subnet-a", "subnet-b", "subnet-c"],
+        "endpoints_security_group_id": "sg-endpoints",
         "db_subnet_group_name": "db-subnets",
         "db_parameter_group_name": "db-params",
         "db_option_group_name": "db-options",
@@ -280,7 +282,9 @@ def test_tenant_database_follows_its_tier(stack: str, tier: str) -> None:
 
 def test_tenant_database_admits_only_the_tenants_pods_on_3306(dev: StackSettings) -> None:
     regs = tenant_resources(dev, "basic")
-    group = single(regs, "aws:ec2/securityGroup:SecurityGroup").inputs
+    (group,) = [
+        r.inputs for r in of_type(regs, "aws:ec2/securityGroup:SecurityGroup") if r.name == "tenant-demo-basic-db"
+    ]
     (rule,) = group["ingress"]
     assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (3306, 3306, "tcp")
     assert rule["securityGroups"] == ["sg-tenant-pods"]  # not the shared pod group, not the cluster
@@ -377,3 +381,19 @@ def test_effective_tier_applies_only_strengthening_values() -> None:
     assert stronger.database.multi_az is True
     assert stronger.database.backup_retention_days == basic.database.backup_retention_days
     assert stronger.log_retention_days == 365
+
+
+def test_tenant_processors_group_only_reaches_the_endpoints_over_https(dev: StackSettings) -> None:
+    regs = tenant_resources(dev, "basic")
+    (group,) = [
+        r.inputs
+        for r in of_type(regs, "aws:ec2/securityGroup:SecurityGroup")
+        if r.name == "tenant-demo-basic-processors-sg"
+    ]
+    assert group.get("ingress", []) == []
+    (rule,) = group["egress"]
+    assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (443, 443, "tcp")
+    assert rule["securityGroups"] == ["sg-endpoints"]  # the contract's endpoints group, nothing else
+    assert not rule.get("cidrBlocks") and not rule.get("ipv6CidrBlocks")
+    functions = of_type(regs, "aws:lambda/function:Function")
+    assert {tuple(f.inputs["vpcConfig"]["subnetIds"]) for f in functions} == {("subnet-a", "subnet-b", "subnet-c")}

@@ -198,6 +198,45 @@ def test_iam_explicit_deny_of_a_queue_policy_holds_against_a_wildcard(base: Any)
     assert opened(base, mutate) == set()
 
 
+def _processor_policy(plan: Plan, tenant: str) -> dict[str, Any]:
+    return one(plan, "aws:iam/rolePolicy:RolePolicy", f"tenant-{tenant}-processors-carrier-role")
+
+
+def _widen_processor_queue(plan: Plan, tenant: str) -> None:
+    r = _processor_policy(plan, tenant)
+    r["inputs"]["policy"] = r["inputs"]["policy"].replace(f"ip-prod-{tenant}-carrier-jobs", "ip-prod-*-carrier-jobs")
+
+
+def test_iam_processor_role_widened_to_every_queue_is_held_by_the_queue_deny(base: Any) -> None:
+    """A job processor's (Lambda) role policy widened to every tenant's carrier queue: each queue
+    denies principals other than its tenant's workloads and its own processor (NobodyElse)."""
+    assert opened(base, lambda plan: _widen_processor_queue(plan, "granite-re")) == set()
+
+
+def test_iam_processor_role_reaching_another_tenants_queue(base: Any) -> None:
+    """The same widening, with harbor-mutual's queue exempting every carrier processor from its
+    deny (a StringNotLike pattern instead of its own processor's ARN): granite-re's Lambda may
+    consume harbor-mutual's jobs."""
+
+    def mutate(plan: Plan) -> None:
+        _widen_processor_queue(plan, "granite-re")
+        r = one(plan, "aws:sqs/queuePolicy:QueuePolicy", "tenant-harbor-mutual-messaging-carrier-jobs")
+        doc = policy(r)
+        deny = next(st for st in doc["Statement"] if st["Sid"] == "NobodyElse")
+        names = deny["Condition"].pop("StringNotEquals")["aws:PrincipalArn"]
+        processors = f"arn:aws:iam::{ACCOUNT}:role/ip-prod-us-east-1-*-carrier-fn"
+        deny["Condition"]["StringNotLike"] = {
+            "aws:PrincipalArn": [n for n in names if not n.endswith("-fn")] + [processors]
+        }
+        r["inputs"]["policy"] = json.dumps(doc)
+
+    new = opened(base, mutate)
+    assert_opens(new, "iam", "granite-re", "harbor-mutual")
+    assert any("processors-carrier-role" in c.line() or "carrier-fn" in c.line() for c in new), sorted(
+        c.line() for c in new
+    )
+
+
 def test_iam_not_resource_reaches_every_other_bucket(base: Any) -> None:
     def mutate(plan: Plan) -> None:
         r = _carrier_policy(plan, "granite-re")

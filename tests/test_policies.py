@@ -804,6 +804,54 @@ def test_residency_covers_table_replica_regions() -> None:
     assert "replicate to eu-west-1, outside its residency" in message
 
 
+LAMBDA = "aws:lambda/function:Function"
+LAMBDA_OK: dict[str, Any] = {
+    "packageType": "Image",
+    "imageUri": "111111111111.dkr.ecr.us-east-1.amazonaws.com/insurance/carrier-jobs-processor@sha256:" + "a" * 64,
+    "kmsKeyArn": "arn:aws:kms:us-east-1:1:key/k",
+    "vpcConfig": {"subnetIds": ["subnet-a", "subnet-b", "subnet-c"], "securityGroupIds": ["sg-1"]},
+    "tracingConfig": {"mode": "Active"},
+}
+LAMBDA_ZIP_OK: dict[str, Any] = {**LAMBDA_OK, "packageType": "Zip", "runtime": "python3.13", "imageUri": None}
+PERMISSION_OK: dict[str, Any] = {
+    "action": "lambda:InvokeFunction",
+    "function": "f",
+    "principal": "events.amazonaws.com",
+    "sourceArn": "arn:aws:events:us-east-1:1:rule/r",
+}
+RESOURCE_CASES += [
+    ("lambda-no-public-access", "aws:lambda/permission:Permission", PERMISSION_OK, {"principal": "*"}, "everyone"),
+    ("lambda-no-public-access", "aws:lambda/permission:Permission", PERMISSION_OK, {"sourceArn": None}, "any account"),
+    (
+        "lambda-no-public-access",
+        "aws:lambda/functionUrl:FunctionUrl",
+        {"functionName": "f", "authorizationType": "AWS_IAM"},
+        {"authorizationType": "NONE"},
+        "unauthenticated",
+    ),
+    ("lambda-supported-runtime", LAMBDA, LAMBDA_OK, {"imageUri": "r.example/insurance/p:1.0"}, "by tag"),
+    ("lambda-supported-runtime", LAMBDA, LAMBDA_ZIP_OK, {"runtime": "python3.8"}, "not a supported"),
+    ("lambda-in-vpc", LAMBDA, LAMBDA_OK, {"vpcConfig": None}, "not attached to a VPC"),
+    ("lambda-in-vpc", LAMBDA, LAMBDA_OK, {"vpcConfig": {"subnetIds": ["subnet-a"]}}, "no security group"),
+    (
+        "lambda-multi-az",
+        LAMBDA,
+        LAMBDA_OK,
+        {"vpcConfig": {"subnetIds": ["subnet-a", "subnet-a"], "securityGroupIds": ["sg-1"]}},
+        "fewer than 2",
+    ),
+    ("lambda-environment-encrypted", LAMBDA, LAMBDA_OK, {"kmsKeyArn": None}, "AWS-managed key"),
+    (
+        "lambda-environment-encrypted",
+        LAMBDA,
+        LAMBDA_OK,
+        {"kmsKeyArn": "arn:aws:kms:us-east-1:1:alias/aws/lambda"},
+        "is AWS-managed",
+    ),
+    ("lambda-active-tracing", LAMBDA, LAMBDA_OK, {"tracingConfig": {"mode": "PassThrough"}}, "not active"),
+]
+
+
 @pytest.mark.parametrize(("policy", "type_", "compliant", "change", "fragment"), RESOURCE_CASES)
 def test_resource_rule_passes_compliant_and_catches_violation(
     policy: str, type_: str, compliant: dict[str, Any], change: dict[str, Any], fragment: str
@@ -1034,6 +1082,28 @@ def _second_origin_without_failover(plan: dict[str, Any]) -> None:
     )
 
 
+def _public_function(plan: dict[str, Any]) -> None:
+    """A resource policy on demo-basic's carrier processor that lets anyone invoke it."""
+    function = _first(plan, "aws:lambda/function:Function", "demo-basic")
+    permission = copy.deepcopy(function)
+    permission.update(
+        type="aws:lambda/permission:Permission",
+        name=function["name"].replace("-fn", "-public"),
+        urn=function["urn"]
+        .replace("aws:lambda/function:Function", "aws:lambda/permission:Permission")
+        .replace("-fn", "-public"),
+        inputs={"action": "lambda:InvokeFunction", "function": function["inputs"]["name"], "principal": "*"},
+    )
+    permission["options"]["dependsOn"] = [function["urn"]]
+    plan["resources"].append(permission)
+
+
+def _zip_on_old_runtime(plan: dict[str, Any]) -> None:
+    inputs = _first(plan, "aws:lambda/function:Function", "demo-basic")["inputs"]
+    inputs.pop("imageUri")
+    inputs.update(packageType="Zip", runtime="python3.8", handler="app.handler", s3Bucket="b", s3Key="k")
+
+
 MUTATIONS: dict[str, Mutation] = {
     "tenant-writes-stay-its-own": lambda p: _first(p, "kubernetes:velero.io/v1:Schedule", "demo-basic")["inputs"][
         "spec"
@@ -1184,6 +1254,21 @@ MUTATIONS: dict[str, Mutation] = {
         Principal={"AWS": "arn:aws:iam::123456789012:root"},
         Condition={"StringEquals": {"aws:PrincipalAccount": "123456789012"}},
     ),
+    "lambda-no-public-access": _public_function,
+    "lambda-supported-runtime": _zip_on_old_runtime,
+    "lambda-in-vpc": lambda p: _first(p, "aws:lambda/function:Function", "demo-basic")["inputs"].pop("vpcConfig"),
+    "lambda-multi-az": lambda p: _first(p, "aws:lambda/function:Function", "demo-basic")["inputs"]["vpcConfig"].update(
+        subnetIds=_first(p, "aws:lambda/function:Function", "demo-basic")["inputs"]["vpcConfig"]["subnetIds"][:1]
+    ),
+    "lambda-environment-encrypted": lambda p: _first(p, "aws:lambda/function:Function", "demo-basic")["inputs"].pop(
+        "kmsKeyArn"
+    ),
+    "lambda-active-tracing": lambda p: _first(p, "aws:lambda/function:Function", "demo-basic")["inputs"].update(
+        tracingConfig={"mode": "PassThrough"}
+    ),
+    "lambda-queue-failure-handling": lambda p: _first(
+        p, "aws:lambda/eventSourceMapping:EventSourceMapping", "demo-basic"
+    )["inputs"].update(functionResponseTypes=[]),
     "cache-users-confined": lambda p: _first(p, "aws:elasticache/user:User", None, "default")["inputs"].update(
         accessString="on ~* +@all"
     ),

@@ -40,6 +40,12 @@ class PlatformContract:
     shared_pod_security_group_id: pulumi.Output[str] = field(
         metadata={"doc": "the group every tenant pod carries (platform services, the cache)"}
     )
+    private_subnet_ids: pulumi.Output[list[str]] = field(
+        metadata={"doc": "the private subnets, one per AZ (a list): tenant job processors (Lambda) attach across them"}
+    )
+    endpoints_security_group_id: pulumi.Output[str] = field(
+        metadata={"doc": "the VPC endpoints' group: the only HTTPS egress of a tenant's job processors"}
+    )
     db_subnet_group_name: pulumi.Output[str] = field(
         metadata={"doc": "DB subnet group of the data subnets: tenant databases and DR replicas"}
     )

@@ -25,6 +25,13 @@ from components.tenant.tenant_messaging import TenantMessaging, TenantMessagingA
 from components.tenant.tenant_namespace import TenantNamespace, TenantNamespaceArgs
 from components.tenant.tenant_observability import TenantObservability, TenantObservabilityArgs
 from components.tenant.tenant_permissions import TenantPermissions, TenantPermissionsArgs
+from components.tenant.tenant_processors import SERVICES as PROCESSED_SERVICES
+from components.tenant.tenant_processors import (
+    TenantProcessors,
+    TenantProcessorsArgs,
+    processor_name,
+    processor_role_names,
+)
 from components.tenant.tenant_services import TenantServices, TenantServicesArgs
 from components.tenant.tenant_table import TenantTable, TenantTableArgs
 
@@ -54,6 +61,7 @@ class Tenant(pulumi.ComponentResource):
     bucket: SecureBucket | None
     table: TenantTable | None
     services: TenantServices
+    processors: TenantProcessors
 
     def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Tenant", name, None, opts)
@@ -116,13 +124,21 @@ class Tenant(pulumi.ComponentResource):
                 workload_role_arns=key_users,
                 secrets_role_arn=self.identity.secrets_role.arn,
                 backup_role_arn=platform.backup_role_arn if home else None,
+                processor_role_names=processor_role_names(s, t),
             ),
             child,
         )
         self.messaging = TenantMessaging(
             f"{name}-messaging",
             TenantMessagingArgs(
-                settings=s, tenant=t, kms_key_arn=self.key.arn, workload_role_arns=[r.arn for r in roles.values()]
+                settings=s,
+                tenant=t,
+                kms_key_arn=self.key.arn,
+                workload_role_arns=[r.arn for r in roles.values()],
+                processor_role_arns={
+                    svc: pulumi.Output.concat("arn:aws:iam::", args.account_id, ":role/", processor_name(s, t, svc))
+                    for svc in PROCESSED_SERVICES
+                },
             ),
             child,
         )
@@ -256,7 +272,7 @@ class Tenant(pulumi.ComponentResource):
             child,
         )
         replica = self.database.replica if self.database else None
-        TenantObservability(
+        observability = TenantObservability(
             f"{name}-observability",
             TenantObservabilityArgs(
                 settings=s,
@@ -267,6 +283,22 @@ class Tenant(pulumi.ComponentResource):
                 replica_identifier=replica.identifier if replica else None,
                 queue_names={svc: q.name for svc, q in self.messaging.queues.items()},
                 dead_letter_queue_names={svc: q.name for svc, q in self.messaging.dead_letter_queues.items()},
+            ),
+            child,
+        )
+        # Lambda processors of the job queues, wherever the queues are (every serving region).
+        self.processors = TenantProcessors(
+            f"{name}-processors",
+            TenantProcessorsArgs(
+                settings=s,
+                tenant=t,
+                account_id=args.account_id,
+                kms_key_arn=self.key.arn,
+                queues=self.messaging.queues,
+                vpc_id=platform.vpc_id,
+                subnet_ids=platform.private_subnet_ids,
+                endpoints_security_group_id=platform.endpoints_security_group_id,
+                alert_topic_arns={severity: topic.arn for severity, topic in observability.topics.items()},
             ),
             child,
         )

@@ -35,15 +35,19 @@ CRYPTO_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateD
 # AWS services that encrypt tenant data with the data key on behalf of a caller.
 # DynamoDB: the tenant's table (TenantTable); its workloads read and write it through DynamoDB.
 DATA_SERVICES = ("rds", "secretsmanager", "s3", "sqs", "sns", "logs", "dynamodb")
-# Services through which the deploy role encrypts: secret values it writes (and reads back on refresh)
-# and backup vaults it creates (CreateBackupVault takes GenerateDataKey/Decrypt on the vault key).
-DEPLOY_SERVICES = ("secretsmanager", "backup")
+# Services through which the deploy role encrypts: secret values it writes (and reads back on refresh),
+# backup vaults it creates (CreateBackupVault takes GenerateDataKey/Decrypt on the vault key) and the
+# job processors' environment variables (CreateFunction with a KMSKeyArn encrypts them as the caller).
+DEPLOY_SERVICES = ("secretsmanager", "backup", "lambda")
 # Services whose grants the deploy role creates for the resources it provisions (RDS instances,
 # replicas and backup replication, backup vaults, secrets, the DynamoDB table: CreateTable with a
-# customer managed key creates DynamoDB's grant as its caller).
-GRANT_SERVICES = ("rds", "backup", "secretsmanager", "dynamodb")
+# customer managed key creates DynamoDB's grant as its caller; Lambda functions' environments).
+GRANT_SERVICES = ("rds", "backup", "secretsmanager", "dynamodb", "lambda")
 # Services through which AWS Backup reads, copies and restores the tenant's data.
 BACKUP_SERVICES = ("backup", "s3", "rds", "dynamodb")
+# Through which the tenant's job processors decrypt: their queue's messages (SQS) and their own
+# environment variables (Lambda).
+PROCESSOR_SERVICES = ("sqs", "lambda")
 
 
 @dataclass
@@ -54,6 +58,7 @@ class TenantKeyArgs:
     workload_role_arns: Mapping[str, pulumi.Input[str]]  # carrier, policy; empty for DR-only copies
     secrets_role_arn: pulumi.Input[str] | None
     backup_role_arn: pulumi.Input[str] | None = None  # AWS Backup's role: backs up and restores the tenant
+    processor_role_names: Sequence[str] = ()  # the job processors' roles (created after the key)
 
 
 def deploy_role_arn(settings: StackSettings, account: str) -> str:
@@ -165,6 +170,23 @@ def velero_statement(region: str, account: str, roles: Sequence[str]) -> dict[st
     }
 
 
+def processor_statement(region: str, account: str, roles: Sequence[str]) -> dict[str, Any]:
+    """The tenant's job processors (Lambda) decrypt their queue's messages and their environment,
+    through SQS and Lambda only. Named by condition: their roles are created after this key
+    (components/tenant/tenant_processors.py), and KMS refuses a policy naming a missing principal."""
+    return {
+        "Sid": "JobProcessorsDecryptThroughSqsAndLambda",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ["kms:Decrypt", "kms:DescribeKey"],
+        "Resource": "*",
+        "Condition": {
+            "ArnEquals": {"aws:PrincipalArn": list(roles)},
+            "StringEquals": {"kms:ViaService": via(region, PROCESSOR_SERVICES), "kms:CallerAccount": account},
+        },
+    }
+
+
 def velero_roles(settings: StackSettings, tenant: Tenant, account: str) -> list[str]:
     """Velero's roles that use a tenant's data key in this region."""
     names = [velero_role_name(settings, settings.region), velero_replication_role_name(settings, settings.region)]
@@ -182,6 +204,7 @@ def data_key_policy(
     secrets_reader: str | None,
     backup_role: str | None = None,
     velero: Sequence[str] = (),
+    processors: Sequence[str] = (),
 ) -> str:
     services = via(region, DATA_SERVICES)
     statements: list[dict[str, Any]] = [
@@ -220,6 +243,7 @@ def data_key_policy(
             else []
         ),
         *([velero_statement(region, account, velero)] if velero else []),
+        *([processor_statement(region, account, processors)] if processors else []),
         logs_statement(region, account, sid="CloudWatchLogsForTenantLogGroups"),
         {
             # CloudWatch alarms publish to the tenant's encrypted alert topics.
@@ -284,7 +308,15 @@ class TenantKey(pulumi.ComponentResource):
         admins = list(s.cluster.admin_role_arns)
         data_policy = pulumi.Output.all(args.account_id, args.secrets_role_arn, args.backup_role_arn, *workloads).apply(
             lambda v: data_key_policy(
-                s.region, v[0], admins, deploy_role_arn(s, v[0]), v[3:], v[1], v[2], velero_roles(s, t, v[0])
+                s.region,
+                v[0],
+                admins,
+                deploy_role_arn(s, v[0]),
+                v[3:],
+                v[1],
+                v[2],
+                velero_roles(s, t, v[0]),
+                [f"arn:aws:iam::{v[0]}:role/{n}" for n in args.processor_role_names],
             )
         )
         self.key = self._key(name, f"Data key of tenant {t.id} ({s.stack})", data_policy, tags, self.alias)

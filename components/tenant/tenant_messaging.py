@@ -1,10 +1,11 @@
 """A tenant's job queues (each with a dead-letter queue and redrive) and update topics for the
 carrier and policy services (seed 000), encrypted with the tenant key; their resource policies
-admit only the tenant's own workload roles."""
+admit only the tenant's own workload roles, and a job queue also its own job processor (Lambda,
+TenantProcessors), whose role is created after the queue and is granted by its own IAM policy."""
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -23,9 +24,16 @@ class TenantMessagingArgs:
     tenant: Tenant
     kms_key_arn: pulumi.Input[str]
     workload_role_arns: Sequence[pulumi.Input[str]]  # the only principals that use the queues/topics
+    # service -> its job processor's role ARN (known by name before the role exists): not denied
+    # on that service's job queue (same account: its identity policy grants it)
+    processor_role_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
-def only_roles_policy(resource_arn: str, roles: Sequence[str], actions: Sequence[str]) -> str:
+def only_roles_policy(
+    resource_arn: str, roles: Sequence[str], actions: Sequence[str], exempt: Sequence[str] = ()
+) -> str:
+    """Allow the tenant's workload roles, deny everyone else; `exempt` principals (the queue's own
+    processor) are only left out of the deny, so their identity policy decides."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -43,7 +51,7 @@ def only_roles_policy(resource_arn: str, roles: Sequence[str], actions: Sequence
                     "Principal": "*",
                     "Action": list(actions),
                     "Resource": resource_arn,
-                    "Condition": {"StringNotEquals": {"aws:PrincipalArn": list(roles)}},
+                    "Condition": {"StringNotEquals": {"aws:PrincipalArn": [*roles, *exempt]}},
                 },
             ],
         },
@@ -88,12 +96,17 @@ class TenantMessaging(pulumi.ComponentResource):
                 tags={**tags, "service": service},
                 opts=child,
             )
-            for policy_name, q in ((f"{name}-{service}-jobs", queue), (f"{name}-{service}-jobs-dlq", dlq)):
+            processor = args.processor_role_arns.get(service)
+            exempt = pulumi.Output.all(*([processor] if processor is not None else []))
+            for policy_name, q, consumers in (
+                (f"{name}-{service}-jobs", queue, exempt),
+                (f"{name}-{service}-jobs-dlq", dlq, pulumi.Output.from_input([])),
+            ):
                 aws.sqs.QueuePolicy(
                     policy_name,
                     queue_url=q.url,
-                    policy=pulumi.Output.all(q.arn, roles).apply(
-                        lambda v: only_roles_policy(v[0], v[1], QUEUE_DATA_ACTIONS)
+                    policy=pulumi.Output.all(q.arn, roles, consumers).apply(
+                        lambda v: only_roles_policy(v[0], v[1], QUEUE_DATA_ACTIONS, v[2])
                     ),
                     opts=child,
                 )

@@ -15,6 +15,7 @@ from . import (
     platform,
     residency,
     resilience,
+    serverless,
     storage,
     tenancy,
     workloads,
@@ -39,6 +40,7 @@ RULES: tuple[Rule, ...] = (
     *access.RULES,
     *isolation.RULES,
     *observability.RULES,
+    *serverless.RULES,
 )
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 POLICIES: list[Policy] = [to_policy(rule) for rule in RULES]

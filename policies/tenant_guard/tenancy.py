@@ -121,6 +121,8 @@ UNTAGGABLE = frozenset(
         "aws:secretsmanager/secretPolicy:SecretPolicy",
         "aws:secretsmanager/secretRotation:SecretRotation",
         "aws:kms/grant:Grant",
+        "aws:lambda/permission:Permission",
+        "aws:lambda/functionUrl:FunctionUrl",
         "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
         "aws:sns/topicDataProtectionPolicy:TopicDataProtectionPolicy",
         "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
