@@ -638,7 +638,7 @@ def _pool(p: _Fields) -> NodePool:
 
 
 def _images(svc: _Fields) -> ServiceImages:
-    svc.only(("registry", "carrier", "policy", "migrations"))
+    svc.only(("registry", "carrier", "policy", "migrations", "aggregator"))
     registry = svc.string("registry")
     location = _REGISTRY.match(registry)
     if location is None:
@@ -658,7 +658,12 @@ def _images(svc: _Fields) -> ServiceImages:
             raise i.fail("tag", f"'{tag}' must be an exact release tag, not latest")
         return Image(location["account"], location["region"], f"{location['path'][1:]}/{name}", tag)
 
-    return ServiceImages(carrier=image("carrier"), policy=image("policy"), migrations=image("migrations"))
+    return ServiceImages(
+        carrier=image("carrier"),
+        policy=image("policy"),
+        migrations=image("migrations"),
+        aggregator=image("aggregator"),
+    )
 
 
 def _dr(d: _Fields, region: str, tenants: tuple[Tenant, ...]) -> DrSettings:

@@ -88,6 +88,7 @@ class ServiceImages:
     carrier: Image
     policy: Image
     migrations: Image
+    aggregator: Image  # combines the carrier and policy APIs' answers for the client (scatter-gather)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The tier table: the one place where tenant sizes, availability and retention are decided.
 
 Everything tier-dependent (namespace quota, compute placement, database class and HA, backups,
-autoscaling, recovery targets, log retention) derives from `TIERS`. A tenant's overrides may only
-strengthen its tier (see `catalog.loader`), and `effective_tier` applies them.
+autoscaling, recovery targets, log retention, the aggregator's fan-out timeouts) derives from
+`TIERS`. A tenant's overrides may only strengthen its tier (see `catalog.loader`), and
+`effective_tier` applies them.
 """
 
 from dataclasses import dataclass, replace
@@ -63,6 +64,12 @@ class Tier:
     monthly_budget_usd: int  # AWS Budget per tenant; alerts at 80 % actual and 100 % forecast
     service_cpu: str  # per-container request; limits are twice the request
     service_memory: str
+    # The aggregator's fan-out to the carrier and policy APIs: each call's timeout and the whole
+    # request's deadline. Higher tiers run more replicas (dedicated nodes for premium) and promise
+    # faster answers: tighter limits shed a slow dependency sooner and answer with flagged partial
+    # results rather than holding the client.
+    fanout_call_timeout_ms: int
+    fanout_deadline_ms: int
 
 
 # Instance classes a tenant database may use, smallest first. An override may only move up.
@@ -109,6 +116,8 @@ TIERS: dict[str, Tier] = {
         monthly_budget_usd=1500,
         service_cpu="100m",
         service_memory="256Mi",
+        fanout_call_timeout_ms=2500,
+        fanout_deadline_ms=5000,
     ),
     "standard": Tier(
         name="standard",
@@ -133,6 +142,8 @@ TIERS: dict[str, Tier] = {
         monthly_budget_usd=6000,
         service_cpu="250m",
         service_memory="512Mi",
+        fanout_call_timeout_ms=2000,
+        fanout_deadline_ms=4000,
     ),
     "premium": Tier(
         name="premium",
@@ -158,6 +169,8 @@ TIERS: dict[str, Tier] = {
         monthly_budget_usd=20000,
         service_cpu="500m",
         service_memory="1Gi",
+        fanout_call_timeout_ms=1500,
+        fanout_deadline_ms=3000,
     ),
 }
 

@@ -197,6 +197,7 @@ STACK: dict[str, str] = {
             "carrier": {"image": "carrier-service", "tag": "1.14.2"},
             "policy": {"image": "policy-service", "tag": "2.3.0"},
             "migrations": {"image": "schema-migrations", "tag": "2.3.0"},
+            "aggregator": {"image": "aggregator-service", "tag": "1.0.0"},
         }
     ),
     "p:cluster": json.dumps(

@@ -22,7 +22,7 @@ from components.tenant.tenant_database import TenantDatabase, TenantDatabaseArgs
 from components.tenant.tenant_identity import TenantIdentity, TenantIdentityArgs, operators_group
 from components.tenant.tenant_key import TenantKey, TenantKeyArgs
 from components.tenant.tenant_messaging import TenantMessaging, TenantMessagingArgs
-from components.tenant.tenant_namespace import TenantNamespace, TenantNamespaceArgs
+from components.tenant.tenant_namespace import AGGREGATOR, TenantNamespace, TenantNamespaceArgs
 from components.tenant.tenant_observability import TenantObservability, TenantObservabilityArgs
 from components.tenant.tenant_permissions import TenantPermissions, TenantPermissionsArgs
 from components.tenant.tenant_services import TenantServices, TenantServicesArgs
@@ -183,6 +183,7 @@ class Tenant(pulumi.ComponentResource):
                 bucket_arn=f"arn:aws:s3:::{bucket_name}",
                 database_resource_id=db.resource_id if db else None,
                 cache=args.cache,
+                aggregator_role=self.identity.aggregator_role.role,
             ),
             child,
         )
@@ -234,6 +235,7 @@ class Tenant(pulumi.ComponentResource):
                 tenant=t,
                 namespace=self.namespace.namespace_name,
                 workload_role_arns={w: r.arn for w, r in roles.items()}
+                | {AGGREGATOR: self.identity.aggregator_role.arn}
                 | ({"migrations": users.migrations_role.arn} if users else {}),
                 runtime_config=runtime,
                 queue_urls={svc: q.url for svc, q in self.messaging.queues.items()},
