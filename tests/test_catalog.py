@@ -376,6 +376,12 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
             "not an image name",
         ),
         (
+            "p:services",
+            json.dumps({k: v for k, v in json.loads(STACK["p:services"]).items() if k != "aggregator"}),
+            "p.services.aggregator",
+            "required key is missing",
+        ),
+        (
             "p:cluster",
             json.dumps({**json.loads(STACK["p:cluster"]), "adminRoleArns": []}),
             "p.cluster.adminRoleArns",
