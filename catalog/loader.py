@@ -666,7 +666,7 @@ def _pool(p: _Fields) -> NodePool:
 
 
 def _images(svc: _Fields, region: str) -> ServiceImages:
-    svc.only(("registry", "carrier", "policy", "migrations", "carrierProcessor", "policyProcessor"))
+    svc.only(("registry", "carrier", "policy", "migrations", "carrierProcessor", "policyProcessor", "aggregator"))
     registry = svc.string("registry")
     location = _REGISTRY.match(registry)
     if location is None:
@@ -699,6 +699,7 @@ def _images(svc: _Fields, region: str) -> ServiceImages:
         migrations=image("migrations"),
         carrier_processor=image("carrierProcessor"),
         policy_processor=image("policyProcessor"),
+        aggregator=image("aggregator"),
     )
 
 

@@ -95,6 +95,8 @@ class ServiceImages:
     def processor(self, service: str) -> Image:
         return self.carrier_processor if service == "carrier" else self.policy_processor
 
+    aggregator: Image  # combines the carrier and policy APIs' answers for the client (scatter-gather)
+
 
 @dataclass(frozen=True)
 class DrSettings:

@@ -1,11 +1,11 @@
 """The tier table: the one place where tenant sizes, availability and retention are decided.
 
 Everything tier-dependent (namespace quota, compute placement, database class and HA, backups,
-autoscaling, recovery targets, log retention, DynamoDB capacity) derives from `TIERS`. A tenant's
-overrides may only strengthen its tier (see `catalog.loader`), and `effective_tier` applies them;
-`for_environment` then applies what an environment demands of every tier (production: Multi-AZ
-for every tenant database, seed 004 "High Availability: Multi-AZ deployment with automated
-failover"). Both only add protection.
+autoscaling, recovery targets, log retention, DynamoDB capacity, the aggregator's fan-out
+timeouts) derives from `TIERS`. A tenant's overrides may only strengthen its tier (see
+`catalog.loader`), and `effective_tier` applies them; `for_environment` then applies what an
+environment demands of every tier (production: Multi-AZ for every tenant database, seed 004 "High
+Availability: Multi-AZ deployment with automated failover"). Both only add protection.
 """
 
 from dataclasses import dataclass, replace
@@ -86,6 +86,12 @@ class Tier:
     # reserved for the function out of the account's regional pool (None: the shared pool).
     processor_max_concurrency: int
     processor_reserved_concurrency: int | None
+    # The aggregator's fan-out to the carrier and policy APIs: each call's timeout and the whole
+    # request's deadline. Higher tiers run more replicas (dedicated nodes for premium) and promise
+    # faster answers: tighter limits shed a slow dependency sooner and answer with flagged partial
+    # results rather than holding the client.
+    fanout_call_timeout_ms: int
+    fanout_deadline_ms: int
 
 
 # Instance classes a tenant database may use, smallest first. An override may only move up.
@@ -147,6 +153,8 @@ TIERS: dict[str, Tier] = {
         service_memory="256Mi",
         processor_max_concurrency=2,  # capped in the shared pool: a basic tenant cannot starve others
         processor_reserved_concurrency=None,
+        fanout_call_timeout_ms=2500,
+        fanout_deadline_ms=5000,
     ),
     "standard": Tier(
         name="standard",
@@ -174,6 +182,8 @@ TIERS: dict[str, Tier] = {
         service_memory="512Mi",
         processor_max_concurrency=5,
         processor_reserved_concurrency=5,
+        fanout_call_timeout_ms=2000,
+        fanout_deadline_ms=4000,
     ),
     "premium": Tier(
         name="premium",
@@ -202,6 +212,8 @@ TIERS: dict[str, Tier] = {
         service_memory="1Gi",
         processor_max_concurrency=20,
         processor_reserved_concurrency=20,
+        fanout_call_timeout_ms=1500,
+        fanout_deadline_ms=3000,
     ),
 }
 

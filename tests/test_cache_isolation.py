@@ -230,7 +230,7 @@ def test_each_tenant_connects_only_as_its_own_cache_user(plans: dict[str, Any], 
             assert as_list(st["Action"]) == ["elasticache:Connect"], policy["urn"]
             assert sorted(as_list(st["Resource"])) == sorted([group_arn, user_arn]), policy["urn"]
             connecting[tenant] = connecting.get(tenant, 0) + 1
-    assert connecting == {t: 2 for t in own}, "both services (carrier, policy) of every tenant, nobody else"
+    assert connecting == {t: 3 for t in own}, "carrier, policy and the aggregator of every tenant, nobody else"
 
 
 @pytest.mark.parametrize("stack", STACKS)

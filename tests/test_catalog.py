@@ -199,6 +199,7 @@ STACK: dict[str, str] = {
             "migrations": {"image": "schema-migrations", "tag": "2.3.0"},
             "carrierProcessor": {"image": "carrier-jobs-processor", "tag": "1.14.2"},
             "policyProcessor": {"image": "policy-jobs-processor", "tag": "2.3.0"},
+            "aggregator": {"image": "aggregator-service", "tag": "1.0.0"},
         }
     ),
     "p:cluster": json.dumps(
@@ -375,6 +376,12 @@ def test_valid_stack_settings(tmp_path: Path) -> None:
             json.dumps({**json.loads(STACK["p:services"]), "policy": {"image": "Policy Service", "tag": "1"}}),
             "p.services.policy.image",
             "not an image name",
+        ),
+        (
+            "p:services",
+            json.dumps({k: v for k, v in json.loads(STACK["p:services"]).items() if k != "aggregator"}),
+            "p.services.aggregator",
+            "required key is missing",
         ),
         (
             "p:cluster",

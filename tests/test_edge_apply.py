@@ -236,10 +236,18 @@ def _images(plan: dict[str, Any]) -> list[str]:
 def test_tenant_workloads_run_the_digest_their_tag_resolves_to(plans: dict[str, Any], stack: str) -> None:
     settings = settings_for(stack)
     configured = {
-        i.repository: i for i in (settings.images.carrier, settings.images.policy, settings.images.migrations)
+        i.repository: i
+        for i in (
+            settings.images.carrier,
+            settings.images.policy,
+            settings.images.migrations,
+            settings.images.aggregator,
+        )
     }
     images = _images(plans[stack])
-    assert images and {"schema-migrations"} <= {i.split("@")[0].rsplit("/", 1)[-1] for i in images}
+    assert images and {"schema-migrations", "aggregator-service"} <= {
+        i.split("@")[0].rsplit("/", 1)[-1] for i in images
+    }
     for image in images:
         match = _DIGEST_REF.match(image)
         assert match, image

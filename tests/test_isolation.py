@@ -74,7 +74,9 @@ def test_mesh_admits_only_the_router_and_the_tenant_itself(plans: dict[str, Any]
             for rule in ap["inputs"]["spec"]["rules"]:
                 for source in (f["source"] for f in rule["from"]):
                     assert set(source.get("namespaces", [a])) == {a}
-                    assert all(p.startswith("cluster.local/ns/nginx-ingress/") for p in source.get("principals", []))
+                    # the router, or the tenant's own aggregator (held to forwarding the caller's token)
+                    own = ("cluster.local/ns/nginx-ingress/", f"cluster.local/ns/{a}/sa/aggregator")
+                    assert all(p.startswith(own) for p in source.get("principals", []))
                     assert not mentions(json.dumps(source), b)
         (peer_auth,) = owned(plan, a, "kubernetes:security.istio.io/v1:PeerAuthentication")
         assert peer_auth["inputs"]["spec"]["mtls"]["mode"] == "STRICT"
@@ -98,12 +100,13 @@ def test_iam_policies_of_one_tenant_name_only_its_own_resources(plans: dict[str,
     for a, b in pairs(plan):
         policies = owned(plan, a, "aws:iam/rolePolicy:RolePolicy")
         kinds = {p["name"].removeprefix(f"tenant-{a}-") for p in policies}
-        # carrier, policy, secret reader (+ with its database: migrations, master-secret reader;
-        # + document replication)
-        assert {"permissions-carrier", "permissions-policy", "permissions-secrets"} <= kinds
+        # carrier, policy, aggregator, secret reader (+ with its database: migrations,
+        # master-secret reader; + document replication)
+        assert {"permissions-carrier", "permissions-policy", "permissions-aggregator", "permissions-secrets"} <= kinds
         assert kinds <= {
             "permissions-carrier",
             "permissions-policy",
+            "permissions-aggregator",
             "permissions-secrets",
             "db-users-migrations",
             "db-users-master-secret",

@@ -138,6 +138,30 @@ def test_mesh_rule_with_not_namespaces_admits_other_tenants_pods(base: Any) -> N
     assert_opens(new, "mesh", "harbor-mutual", "granite-re")
 
 
+def test_mesh_aggregator_fanning_out_to_another_tenants_apis(base: Any) -> None:
+    """ "One aggregator for the shared lookups": harbor-mutual's aggregator may call API pods of any
+    namespace, granite-re's APIs admit aggregators from any namespace (network and mesh)."""
+
+    def mutate(plan: Plan) -> None:
+        out = one(
+            plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "tenant-harbor-mutual-ns-allow-aggregator-egress"
+        )
+        out["inputs"]["spec"]["egress"][0]["to"][0]["namespaceSelector"] = {
+            "matchLabels": {"istio-injection": "enabled"}
+        }
+        same = one(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "tenant-granite-re-ns-allow-same-namespace")
+        aggregators = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "aggregator"}}}
+        same["inputs"]["spec"]["ingress"][0]["from"].append({"namespaceSelector": {}, **aggregators})
+        authz = one(plan, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "tenant-granite-re-ns-authz")
+        authz["inputs"]["spec"]["rules"].append(
+            {"from": [{"source": {"principals": ["cluster.local/ns/*/sa/aggregator"]}}]}
+        )
+
+    new = opened(base, mutate)
+    assert_opens(new, "mesh", "harbor-mutual", "granite-re")
+    assert any("allow-aggregator-egress" in " ".join(c.evidence) for c in new), sorted(c.line() for c in new)
+
+
 # ---------------------------------------------------------------- Kubernetes RBAC
 
 

@@ -242,7 +242,9 @@ def test_tenant_egress_names_its_destinations_never_the_vpc(plans: dict[str, Any
                         if peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "observability"}:
                             assert peer["podSelector"]["matchLabels"] == TELEMETRY_COLLECTOR
                     else:
-                        assert peer.get("podSelector") == {}, f"{np['urn']}: {peer}"  # its own namespace
+                        # its own namespace: every pod, or (the aggregator) named pods on named ports
+                        assert "podSelector" in peer, f"{np['urn']}: {peer}"
+                        assert peer["podSelector"] == {} or ports, f"{np['urn']}: every port of {peer}"
         assert database_ports == ({3306} if holds_data else set()), f"{tenant}: database egress {database_ports}"
 
 

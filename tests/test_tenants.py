@@ -37,7 +37,7 @@ SERVED = sorted(t for t in CATALOG if "us-east-1" in CATALOG[t].regions)
 def test_services_are_hardened_and_sized_by_tier(plan: dict[str, Any], tenant: str) -> None:
     tier = CATALOG[tenant].tier
     deployments = named(plan, tenant, "kubernetes:apps/v1:Deployment")
-    assert set(deployments) == {"carrier-api", "carrier-worker", "policy-api", "policy-worker"}
+    assert set(deployments) == {"carrier-api", "carrier-worker", "policy-api", "policy-worker", "aggregator"}
     for name, d in deployments.items():
         pod = d["inputs"]["spec"]["template"]["spec"]
         assert pod["automountServiceAccountToken"] is False
@@ -87,12 +87,12 @@ def test_scaling_and_disruption_follow_the_tier(plan: dict[str, Any], tenant: st
             f"-{tenant}-{obj['inputs']['metadata']['name'].split('-')[0]}-jobs"
         )
     vpas = owned(plan, tenant, "kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler")
-    assert len(vpas) == 4 and all(v["inputs"]["spec"]["updatePolicy"]["updateMode"] == "Off" for v in vpas)
+    assert len(vpas) == 5 and all(v["inputs"]["spec"]["updatePolicy"]["updateMode"] == "Off" for v in vpas)
     pdbs = owned(plan, tenant, "kubernetes:policy/v1:PodDisruptionBudget")
     if tier.pdb_min_available is None:
         assert pdbs == []
     else:
-        assert len(pdbs) == 4 and {p["inputs"]["spec"]["minAvailable"] for p in pdbs} == {tier.pdb_min_available}
+        assert len(pdbs) == 5 and {p["inputs"]["spec"]["minAvailable"] for p in pdbs} == {tier.pdb_min_available}
 
 
 @pytest.mark.parametrize("tenant", SERVED)
@@ -106,7 +106,7 @@ def test_route_on_the_tenant_host_names(plan: dict[str, Any], tenant: str) -> No
         f"{tenant}-origin-us-east-1.insure.example.com",  # what its CloudFront front-end sends as Host
     ]
     services = {p["backend"]["service"]["name"] for r in spec["rules"] for p in r["http"]["paths"]}
-    assert services == {"carrier-api", "policy-api"}
+    assert services == {"carrier-api", "policy-api", "aggregator"}
 
 
 HOME = sorted(t for t in SERVED if CATALOG[t].home_region == "us-east-1")
@@ -188,9 +188,9 @@ def test_identity_is_the_tenants_own(plan: dict[str, Any], tenant: str) -> None:
         for name, account in named(plan, tenant, "kubernetes:core/v1:ServiceAccount").items()
         if account["inputs"]["metadata"]["namespace"] == CATALOG[tenant].namespace
     }
-    assert set(accounts) == {"carrier", "policy", "migrations", "tenant-secrets"}
+    assert set(accounts) == {"carrier", "policy", "aggregator", "migrations", "tenant-secrets"}
     home = CATALOG[tenant].home_region == "us-east-1"
-    roles = {"carrier": "carrier", "policy": "policy", "tenant-secrets": "secrets"} | (
+    roles = {"carrier": "carrier", "policy": "policy", "aggregator": "aggregator", "tenant-secrets": "secrets"} | (
         {"migrations": "migrations"} if home else {}
     )
     for name, role in roles.items():
@@ -242,3 +242,6 @@ def test_tier_table_is_monotonic() -> None:
         assert lower.log_retention_days <= higher.log_retention_days
         assert lower.rpo_minutes >= higher.rpo_minutes and lower.rto_minutes >= higher.rto_minutes
         assert lower.monthly_budget_usd <= higher.monthly_budget_usd
+        # A higher tier answers sooner: its fan-out gives up on a slow service no later.
+        assert lower.fanout_call_timeout_ms >= higher.fanout_call_timeout_ms
+        assert lower.fanout_deadline_ms >= higher.fanout_deadline_ms

@@ -22,7 +22,7 @@ from components.tenant.tenant_database import TenantDatabase, TenantDatabaseArgs
 from components.tenant.tenant_identity import TenantIdentity, TenantIdentityArgs, operators_group
 from components.tenant.tenant_key import TenantKey, TenantKeyArgs
 from components.tenant.tenant_messaging import TenantMessaging, TenantMessagingArgs
-from components.tenant.tenant_namespace import TenantNamespace, TenantNamespaceArgs
+from components.tenant.tenant_namespace import AGGREGATOR, TenantNamespace, TenantNamespaceArgs
 from components.tenant.tenant_observability import TenantObservability, TenantObservabilityArgs
 from components.tenant.tenant_permissions import TenantPermissions, TenantPermissionsArgs
 from components.tenant.tenant_processors import SERVICES as PROCESSED_SERVICES
@@ -207,6 +207,7 @@ class Tenant(pulumi.ComponentResource):
                 database_resource_id=db.resource_id if db else None,
                 cache=args.cache,
                 table_arn=self.table.table.arn if self.table else None,
+                aggregator_role=self.identity.aggregator_role.role,
             ),
             child,
         )
@@ -260,6 +261,7 @@ class Tenant(pulumi.ComponentResource):
                 tenant=t,
                 namespace=self.namespace.namespace_name,
                 workload_role_arns={w: r.arn for w, r in roles.items()}
+                | {AGGREGATOR: self.identity.aggregator_role.arn}
                 | ({"migrations": users.migrations_role.arn} if users else {}),
                 runtime_config=runtime,
                 queue_urls={svc: q.url for svc, q in self.messaging.queues.items()},

@@ -19,6 +19,7 @@ from catalog.model import cognito_issuer
 from components.platform.secrets_delivery import TENANT_STORE_ACCOUNT
 from components.shared.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, trust_policy
 from components.shared.tags import tenant_tags
+from components.tenant.tenant_namespace import AGGREGATOR  # its own role: the tenant's cache user only
 
 WORKLOADS = ("carrier", "policy")  # one service account and IAM role each; migrations need no AWS access
 NAMESPACE_VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
@@ -42,6 +43,7 @@ class TenantIdentityArgs:
 
 class TenantIdentity(pulumi.ComponentResource):
     workload_roles: dict[str, ServiceAccountRole]
+    aggregator_role: ServiceAccountRole
     secrets_role: aws.iam.Role
     operators_role: aws.iam.Role
     user_pool: aws.cognito.UserPool | None
@@ -69,6 +71,19 @@ class TenantIdentity(pulumi.ComponentResource):
             )
             for workload in WORKLOADS
         }
+        # Kept apart from the workload roles: no queue, topic, bucket, database or key grants.
+        self.aggregator_role = ServiceAccountRole(
+            f"{name}-{AGGREGATOR}",
+            ServiceAccountRoleArgs(
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_provider_url=args.oidc_provider_url,
+                namespace=t.namespace,
+                service_account=AGGREGATOR,
+                tags=tags,
+                role_name=f"{prefix}-{AGGREGATOR}",
+            ),
+            child,
+        )
 
         # This tenant's SecretStore only: the operator presents the token of the store's service
         # account in the tenant's namespace (auth.jwt), so the trust names that namespace itself.
@@ -139,6 +154,7 @@ class TenantIdentity(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "workloadRoles": {w: r.arn for w, r in self.workload_roles.items()},
+                "aggregatorRole": self.aggregator_role.arn,
                 "operatorsRoleArn": self.operators_role.arn,
                 "issuer": self.issuer,
             }

@@ -2,7 +2,8 @@
 and limit range from the tier, default-deny network policies with only the allows its services
 need, STRICT mTLS with an authorization policy that admits only the tenant itself and router requests
 carrying a JWT of the tenant's own issuer (in every serving region; a region that does not know the
-issuer yet refuses the router), and namespace-only RBAC for its operators: view, logs and rollout
+issuer yet refuses the router), the aggregator fenced in (only the router calls it; it reaches only
+the tenant's carrier and policy APIs, and only with the caller's token), and namespace-only RBAC for its operators: view, logs and rollout
 restart, enforced by an admission policy that refuses any other change to a deployment."""
 
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from components.shared.tags import tenant_labels
 
 POD_SECURITY = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 APP_PORT = 8080
+NAME_LABEL = "app.kubernetes.io/name"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+AGGREGATOR = "aggregator"  # components.tenant.tenant_services: its Deployment, service account, role
+AGGREGATED = ("carrier", "policy")  # the APIs it fans out to, in its own namespace only
 ROUTER_NAMESPACE = "nginx-ingress"  # components.edge.ingress_routing
 ROUTER_PRINCIPAL = f"cluster.local/ns/{ROUTER_NAMESPACE}/sa/nginx-ingress"
 MESH_NAMESPACE = "istio-system"
@@ -233,6 +238,19 @@ class TenantNamespace(pulumi.ComponentResource):
     ) -> None:
         np = k8s.networking.v1
         everything = k8s.meta.v1.LabelSelectorArgs()
+        # The aggregator's pods get their own, narrower rules (allow-aggregator-egress, the router).
+        not_aggregator = k8s.meta.v1.LabelSelectorArgs(
+            match_expressions=[
+                k8s.meta.v1.LabelSelectorRequirementArgs(key=NAME_LABEL, operator="NotIn", values=[AGGREGATOR])
+            ]
+        )
+        aggregator = k8s.meta.v1.LabelSelectorArgs(match_labels={NAME_LABEL: AGGREGATOR})
+        aggregated_apis = k8s.meta.v1.LabelSelectorArgs(
+            match_labels={COMPONENT_LABEL: "api"},
+            match_expressions=[
+                k8s.meta.v1.LabelSelectorRequirementArgs(key=NAME_LABEL, operator="In", values=list(AGGREGATED))
+            ],
+        )
 
         def namespace(label: str) -> k8s.meta.v1.LabelSelectorArgs:
             return k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": label})
@@ -246,7 +264,7 @@ class TenantNamespace(pulumi.ComponentResource):
             "default-deny": np.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Ingress", "Egress"]),
             "allow-dns-egress": spec_args(DNS_EGRESS),
             "allow-same-namespace": np.NetworkPolicySpecArgs(
-                pod_selector=everything,
+                pod_selector=not_aggregator,
                 policy_types=["Ingress", "Egress"],
                 ingress=[np.NetworkPolicyIngressRuleArgs(from_=[np.NetworkPolicyPeerArgs(pod_selector=everything)])],
                 egress=[np.NetworkPolicyEgressRuleArgs(to=[np.NetworkPolicyPeerArgs(pod_selector=everything)])],
@@ -308,13 +326,29 @@ class TenantNamespace(pulumi.ComponentResource):
                 ],
             ),
             "allow-vpc-services-egress": np.NetworkPolicySpecArgs(
-                pod_selector=everything,
+                pod_selector=not_aggregator,
                 policy_types=["Egress"],
                 egress=[
                     np.NetworkPolicyEgressRuleArgs(
                         to=[np.NetworkPolicyPeerArgs(ip_block=np.IPBlockArgs(cidr=cidr)) for cidr in data_subnets],
                         ports=[tcp(port) for port in vpc_ports],
                     )
+                ],
+            ),
+            # The aggregator calls the tenant's carrier and policy APIs (pod port, after the
+            # Service) and caches in Redis as the tenant's user (STS through the endpoints for its
+            # IAM token); never the database, the workers or another namespace.
+            "allow-aggregator-egress": np.NetworkPolicySpecArgs(
+                pod_selector=aggregator,
+                policy_types=["Egress"],
+                egress=[
+                    np.NetworkPolicyEgressRuleArgs(
+                        to=[np.NetworkPolicyPeerArgs(pod_selector=aggregated_apis)], ports=[tcp(APP_PORT)]
+                    ),
+                    np.NetworkPolicyEgressRuleArgs(
+                        to=[np.NetworkPolicyPeerArgs(ip_block=np.IPBlockArgs(cidr=cidr)) for cidr in data_subnets],
+                        ports=[tcp(ENDPOINTS_PORT), tcp(CACHE_PORT)],
+                    ),
                 ],
             ),
         }
@@ -392,5 +426,48 @@ class TenantNamespace(pulumi.ComponentResource):
             kind="AuthorizationPolicy",
             metadata=meta("router-requires-tenant-jwt"),
             spec=deny,
+            opts=child,
+        )
+        self._aggregator_policies(name, ns_name, issuer, meta, child)
+
+    def _aggregator_policies(
+        self, name: str, ns_name: str, issuer: pulumi.Input[str] | None, meta, child: pulumi.ResourceOptions
+    ) -> None:
+        """The aggregator answers only the router (which the namespace's DENY already holds to the
+        tenant's token), and whatever it calls in its namespace it calls with the caller's token,
+        so the carrier and policy APIs check the tenant themselves (RequestAuthentication keeps
+        the token: forwardOriginalToken)."""
+        aggregator = f"cluster.local/ns/{ns_name}/sa/{AGGREGATOR}"
+        k8s.apiextensions.CustomResource(
+            f"{name}-aggregator-callers",
+            api_version="security.istio.io/v1",
+            kind="AuthorizationPolicy",
+            metadata=meta("aggregator-router-only"),
+            spec={
+                "selector": {"matchLabels": {NAME_LABEL: AGGREGATOR}},
+                "action": "DENY",
+                "rules": [{"from": [{"source": {"notPrincipals": [ROUTER_PRINCIPAL]}}]}],
+            },
+            opts=child,
+        )
+        forwards: pulumi.Input[dict[str, Any]]
+        if issuer is None:
+            # No issuer known here: the router is refused, so the aggregator has nothing to forward.
+            forwards = {"action": "DENY", "rules": [{"from": [{"source": {"principals": [aggregator]}}]}]}
+        else:
+            forwards = pulumi.Output.from_input(issuer).apply(
+                lambda iss: {
+                    "action": "DENY",
+                    "rules": [
+                        {"from": [{"source": {"principals": [aggregator], "notRequestPrincipals": [f"{iss}/*"]}}]}
+                    ],
+                }
+            )
+        k8s.apiextensions.CustomResource(
+            f"{name}-aggregator-token",
+            api_version="security.istio.io/v1",
+            kind="AuthorizationPolicy",
+            metadata=meta("aggregator-forwards-tenant-jwt"),
+            spec=forwards,
             opts=child,
         )

@@ -1,7 +1,9 @@
 """What a tenant's roles may do: each workload role reaches only its own queue, topic, the tenant's
-bucket, database user and (home region) DynamoDB table with its indexes and stream; the secret-reader role only the tenant's app secrets, never a database
-master credential. Every statement names the tenant's own ARNs (no `*` for data actions); the cache
-only as the tenant's own ElastiCache user. KMS use is granted by the tenant key policies."""
+bucket, database user and (home region) DynamoDB table with its indexes and stream; the
+aggregator's role only the tenant's cache user; the secret-reader role only the tenant's app
+secrets, never a database master credential. Every statement names the tenant's own ARNs (no `*`
+for data actions); the cache only as the tenant's own ElastiCache user. KMS use is granted by the
+tenant key policies."""
 
 import json
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ class TenantPermissionsArgs:
     bucket_arn: str  # deterministic: the bucket lives in the tenant's home region
     database_resource_id: pulumi.Input[str] | None  # home region only
     cache: TenantCacheAccess
+    aggregator_role: aws.iam.Role  # connects to the cache as the tenant's user, nothing else
     table_arn: pulumi.Input[str] | None = None  # home region only (TenantTable)
 
 
@@ -128,6 +131,13 @@ def workload_policy(
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
+def aggregator_policy(region: str, account: str, cache: TenantCacheAccess, cache_group: str) -> str:
+    """The aggregator caches as the tenant's own ElastiCache user (IAM authentication); it calls
+    the carrier and policy APIs through the mesh and touches no other AWS resource."""
+    statements = [cache_connect(region, account, cache_group, cache.user_id)]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
 def secrets_policy(region: str, account: str, prefix: str) -> str:
     """The tenant's app secrets only: never a database master credential (those are read in the
     platform namespace database-users, by the tenant's provisioner role)."""
@@ -176,6 +186,14 @@ class TenantPermissions(pulumi.ComponentResource):
                 )
             )
             aws.iam.RolePolicy(f"{name}-{service}", role=role.id, policy=policy, opts=child)
+        aws.iam.RolePolicy(
+            f"{name}-aggregator",
+            role=args.aggregator_role.id,
+            policy=pulumi.Output.all(args.account_id, args.cache.replication_group_id).apply(
+                lambda v: aggregator_policy(s.region, v[0], args.cache, v[1])
+            ),
+            opts=child,
+        )
         aws.iam.RolePolicy(
             f"{name}-secrets",
             role=args.secrets_role.id,

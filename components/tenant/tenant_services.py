@@ -1,7 +1,13 @@
 """A tenant's carrier and policy microservices: hardened Deployments (API and queue worker each),
 Service, HPA (API, CPU) and KEDA scaling (worker, CPU plus queue depth) within the tier's bounds,
 VPA recommendations, PDB from the tier, an Ingress on the tenant's host names, premium pods on the
-tenant's dedicated nodes, and a schema-migration Job that must succeed before the services roll."""
+tenant's dedicated nodes, and a schema-migration Job that must succeed before the services roll.
+
+The aggregator (scatter-gather) is the tenant's API path (`/api`): it fans a client request out to
+the carrier and policy APIs of its own namespace with per-call timeouts from the tier, forwards the
+caller's token so each service enforces the tenant itself, answers with partial results flagged as
+partial when a call fails or times out, and caches answers in Redis as the tenant's own user under
+the tenant's key prefix. Hardened, scaled and budgeted like the APIs; TenantNamespace fences it in."""
 
 import re
 from collections.abc import Mapping, Sequence
@@ -17,7 +23,7 @@ from catalog.model import Image
 from components.platform.cache import REDIS_PORT, TenantCacheAccess
 from components.platform.secrets_delivery import TENANT_STORE, TENANT_STORE_ACCOUNT, tenant_store_spec
 from components.shared.tags import tenant_labels
-from components.tenant.tenant_namespace import APP_PORT
+from components.tenant.tenant_namespace import AGGREGATED, AGGREGATOR, APP_PORT, COMPONENT_LABEL, NAME_LABEL
 from components.tenant.tenant_permissions import database_schema, database_user
 
 SERVICES = ("carrier", "policy")
@@ -25,6 +31,8 @@ INGRESS_CLASS = "nginx"
 RUN_AS = 10001
 QUEUE_DEPTH_PER_REPLICA = "20"
 CPU_TARGET = 70
+API_PATH = "/api"  # the tenant's client API: the aggregator; /carrier and /policy stay direct
+CACHE_TTL_SECONDS = 30
 
 
 def pinned_ref(image: Image, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -53,6 +61,24 @@ def cache_environment(cache: TenantCacheAccess) -> dict[str, pulumi.Input[str]]:
         "REDIS_USER": cache.user_name,
         "REDIS_REPLICATION_GROUP_ID": cache.replication_group_id,
         "REDIS_KEY_PREFIX": cache.key_prefix,
+    }
+
+
+def aggregator_environment(tenant: Tenant, cache: TenantCacheAccess) -> dict[str, str]:
+    """The aggregator's fan-out: the two APIs of its own namespace (full names, so a search path
+    never resolves another namespace's service), timeouts from the tier, partial answers flagged,
+    the caller's Authorization header forwarded, cache keys under the tenant's prefix and per
+    caller (a tenant's users may see different answers)."""
+    tier = tenant.tier
+    return {
+        **{f"{api.upper()}_API_URL": f"http://{api}-api.{tenant.namespace}.svc.cluster.local" for api in AGGREGATED},
+        "FANOUT_CALL_TIMEOUT_MS": str(tier.fanout_call_timeout_ms),
+        "FANOUT_DEADLINE_MS": str(tier.fanout_deadline_ms),
+        "PARTIAL_RESULTS": "flagged",
+        "FORWARD_AUTHORIZATION": "true",
+        "CACHE_KEY_PREFIX": f"{cache.key_prefix}{AGGREGATOR}:",
+        "CACHE_KEY_SCOPE": "request-principal",
+        "CACHE_TTL_SECONDS": str(CACHE_TTL_SECONDS),
     }
 
 
@@ -91,7 +117,7 @@ class TenantServices(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, depends_on=after)
 
         self._secret_store(name, s, args.secrets_role_arn, child)
-        for workload in (*SERVICES, "migrations"):
+        for workload in (*SERVICES, AGGREGATOR, "migrations"):
             role = args.workload_role_arns.get(workload)
             k8s.core.v1.ServiceAccount(
                 f"{name}-{workload}-sa",
@@ -144,56 +170,114 @@ class TenantServices(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                f"{name}-{service}-api",
-                metadata=self._meta(f"{service}-api"),
-                spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
-                    scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                        api_version="apps/v1", kind="Deployment", name=f"{service}-api"
-                    ),
-                    min_replicas=tier.hpa_min,
-                    max_replicas=tier.hpa_max,
-                    metrics=[
-                        k8s.autoscaling.v2.MetricSpecArgs(
-                            type="Resource",
-                            resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
-                                name="cpu",
-                                target=k8s.autoscaling.v2.MetricTargetArgs(
-                                    type="Utilization", average_utilization=CPU_TARGET
-                                ),
-                            ),
-                        )
-                    ],
-                ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[api]),
-            )
+            self._cpu_autoscaler(f"{name}-{service}-api", f"{service}-api", api)
             self._queue_scaling(name, s, service, args.queue_urls[service], worker)
             for component, deployment in (("api", api), ("worker", worker)):
-                self._custom(
-                    f"{name}-{service}-{component}-vpa",
-                    "autoscaling.k8s.io/v1",
-                    "VerticalPodAutoscaler",
-                    f"{service}-{component}",
-                    {
-                        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{service}-{component}"},
-                        "updatePolicy": {"updateMode": "Off"},  # recommendations only
-                    },
-                    [deployment],
+                self._recommendations_and_budget(
+                    f"{name}-{service}-{component}", f"{service}-{component}", service, component, deployment, child
                 )
-                if tier.pdb_min_available is not None:
-                    k8s.policy.v1.PodDisruptionBudget(
-                        f"{name}-{service}-{component}",
-                        metadata=self._meta(f"{service}-{component}"),
-                        spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                            min_available=tier.pdb_min_available,
-                            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector(service, component)),
-                        ),
-                        opts=child,
-                    )
+        self._aggregator(name, s, args.cache, pulumi.ResourceOptions(parent=self, depends_on=[*after, *gate]), child)
         self._ingress(name, s, child)
         self.register_outputs({"deployments": list(self.deployments)})
 
     # ---------------------------------------------------------------------------------- pieces
+
+    def _aggregator(
+        self,
+        name: str,
+        s: StackSettings,
+        cache: TenantCacheAccess,
+        rollout: pulumi.ResourceOptions,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """Scatter-gather in front of the carrier and policy APIs: an API like theirs (router
+        ingress, probes, hardening, tier resources and scaling) without a database user."""
+        t = self._tenant
+        env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in aggregator_environment(t, cache).items()]
+        deployment = self._deployment(
+            f"{name}-{AGGREGATOR}",
+            AGGREGATOR,
+            AGGREGATOR,
+            "api",
+            s.images.aggregator,
+            [],
+            t.tier.hpa_min,
+            rollout,
+            env=env,
+            database=False,
+        )
+        self.deployments[AGGREGATOR] = deployment
+        k8s.core.v1.Service(
+            f"{name}-{AGGREGATOR}",
+            metadata=self._meta(AGGREGATOR),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=self._selector(AGGREGATOR, "api"),
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=80, target_port=APP_PORT, app_protocol="http")],
+            ),
+            opts=child,
+        )
+        self._cpu_autoscaler(f"{name}-{AGGREGATOR}", AGGREGATOR, deployment)
+        self._recommendations_and_budget(f"{name}-{AGGREGATOR}", AGGREGATOR, AGGREGATOR, "api", deployment, child)
+
+    def _cpu_autoscaler(self, name: str, target: str, deployment: k8s.apps.v1.Deployment) -> None:
+        tier = self._tenant.tier
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            name,
+            metadata=self._meta(target),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=target
+                ),
+                min_replicas=tier.hpa_min,
+                max_replicas=tier.hpa_max,
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization", average_utilization=CPU_TARGET
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+        )
+
+    def _recommendations_and_budget(
+        self,
+        name: str,
+        target: str,
+        service: str,
+        component: str,
+        deployment: k8s.apps.v1.Deployment,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """VPA recommendations (never applied: the HPA scales on CPU) and the tier's PDB."""
+        tier = self._tenant.tier
+        self._custom(
+            f"{name}-vpa",
+            "autoscaling.k8s.io/v1",
+            "VerticalPodAutoscaler",
+            target,
+            {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                "updatePolicy": {"updateMode": "Off"},  # recommendations only
+            },
+            [deployment],
+        )
+        if tier.pdb_min_available is not None:
+            k8s.policy.v1.PodDisruptionBudget(
+                name,
+                metadata=self._meta(target),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    min_available=tier.pdb_min_available,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector(service, component)),
+                ),
+                opts=child,
+            )
 
     def _meta(
         self, name: str, labels: Mapping[str, str] | None = None, annotations: Mapping[str, Any] | None = None
@@ -208,7 +292,7 @@ class TenantServices(pulumi.ComponentResource):
         return self._pinned[image]
 
     def _selector(self, service: str, component: str) -> dict[str, str]:
-        return {"app.kubernetes.io/name": service, "app.kubernetes.io/component": component}
+        return {NAME_LABEL: service, COMPONENT_LABEL: component}
 
     def _custom(
         self, name: str, api_version: str, kind: str, object_name: str, spec: Any, after: Sequence[pulumi.Resource]
@@ -259,6 +343,7 @@ class TenantServices(pulumi.ComponentResource):
         args: list[str],
         probes: bool = True,
         database_user: str | None = None,
+        env: Sequence[k8s.core.v1.EnvVarArgs] = (),
     ) -> k8s.core.v1.ContainerArgs:
         tier = self._tenant.tier
 
@@ -277,12 +362,18 @@ class TenantServices(pulumi.ComponentResource):
             ],
             # Each workload logs in as its own user with an RDS IAM token (rds-db:connect of its role).
             env=[
-                k8s.core.v1.EnvVarArgs(name="DATABASE_USER", value=database_user),
-                k8s.core.v1.EnvVarArgs(name="DATABASE_NAME", value=database_schema(self._tenant)),
-                k8s.core.v1.EnvVarArgs(name="DATABASE_AUTH", value="iam"),
+                *(
+                    [
+                        k8s.core.v1.EnvVarArgs(name="DATABASE_USER", value=database_user),
+                        k8s.core.v1.EnvVarArgs(name="DATABASE_NAME", value=database_schema(self._tenant)),
+                        k8s.core.v1.EnvVarArgs(name="DATABASE_AUTH", value="iam"),
+                    ]
+                    if database_user
+                    else []
+                ),
+                *env,
             ]
-            if database_user
-            else None,
+            or None,
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": tier.service_cpu, "memory": tier.service_memory},
                 limits={"cpu": doubled(tier.service_cpu), "memory": doubled(tier.service_memory)},
@@ -310,11 +401,12 @@ class TenantServices(pulumi.ComponentResource):
         args: list[str],
         replicas: int,
         opts: pulumi.ResourceOptions,
+        env: Sequence[k8s.core.v1.EnvVarArgs] = (),
+        database: bool = True,
     ) -> k8s.apps.v1.Deployment:
         labels = {**self._labels, **self._selector(service, component)}
-        pod = self._pod(
-            service, [self._container(service, image, args, database_user=database_user(self._tenant, service))]
-        )
+        user = database_user(self._tenant, service) if database else None
+        pod = self._pod(service, [self._container(service, image, args, database_user=user, env=env)])
         pod.topology_spread_constraints = [
             k8s.core.v1.TopologySpreadConstraintArgs(
                 max_skew=1,
@@ -432,17 +524,19 @@ class TenantServices(pulumi.ComponentResource):
 
     def _ingress(self, name: str, s: StackSettings, child: pulumi.ResourceOptions) -> None:
         t = self._tenant
+        # /carrier and /policy reach each API as before; the API path goes to the aggregator.
+        routes = [*((f"/{service}", f"{service}-api") for service in SERVICES), (API_PATH, AGGREGATOR)]
         paths = [
             k8s.networking.v1.HTTPIngressPathArgs(
-                path=f"/{service}",
+                path=path,
                 path_type="Prefix",
                 backend=k8s.networking.v1.IngressBackendArgs(
                     service=k8s.networking.v1.IngressServiceBackendArgs(
-                        name=f"{service}-api", port=k8s.networking.v1.ServiceBackendPortArgs(name="http")
+                        name=backend, port=k8s.networking.v1.ServiceBackendPortArgs(name="http")
                     )
                 ),
             )
-            for service in SERVICES
+            for path, backend in routes
         ]
         # The tenant's front-end reaches this region by its origin name (CloudFront sends it as Host).
         hosts = [t.domain, f"{t.id}.{s.edge.domain}", s.edge.tenant_origin_host(t.id, s.region)]
