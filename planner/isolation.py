@@ -1035,6 +1035,8 @@ MANAGED = {
     "AmazonS3ReadOnlyAccess": [("s3:Get*", "*"), ("s3:List*", "*")],
     "AmazonSQSFullAccess": [("sqs:*", "*")],
     "AmazonSNSFullAccess": [("sns:*", "*")],
+    "AmazonKinesisFullAccess": [("kinesis:*", "*")],
+    "AmazonKinesisReadOnlyAccess": [("kinesis:Get*", "*"), ("kinesis:Describe*", "*"), ("kinesis:List*", "*")],
     "SecretsManagerReadWrite": [("secretsmanager:*", "*")],
     "AWSKeyManagementServicePowerUser": [("kms:*", "*")],
 }
@@ -1145,6 +1147,8 @@ def data_targets(stack: Stack, tenant: str) -> list[Target]:
                 policies[stack.arn(q)] += _statements(inputs.get("policy"), r)
         elif r["type"] == "aws:sns/topicPolicy:TopicPolicy":
             policies[str(inputs.get("arn"))] += _statements(inputs.get("policy"), r)
+        elif r["type"] == "aws:kinesis/resourcePolicy:ResourcePolicy":
+            policies[str(inputs.get("resourceArn"))] += _statements(inputs.get("policy"), r)
         elif r["type"] == "aws:secretsmanager/secretPolicy:SecretPolicy":
             s = stack.ref(inputs.get("secretArn"))
             if s is not None:
@@ -1164,6 +1168,8 @@ def data_targets(stack: Stack, tenant: str) -> list[Target]:
             found.append(Target(r, arn, ("sqs:ReceiveMessage", "sqs:SendMessage"), tuple(policies[arn])))
         elif t == "aws:sns/topic:Topic":
             found.append(Target(r, arn, ("sns:Publish", "sns:Subscribe"), tuple(policies[arn])))
+        elif t == "aws:kinesis/stream:Stream":
+            found.append(Target(r, arn, ("kinesis:GetRecords", "kinesis:PutRecord"), tuple(policies[arn])))
         elif t == "aws:secretsmanager/secret:Secret":
             found.append(Target(r, arn, ("secretsmanager:GetSecretValue",), tuple(policies[arn])))
         elif t == "aws:kms/key:Key":
@@ -1202,8 +1208,8 @@ def tenant_roles(stack: Stack, iam: Iam, tenant: str) -> dict[str, tuple[Resourc
 
 
 def iam_channels(stack: Stack) -> Iterator[Channel]:
-    """A's roles (and the roles they can assume) read/write B's buckets, queues, topics, secrets,
-    keys, database users, or assume B's roles; A's service accounts match B's role trust; B's
+    """A's roles (and the roles they can assume) read/write B's buckets, queues, topics, event
+    streams, secrets, keys, database users, or assume B's roles; A's service accounts match B's role trust; B's
     queue admits a topic of A (aws:SourceArn)."""
     iam = Iam(stack)
     targets = {b: data_targets(stack, b) for b in stack.tenants}

@@ -26,6 +26,7 @@ from components.tenant.tenant_namespace import TenantNamespace, TenantNamespaceA
 from components.tenant.tenant_observability import TenantObservability, TenantObservabilityArgs
 from components.tenant.tenant_permissions import TenantPermissions, TenantPermissionsArgs
 from components.tenant.tenant_services import TenantServices, TenantServicesArgs
+from components.tenant.tenant_stream import TenantStream, TenantStreamArgs, delivery_role_name
 
 
 def documents_bucket(settings: StackSettings, tenant: TenantConfig) -> str:
@@ -51,6 +52,7 @@ class Tenant(pulumi.ComponentResource):
     messaging: TenantMessaging
     database: TenantDatabase | None
     bucket: SecureBucket | None
+    stream: TenantStream | None
     services: TenantServices
 
     def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -114,6 +116,7 @@ class Tenant(pulumi.ComponentResource):
                 workload_role_arns=key_users,
                 secrets_role_arn=self.identity.secrets_role.arn,
                 backup_role_arn=platform.backup_role_arn if home else None,
+                event_delivery_role_name=delivery_role_name(s, t) if home else None,
             ),
             child,
         )
@@ -127,6 +130,7 @@ class Tenant(pulumi.ComponentResource):
 
         self.database = None
         self.bucket = None
+        self.stream = None
         bucket_name = documents_bucket(s, t)
         if home:
             self.database = TenantDatabase(
@@ -152,6 +156,11 @@ class Tenant(pulumi.ComponentResource):
                     retention_days=t.tier.document_retention_days,
                     kms_key_arn=self.key.arn,
                 ),
+                child,
+            )
+            self.stream = TenantStream(
+                f"{name}-stream",
+                TenantStreamArgs(settings=s, tenant=t, account_id=args.account_id, kms_key_arn=self.key.arn),
                 child,
             )
             self._budget(name, s, t)
@@ -183,6 +192,7 @@ class Tenant(pulumi.ComponentResource):
                 bucket_arn=f"arn:aws:s3:::{bucket_name}",
                 database_resource_id=db.resource_id if db else None,
                 cache=args.cache,
+                event_stream_arn=self.stream.stream.arn if self.stream else None,
             ),
             child,
         )
@@ -212,6 +222,8 @@ class Tenant(pulumi.ComponentResource):
             "AWS_REGION": s.region,
             "HOME_REGION": t.home_region,
             "DOCUMENTS_BUCKET": bucket_name,
+            # The event stream lives in the home region only (empty elsewhere, like DATABASE_HOST).
+            "EVENTS_STREAM_NAME": self.stream.stream.name if self.stream else "",
             "PII_KEY_ARN": self.key.pii_key.arn if self.key.pii_key else "",
             # In regions other than home, the database is wired to the home primary by DR (issue 6).
             "DATABASE_HOST": db.address if db else "",  # empty: the home-region primary (see DR)

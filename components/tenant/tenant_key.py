@@ -33,7 +33,7 @@ USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateData
 # Denied to key administrators outright, through AWS services too: each reads or re-encrypts data.
 CRYPTO_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant"]
 # AWS services that encrypt tenant data with the data key on behalf of a caller.
-DATA_SERVICES = ("rds", "secretsmanager", "s3", "sqs", "sns", "logs")
+DATA_SERVICES = ("rds", "secretsmanager", "s3", "sqs", "sns", "logs", "kinesis")
 # Services through which the deploy role encrypts: secret values it writes (and reads back on refresh)
 # and backup vaults it creates (CreateBackupVault takes GenerateDataKey/Decrypt on the vault key).
 DEPLOY_SERVICES = ("secretsmanager", "backup")
@@ -50,6 +50,8 @@ class TenantKeyArgs:
     workload_role_arns: Mapping[str, pulumi.Input[str]]  # carrier, policy; empty for DR-only copies
     secrets_role_arn: pulumi.Input[str] | None
     backup_role_arn: pulumi.Input[str] | None = None  # AWS Backup's role: backs up and restores the tenant
+    # The Firehose role delivering the tenant's event stream (TenantStream; home region only).
+    event_delivery_role_name: str | None = None
 
 
 def deploy_role_arn(settings: StackSettings, account: str) -> str:
@@ -161,6 +163,23 @@ def velero_statement(region: str, account: str, roles: Sequence[str]) -> dict[st
     }
 
 
+def event_delivery_statement(region: str, account: str, role: str) -> dict[str, Any]:
+    """Firehose's delivery role reads the tenant's event stream (Kinesis decrypts) and writes the
+    landing objects (S3 encrypts), only through those two services. Named by condition: the role
+    is created after this key (TenantStream)."""
+    return {
+        "Sid": "FirehoseDeliversTenantEvents",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+        "Resource": "*",
+        "Condition": {
+            "ArnEquals": {"aws:PrincipalArn": role},
+            "StringEquals": {"kms:ViaService": via(region, ("kinesis", "s3")), "kms:CallerAccount": account},
+        },
+    }
+
+
 def velero_roles(settings: StackSettings, tenant: Tenant, account: str) -> list[str]:
     """Velero's roles that use a tenant's data key in this region."""
     names = [velero_role_name(settings, settings.region), velero_replication_role_name(settings, settings.region)]
@@ -178,6 +197,7 @@ def data_key_policy(
     secrets_reader: str | None,
     backup_role: str | None = None,
     velero: Sequence[str] = (),
+    event_delivery_role: str | None = None,
 ) -> str:
     services = via(region, DATA_SERVICES)
     statements: list[dict[str, Any]] = [
@@ -216,6 +236,7 @@ def data_key_policy(
             else []
         ),
         *([velero_statement(region, account, velero)] if velero else []),
+        *([event_delivery_statement(region, account, event_delivery_role)] if event_delivery_role else []),
         logs_statement(region, account, sid="CloudWatchLogsForTenantLogGroups"),
         {
             # CloudWatch alarms publish to the tenant's encrypted alert topics.
@@ -270,7 +291,15 @@ class TenantKey(pulumi.ComponentResource):
         admins = list(s.cluster.admin_role_arns)
         data_policy = pulumi.Output.all(args.account_id, args.secrets_role_arn, args.backup_role_arn, *workloads).apply(
             lambda v: data_key_policy(
-                s.region, v[0], admins, deploy_role_arn(s, v[0]), v[3:], v[1], v[2], velero_roles(s, t, v[0])
+                s.region,
+                v[0],
+                admins,
+                deploy_role_arn(s, v[0]),
+                v[3:],
+                v[1],
+                v[2],
+                velero_roles(s, t, v[0]),
+                f"arn:aws:iam::{v[0]}:role/{args.event_delivery_role_name}" if args.event_delivery_role_name else None,
             )
         )
         self.key = self._key(name, f"Data key of tenant {t.id} ({s.stack})", data_policy, tags, self.alias)

@@ -1,5 +1,5 @@
 """What a tenant's roles may do: each workload role reaches only its own queue, topic, the tenant's
-bucket and database user; the secret-reader role only the tenant's app secrets, never a database
+bucket, event stream (home region) and database user; the secret-reader role only the tenant's app secrets, never a database
 master credential. Every statement names the tenant's own ARNs (no `*` for data actions); the cache
 only as the tenant's own ElastiCache user. KMS use is granted by the tenant key policies."""
 
@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
 from components.platform.cache import TenantCacheAccess
+from components.tenant.tenant_stream import CONSUMER_ACTIONS, PRODUCER_ACTIONS
 
 
 @dataclass
@@ -26,6 +27,7 @@ class TenantPermissionsArgs:
     bucket_arn: str  # deterministic: the bucket lives in the tenant's home region
     database_resource_id: pulumi.Input[str] | None  # home region only
     cache: TenantCacheAccess
+    event_stream_arn: pulumi.Input[str] | None = None  # home region only (TenantStream)
 
 
 def tenant_secret_prefix(settings: StackSettings, tenant: Tenant) -> str:
@@ -63,6 +65,7 @@ def workload_policy(
     db_user: str,
     cache: TenantCacheAccess,
     cache_group: str,
+    stream: str | None = None,
 ) -> str:
     statements: list[dict[str, Any]] = [
         {
@@ -88,6 +91,17 @@ def workload_policy(
         {"Sid": "TenantDocumentsList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket]},
         cache_connect(region, account, cache_group, cache.user_id),
     ]
+    if stream:
+        # Producers and consumers of the tenant's own event stream; the key policy admits the
+        # records' encryption through Kinesis only.
+        statements.append(
+            {
+                "Sid": "OwnEventStream",
+                "Effect": "Allow",
+                "Action": [*PRODUCER_ACTIONS, *CONSUMER_ACTIONS],
+                "Resource": [stream],
+            }
+        )
     if db_resource_id:
         statements.append(
             {
@@ -132,9 +146,19 @@ class TenantPermissions(pulumi.ComponentResource):
                 args.topic_arns[service],
                 args.database_resource_id,
                 args.cache.replication_group_id,
+                args.event_stream_arn,
             ).apply(
                 lambda v, service=service: workload_policy(
-                    s.region, v[0], v[1], v[2], args.bucket_arn, v[3], database_user(t, service), args.cache, v[4]
+                    s.region,
+                    v[0],
+                    v[1],
+                    v[2],
+                    args.bucket_arn,
+                    v[3],
+                    database_user(t, service),
+                    args.cache,
+                    v[4],
+                    v[5],
                 )
             )
             aws.iam.RolePolicy(f"{name}-{service}", role=role.id, policy=policy, opts=child)

@@ -47,6 +47,8 @@ TENANT_DATA_TYPES = (
     "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
     "aws:backup/vault:Vault",
     "aws:elasticache/replicationGroup:ReplicationGroup",
+    "aws:kinesis/stream:Stream",
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
 )
 NAME_LABEL = "kubernetes.io/metadata.name"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -460,6 +462,8 @@ KEY_INPUTS = (
     "masterUserSecretKmsKeyId",
     "performanceInsightsKmsKeyId",
     "encryptionKeyArn",
+    "extendedS3Configuration.kmsKeyArn",  # Firehose S3 destination
+    "serverSideEncryption.keyArn",  # Firehose Direct PUT buffers
 )
 RULE_KEY_INPUTS = (
     "applyServerSideEncryptionByDefault.kmsMasterKeyId",  # bucket encryption rules

@@ -17,6 +17,7 @@ STATEFUL_TYPES = (
     "aws:s3/bucket:Bucket",
     "aws:s3/bucketV2:BucketV2",
     "aws:backup/vault:Vault",
+    "aws:kinesis/stream:Stream",  # a retention period of the tenant's events
     "kubernetes:core/v1:Namespace",
 )
 
