@@ -135,7 +135,7 @@ def test_key_policy_admits_the_delivery_role_only_through_kinesis_and_s3(plans: 
     statements = {s["Sid"]: s for s in json.loads(key["inputs"]["policy"])["Statement"]}
     delivery = statements["FirehoseDeliversTenantEvents"]
     role = f"arn:aws:iam::123456789012:role/ip-dev-{plan['region']}-{tenant}-events-delivery"
-    assert delivery["Condition"]["ArnEquals"] == {"aws:PrincipalArn": role}
+    assert delivery["Condition"]["ArnEquals"] == {"aws:PrincipalArn": [role]}
     assert set(delivery["Condition"]["StringEquals"]["kms:ViaService"]) == {
         f"kinesis.{plan['region']}.amazonaws.com",
         f"s3.{plan['region']}.amazonaws.com",

@@ -174,7 +174,7 @@ def event_delivery_statement(region: str, account: str, role: str) -> dict[str, 
         "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
         "Resource": "*",
         "Condition": {
-            "ArnEquals": {"aws:PrincipalArn": role},
+            "ArnEquals": {"aws:PrincipalArn": [role]},
             "StringEquals": {"kms:ViaService": via(region, ("kinesis", "s3")), "kms:CallerAccount": account},
         },
     }
