@@ -78,6 +78,10 @@ class Tier:
     rto_minutes: int
     log_retention_days: int
     document_retention_days: int  # tenant bucket objects (policy and claim records)
+    # Kinesis Data Streams retention of the tenant's event stream, in hours (24 to 8760): how long
+    # consumers can replay events; the landing zone keeps the delivered copy for
+    # document_retention_days.
+    event_retention_hours: int
     monthly_budget_usd: int  # AWS Budget per tenant; alerts at 80 % actual and 100 % forecast
     service_cpu: str  # per-container request; limits are twice the request
     service_memory: str
@@ -148,6 +152,7 @@ TIERS: dict[str, Tier] = {
         rto_minutes=24 * 60,
         log_retention_days=365,  # a year at least for every tier (Checkov CKV_AWS_338, NIST AU-11)
         document_retention_days=2557,  # 7 years
+        event_retention_hours=24,  # a day: the minimum, included in the on-demand price
         monthly_budget_usd=1500,
         service_cpu="100m",
         service_memory="256Mi",
@@ -177,6 +182,7 @@ TIERS: dict[str, Tier] = {
         rto_minutes=4 * 60,
         log_retention_days=365,
         document_retention_days=2557,
+        event_retention_hours=72,  # three days: a weekend's outage of a consumer
         monthly_budget_usd=6000,
         service_cpu="250m",
         service_memory="512Mi",
@@ -207,6 +213,7 @@ TIERS: dict[str, Tier] = {
         rto_minutes=60,
         log_retention_days=2557,  # 7 years: audit retention
         document_retention_days=3653,  # 10 years
+        event_retention_hours=168,  # a week of replay for analytics and ML consumers
         monthly_budget_usd=20000,
         service_cpu="500m",
         service_memory="1Gi",

@@ -1037,6 +1037,8 @@ MANAGED = {
     "AmazonDynamoDBFullAccess": [("dynamodb:*", "*")],
     "AmazonDynamoDBReadOnlyAccess": [("dynamodb:Get*", "*"), ("dynamodb:Query", "*"), ("dynamodb:Scan", "*")],
     "AmazonSNSFullAccess": [("sns:*", "*")],
+    "AmazonKinesisFullAccess": [("kinesis:*", "*")],
+    "AmazonKinesisReadOnlyAccess": [("kinesis:Get*", "*"), ("kinesis:Describe*", "*"), ("kinesis:List*", "*")],
     "SecretsManagerReadWrite": [("secretsmanager:*", "*")],
     "AWSKeyManagementServicePowerUser": [("kms:*", "*")],
 }
@@ -1147,6 +1149,8 @@ def data_targets(stack: Stack, tenant: str) -> list[Target]:
                 policies[stack.arn(q)] += _statements(inputs.get("policy"), r)
         elif r["type"] == "aws:sns/topicPolicy:TopicPolicy":
             policies[str(inputs.get("arn"))] += _statements(inputs.get("policy"), r)
+        elif r["type"] == "aws:kinesis/resourcePolicy:ResourcePolicy":
+            policies[str(inputs.get("resourceArn"))] += _statements(inputs.get("policy"), r)
         elif r["type"] == "aws:secretsmanager/secretPolicy:SecretPolicy":
             s = stack.ref(inputs.get("secretArn"))
             if s is not None:
@@ -1174,6 +1178,8 @@ def data_targets(stack: Stack, tenant: str) -> list[Target]:
             found.append(Target(r, arn, actions, tuple(policies[arn])))
             found.append(Target(r, f"{arn}/index/*", ("dynamodb:Query",), tuple(policies[arn])))
             found.append(Target(r, f"{arn}/stream/*", ("dynamodb:GetRecords",), tuple(policies[arn])))
+        elif t == "aws:kinesis/stream:Stream":
+            found.append(Target(r, arn, ("kinesis:GetRecords", "kinesis:PutRecord"), tuple(policies[arn])))
         elif t == "aws:secretsmanager/secret:Secret":
             found.append(Target(r, arn, ("secretsmanager:GetSecretValue",), tuple(policies[arn])))
         elif t == "aws:kms/key:Key":
@@ -1212,8 +1218,8 @@ def tenant_roles(stack: Stack, iam: Iam, tenant: str) -> dict[str, tuple[Resourc
 
 
 def iam_channels(stack: Stack) -> Iterator[Channel]:
-    """A's roles (and the roles they can assume) read/write B's buckets, queues, topics, secrets,
-    keys, database users, DynamoDB tables (items, indexes, stream), or assume B's roles; A's service accounts match B's role trust; B's
+    """A's roles (and the roles they can assume) read/write B's buckets, queues, topics, event
+    streams, secrets, keys, database users, DynamoDB tables (items, indexes, stream), or assume B's roles; A's service accounts match B's role trust; B's
     queue admits a topic of A (aws:SourceArn)."""
     iam = Iam(stack)
     targets = {b: data_targets(stack, b) for b in stack.tenants}

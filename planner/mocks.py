@@ -169,6 +169,12 @@ class PlanMocks(pulumi.runtime.Mocks):
         elif typ == "aws:sqs/queue:Queue":
             rid = f"https://sqs.{self.region}.amazonaws.com/{OFFLINE_ACCOUNT_ID}/{physical}"
             state.update(url=rid, arn=self._arn("sqs", physical))
+        elif typ == "aws:kinesis/stream:Stream":
+            rid = self._arn("kinesis", f"stream/{physical}")
+            state["arn"] = rid
+        elif typ == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+            rid = self._arn("firehose", f"deliverystream/{physical}")
+            state["arn"] = rid
         elif typ == "aws:sns/topic:Topic":
             rid = self._arn("sns", physical)
             state["arn"] = rid

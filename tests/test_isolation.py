@@ -101,7 +101,8 @@ def test_iam_policies_of_one_tenant_name_only_its_own_resources(plans: dict[str,
         policies = owned(plan, a, "aws:iam/rolePolicy:RolePolicy")
         kinds = {p["name"].removeprefix(f"tenant-{a}-") for p in policies}
         # carrier, policy, aggregator, secret reader (+ with its database: migrations,
-        # master-secret reader; + document replication)
+        # master-secret reader; + document replication; + in its home region, the Firehose role of
+        # its event stream)
         assert {"permissions-carrier", "permissions-policy", "permissions-aggregator", "permissions-secrets"} <= kinds
         assert kinds <= {
             "permissions-carrier",
@@ -111,6 +112,7 @@ def test_iam_policies_of_one_tenant_name_only_its_own_resources(plans: dict[str,
             "db-users-migrations",
             "db-users-master-secret",
             "backup-replication",
+            "stream-delivery",
         }, kinds
         own_databases = {r["urn"] for r in owned(plan, a, "aws:rds/instance:Instance")}
         own_keys = {r["urn"] for r in owned(plan, a, "aws:kms/key:Key")}
@@ -184,8 +186,9 @@ def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, An
                     continue  # guard rails over every principal (tests/test_keys_residency.py)
                 for principal in principals(st):
                     if principal.endswith(":root"):
-                        # Only as a carrier for a condition naming the tenant's own replication role
-                        # or the platform's backup roles (AWS Backup, Velero), which serve every tenant.
+                        # Only as a carrier for a condition naming the tenant's own replication role,
+                        # its event-delivery role (Firehose), or the platform's backup roles (AWS
+                        # Backup, Velero), which serve every tenant.
                         named = [
                             arn
                             for block in st["Condition"].values()
@@ -193,7 +196,9 @@ def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, An
                         ]
                         assert named, f"{key['urn']} delegates to the account"
                         for arn in named:
-                            assert arn.endswith((f"-{a}-replication", *PLATFORM_BACKUP_ROLES)), arn
+                            assert arn.endswith(
+                                (f"-{a}-replication", f"-{a}-events-delivery", *PLATFORM_BACKUP_ROLES)
+                            ), arn
                             assert not mentions(arn, b)
                         continue
                     assert principal in admins | own_roles | backup_roles, f"{key['urn']} names {principal}"

@@ -261,6 +261,23 @@ def test_iam_processor_role_reaching_another_tenants_queue(base: Any) -> None:
     )
 
 
+def test_iam_wildcard_on_event_streams_reaches_another_tenants_stream(base: Any) -> None:
+    """The same widening on event streams: `stream/ip-prod-granite-re-events` generalised to
+    `stream/ip-prod-*-events`. A stream has no resource policy to fence it (unlike the queues),
+    so the identity policy's grant is the channel."""
+
+    def mutate(plan: Plan) -> None:
+        r = _carrier_policy(plan, "granite-re")
+        assert "stream/ip-prod-granite-re-events" in r["inputs"]["policy"]
+        r["inputs"]["policy"] = r["inputs"]["policy"].replace(
+            "stream/ip-prod-granite-re-events", "stream/ip-prod-*-events"
+        )
+
+    new = opened(base, mutate)
+    assert_opens(new, "iam", "granite-re", "harbor-mutual")
+    assert all("kinesis:" in c.rule for c in new), sorted(c.line() for c in new)
+
+
 def test_iam_not_resource_reaches_every_other_bucket(base: Any) -> None:
     def mutate(plan: Plan) -> None:
         r = _carrier_policy(plan, "granite-re")

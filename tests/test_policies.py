@@ -687,6 +687,76 @@ RESOURCE_CASES += [
     ),
 ]
 
+KINESIS = "aws:kinesis/stream:Stream"
+FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+KEY = "arn:aws:kms:us-east-1:1:key/k"
+KINESIS_OK: dict[str, Any] = {
+    "encryptionType": "KMS",
+    "kmsKeyId": KEY,
+    "streamModeDetails": {"streamMode": "ON_DEMAND"},
+}
+FIREHOSE_OK: dict[str, Any] = {
+    "destination": "extended_s3",
+    "kinesisSourceConfiguration": {"kinesisStreamArn": "arn:aws:kinesis:us-east-1:1:stream/s", "roleArn": "r"},
+    "extendedS3Configuration": {"bucketArn": "arn:aws:s3:::b", "roleArn": "r", "kmsKeyArn": KEY},
+}
+RESOURCE_CASES += [
+    (
+        "event-streams-encrypted-with-customer-key",
+        KINESIS,
+        KINESIS_OK,
+        {"encryptionType": "NONE"},
+        "not encrypted at rest",
+    ),
+    (
+        "event-streams-encrypted-with-customer-key",
+        KINESIS,
+        KINESIS_OK,
+        {"kmsKeyId": None},
+        "no customer-managed KMS key",
+    ),
+    (
+        "event-streams-encrypted-with-customer-key",
+        KINESIS,
+        KINESIS_OK,
+        {"kmsKeyId": "arn:aws:kms:us-east-1:1:alias/aws/kinesis"},
+        "alias/aws/kinesis",
+    ),
+    (
+        "event-streams-encrypted-with-customer-key",
+        FIREHOSE,
+        FIREHOSE_OK,
+        {"extendedS3Configuration": {"bucketArn": "arn:aws:s3:::b", "roleArn": "r"}},
+        "without a customer-managed KMS key",
+    ),
+    (
+        "event-streams-encrypted-with-customer-key",
+        FIREHOSE,
+        FIREHOSE_OK,
+        {"extendedS3Configuration": {"bucketArn": "arn:aws:s3:::b", "roleArn": "r", "kmsKeyArn": "alias/aws/s3"}},
+        "alias/aws/s3",
+    ),
+    # Direct PUT (no source stream): the delivery stream's own buffers must be encrypted too.
+    (
+        "event-streams-encrypted-with-customer-key",
+        FIREHOSE,
+        FIREHOSE_OK,
+        {"kinesisSourceConfiguration": None},
+        "Direct PUT",
+    ),
+    (
+        "event-streams-encrypted-with-customer-key",
+        FIREHOSE,
+        {
+            **FIREHOSE_OK,
+            "kinesisSourceConfiguration": None,
+            "serverSideEncryption": {"enabled": True, "keyType": "CUSTOMER_MANAGED_CMK", "keyArn": KEY},
+        },
+        {"serverSideEncryption": {"enabled": True, "keyType": "AWS_OWNED_CMK"}},
+        "AWS-owned key",
+    ),
+]
+
 
 TABLE = "aws:dynamodb/table:Table"
 RDS = "aws:rds/instance:Instance"
@@ -1204,6 +1274,9 @@ MUTATIONS: dict[str, Mutation] = {
     ),
     "messaging-encrypted-with-customer-key": lambda p: _first(p, "aws:sqs/queue:Queue")["inputs"].update(
         kmsMasterKeyId="alias/aws/sqs"
+    ),
+    "event-streams-encrypted-with-customer-key": lambda p: _first(p, KINESIS)["inputs"].update(
+        kmsKeyId="alias/aws/kinesis"
     ),
     # a platform bucket: on a tenant's queue MT-9 (principals named) fires as well
     "resource-policies-not-public": lambda p: _edit_policy(

@@ -150,16 +150,25 @@ def test_database_is_complete(plan: dict[str, Any], tenant: str) -> None:
 @pytest.mark.parametrize("tenant", HOME)
 def test_documents_bucket_uses_the_tenant_key_and_tier_retention(plan: dict[str, Any], tenant: str) -> None:
     tier = CATALOG[tenant].tier
-    (bucket,) = owned(plan, tenant, "aws:s3/bucket:Bucket")
+    documents = f"tenant-{tenant}-documents"  # beside it, the event landing bucket (test_tenant_stream.py)
+    (bucket,) = [b for b in owned(plan, tenant, "aws:s3/bucket:Bucket") if b["name"] == documents]
     assert bucket["inputs"]["bucket"] == f"ip-prod-us-east-1-{tenant}-data" and bucket["options"]["protect"] is True
-    (sse,) = owned(
-        plan, tenant, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-    )
+    (sse,) = [
+        r
+        for r in owned(
+            plan, tenant, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+        )
+        if r["name"] == documents
+    ]
     (rule,) = sse["inputs"]["rules"]
     key = next(k for k in owned(plan, tenant, "aws:kms/key:Key") if not k["name"].endswith("-pii"))
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"] is True
     assert key["urn"] in sse["options"]["dependsOn"]
-    (lifecycle,) = owned(plan, tenant, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    (lifecycle,) = [
+        r
+        for r in owned(plan, tenant, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        if r["name"] == documents
+    ]
     assert lifecycle["inputs"]["rules"][0]["expiration"]["days"] == tier.document_retention_days
 
 

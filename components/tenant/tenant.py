@@ -33,6 +33,7 @@ from components.tenant.tenant_processors import (
     processor_role_names,
 )
 from components.tenant.tenant_services import TenantServices, TenantServicesArgs
+from components.tenant.tenant_stream import TenantStream, TenantStreamArgs, delivery_role_name
 from components.tenant.tenant_table import TenantTable, TenantTableArgs
 
 
@@ -60,6 +61,7 @@ class Tenant(pulumi.ComponentResource):
     database: TenantDatabase | None
     bucket: SecureBucket | None
     table: TenantTable | None
+    stream: TenantStream | None
     services: TenantServices
     processors: TenantProcessors
 
@@ -125,6 +127,7 @@ class Tenant(pulumi.ComponentResource):
                 secrets_role_arn=self.identity.secrets_role.arn,
                 backup_role_arn=platform.backup_role_arn if home else None,
                 processor_role_names=processor_role_names(s, t),
+                event_delivery_role_name=delivery_role_name(s, t) if home else None,
             ),
             child,
         )
@@ -146,6 +149,7 @@ class Tenant(pulumi.ComponentResource):
         self.database = None
         self.bucket = None
         self.table = None
+        self.stream = None
         bucket_name = documents_bucket(s, t)
         if home:
             self.database = TenantDatabase(
@@ -175,6 +179,11 @@ class Tenant(pulumi.ComponentResource):
             )
             self.table = TenantTable(
                 f"{name}-table", TenantTableArgs(settings=s, tenant=t, kms_key_arn=self.key.arn), child
+            )
+            self.stream = TenantStream(
+                f"{name}-stream",
+                TenantStreamArgs(settings=s, tenant=t, account_id=args.account_id, kms_key_arn=self.key.arn),
+                child,
             )
             self._budget(name, s, t)
             TenantBackup(
@@ -208,6 +217,7 @@ class Tenant(pulumi.ComponentResource):
                 cache=args.cache,
                 table_arn=self.table.table.arn if self.table else None,
                 aggregator_role=self.identity.aggregator_role.role,
+                event_stream_arn=self.stream.stream.arn if self.stream else None,
             ),
             child,
         )
@@ -237,6 +247,8 @@ class Tenant(pulumi.ComponentResource):
             "AWS_REGION": s.region,
             "HOME_REGION": t.home_region,
             "DOCUMENTS_BUCKET": bucket_name,
+            # The event stream lives in the home region only (empty elsewhere, like DATABASE_HOST).
+            "EVENTS_STREAM_NAME": self.stream.stream.name if self.stream else "",
             "PII_KEY_ARN": self.key.pii_key.arn if self.key.pii_key else "",
             # In regions other than home, the database is wired to the home primary by DR (issue 6).
             "DATABASE_HOST": db.address if db else "",  # empty: the home-region primary (see DR)

@@ -34,7 +34,7 @@ USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateData
 CRYPTO_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant"]
 # AWS services that encrypt tenant data with the data key on behalf of a caller.
 # DynamoDB: the tenant's table (TenantTable); its workloads read and write it through DynamoDB.
-DATA_SERVICES = ("rds", "secretsmanager", "s3", "sqs", "sns", "logs", "dynamodb")
+DATA_SERVICES = ("rds", "secretsmanager", "s3", "sqs", "sns", "logs", "dynamodb", "kinesis")
 # Services through which the deploy role encrypts: secret values it writes (and reads back on refresh),
 # backup vaults it creates (CreateBackupVault takes GenerateDataKey/Decrypt on the vault key) and the
 # job processors' environment variables (CreateFunction with a KMSKeyArn encrypts them as the caller).
@@ -59,6 +59,8 @@ class TenantKeyArgs:
     secrets_role_arn: pulumi.Input[str] | None
     backup_role_arn: pulumi.Input[str] | None = None  # AWS Backup's role: backs up and restores the tenant
     processor_role_names: Sequence[str] = ()  # the job processors' roles (created after the key)
+    # The Firehose role delivering the tenant's event stream (TenantStream; home region only).
+    event_delivery_role_name: str | None = None
 
 
 def deploy_role_arn(settings: StackSettings, account: str) -> str:
@@ -187,6 +189,23 @@ def processor_statement(region: str, account: str, roles: Sequence[str]) -> dict
     }
 
 
+def event_delivery_statement(region: str, account: str, role: str) -> dict[str, Any]:
+    """Firehose's delivery role reads the tenant's event stream (Kinesis decrypts) and writes the
+    landing objects (S3 encrypts), only through those two services. Named by condition: the role
+    is created after this key (TenantStream)."""
+    return {
+        "Sid": "FirehoseDeliversTenantEvents",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+        "Resource": "*",
+        "Condition": {
+            "ArnEquals": {"aws:PrincipalArn": [role]},
+            "StringEquals": {"kms:ViaService": via(region, ("kinesis", "s3")), "kms:CallerAccount": account},
+        },
+    }
+
+
 def velero_roles(settings: StackSettings, tenant: Tenant, account: str) -> list[str]:
     """Velero's roles that use a tenant's data key in this region."""
     names = [velero_role_name(settings, settings.region), velero_replication_role_name(settings, settings.region)]
@@ -205,6 +224,7 @@ def data_key_policy(
     backup_role: str | None = None,
     velero: Sequence[str] = (),
     processors: Sequence[str] = (),
+    event_delivery_role: str | None = None,
 ) -> str:
     services = via(region, DATA_SERVICES)
     statements: list[dict[str, Any]] = [
@@ -244,6 +264,7 @@ def data_key_policy(
         ),
         *([velero_statement(region, account, velero)] if velero else []),
         *([processor_statement(region, account, processors)] if processors else []),
+        *([event_delivery_statement(region, account, event_delivery_role)] if event_delivery_role else []),
         logs_statement(region, account, sid="CloudWatchLogsForTenantLogGroups"),
         {
             # CloudWatch alarms publish to the tenant's encrypted alert topics.
@@ -317,6 +338,7 @@ class TenantKey(pulumi.ComponentResource):
                 v[2],
                 velero_roles(s, t, v[0]),
                 [f"arn:aws:iam::{v[0]}:role/{n}" for n in args.processor_role_names],
+                f"arn:aws:iam::{v[0]}:role/{args.event_delivery_role_name}" if args.event_delivery_role_name else None,
             )
         )
         self.key = self._key(name, f"Data key of tenant {t.id} ({s.stack})", data_policy, tags, self.alias)

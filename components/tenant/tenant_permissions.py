@@ -1,9 +1,9 @@
 """What a tenant's roles may do: each workload role reaches only its own queue, topic, the tenant's
-bucket, database user and (home region) DynamoDB table with its indexes and stream; the
-aggregator's role only the tenant's cache user; the secret-reader role only the tenant's app
-secrets, never a database master credential. Every statement names the tenant's own ARNs (no `*`
-for data actions); the cache only as the tenant's own ElastiCache user. KMS use is granted by the
-tenant key policies."""
+bucket, event stream and (home region) DynamoDB table with its indexes and stream, and database
+user; the aggregator's role only the tenant's cache user; the secret-reader role only the tenant's
+app secrets, never a database master credential. Every statement names the tenant's own ARNs (no
+`*` for data actions); the cache only as the tenant's own ElastiCache user. KMS use is granted by
+the tenant key policies."""
 
 import json
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
 from components.platform.cache import TenantCacheAccess
+from components.tenant.tenant_stream import CONSUMER_ACTIONS, PRODUCER_ACTIONS
 
 
 @dataclass
@@ -30,6 +31,7 @@ class TenantPermissionsArgs:
     cache: TenantCacheAccess
     aggregator_role: aws.iam.Role  # connects to the cache as the tenant's user, nothing else
     table_arn: pulumi.Input[str] | None = None  # home region only (TenantTable)
+    event_stream_arn: pulumi.Input[str] | None = None  # home region only (TenantStream)
 
 
 def tenant_secret_prefix(settings: StackSettings, tenant: Tenant) -> str:
@@ -92,6 +94,7 @@ def workload_policy(
     cache: TenantCacheAccess,
     cache_group: str,
     table: str | None = None,
+    stream: str | None = None,
 ) -> str:
     statements: list[dict[str, Any]] = [
         {
@@ -117,6 +120,17 @@ def workload_policy(
         {"Sid": "TenantDocumentsList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket]},
         cache_connect(region, account, cache_group, cache.user_id),
     ]
+    if stream:
+        # Producers and consumers of the tenant's own event stream; the key policy admits the
+        # records' encryption through Kinesis only.
+        statements.append(
+            {
+                "Sid": "OwnEventStream",
+                "Effect": "Allow",
+                "Action": [*PRODUCER_ACTIONS, *CONSUMER_ACTIONS],
+                "Resource": [stream],
+            }
+        )
     if db_resource_id:
         statements.append(
             {
@@ -171,6 +185,7 @@ class TenantPermissions(pulumi.ComponentResource):
                 args.database_resource_id,
                 args.cache.replication_group_id,
                 args.table_arn,
+                args.event_stream_arn,
             ).apply(
                 lambda v, service=service: workload_policy(
                     s.region,
@@ -183,6 +198,7 @@ class TenantPermissions(pulumi.ComponentResource):
                     args.cache,
                     v[4],
                     v[5],
+                    v[6],
                 )
             )
             aws.iam.RolePolicy(f"{name}-{service}", role=role.id, policy=policy, opts=child)

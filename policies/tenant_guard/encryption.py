@@ -12,6 +12,8 @@ from .rule import Res, Rule
 RDS = "aws:rds/instance:Instance"
 EKS_COMPONENT = "eks:index:Cluster"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
+KINESIS_STREAM = "aws:kinesis/stream:Stream"
+FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 AT_REST = (nydfs("500.15"), naic("d"), glba("3"))
 
 
@@ -44,6 +46,43 @@ def kms_rotation(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
         yield "automatic key rotation is off: set enableKeyRotation to true"
     if get(r.props, "bypassPolicyLockoutSafetyCheck") is True:
         yield "bypassPolicyLockoutSafetyCheck is true: a bad key policy could lock every administrator out"
+
+
+def _aws_managed_key(key: str, service: str) -> bool:
+    alias = f"alias/aws/{service}"
+    return key == alias or key.endswith(f":{alias}")
+
+
+def event_streams_encrypted(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    """Kinesis streams: SSE-KMS with a customer-managed key. Firehose: its S3 destination writes
+    with a customer-managed key, and a Direct PUT stream (no Kinesis or MSK source) keeps its
+    buffered records encrypted with one too; a Kinesis-sourced stream's records at rest are the
+    source stream's (Firehose accepts SSE only for Direct PUT)."""
+    if r.type == KINESIS_STREAM:
+        if get(r.props, "encryptionType") != "KMS":
+            yield "records are not encrypted at rest: set encryptionType to KMS with the tenant's key"
+            return
+        key = get(r.props, "kmsKeyId")
+        if not isinstance(key, str) or not key:
+            yield "no customer-managed KMS key: set kmsKeyId to the tenant's key"
+        elif _aws_managed_key(key, "kinesis"):
+            yield "kmsKeyId names the AWS-managed alias/aws/kinesis key: use the tenant's customer-managed key"
+        return
+    for destination in ("extendedS3Configuration", "s3Configuration"):
+        config = get(r.props, destination)
+        if config is None:
+            continue
+        key = get(config, "kmsKeyArn")
+        if not isinstance(key, str) or not key:
+            yield f"{destination} delivers objects without a customer-managed KMS key (kmsKeyArn)"
+        elif _aws_managed_key(key, "s3"):
+            yield f"{destination}.kmsKeyArn names the AWS-managed alias/aws/s3 key: use the tenant's key"
+    if get(r.props, "kinesisSourceConfiguration") is None and get(r.props, "mskSourceConfiguration") is None:
+        sse = get(r.props, "serverSideEncryption") or {}
+        if get(sse, "enabled") is not True:
+            yield "a Direct PUT delivery stream buffers records unencrypted: enable serverSideEncryption"
+        elif get(sse, "keyType") != "CUSTOMER_MANAGED_CMK" or not get(sse, "keyArn"):
+            yield "serverSideEncryption uses an AWS-owned key: set keyType CUSTOMER_MANAGED_CMK and keyArn"
 
 
 def _tls_parameter_on(parameters: Sequence[Mapping[str, Any]]) -> bool:
@@ -126,6 +165,19 @@ RULES = (
         remediation="Pass encryptionConfigKeyArn (pulumi-eks) or encryptionConfig {resources: [secrets], provider.keyArn} with the platform cluster-secrets key.",
         resource_types=(EKS_COMPONENT, EKS_CLUSTER),
         check=eks_secrets_encryption,
+    ),
+    Rule(
+        id="ENC-KIN-1",
+        name="event-streams-encrypted-with-customer-key",
+        title="Event streams and their deliveries encrypted with customer-managed keys",
+        summary="Kinesis streams SSE-KMS with a customer key (not aws/kinesis); Firehose S3 delivery and Direct PUT buffers with one",
+        description="Every Kinesis data stream encrypts records at rest with a customer-managed KMS key (the tenant's own, never the AWS-managed alias/aws/kinesis), and every Firehose delivery stream writes its S3 objects with a customer-managed key and, when fed by Direct PUT, keeps its buffered records encrypted with one; a Kinesis-sourced delivery stream holds records only in its encrypted source stream (AWS Config kinesis-firehose-delivery-stream-encrypted covers the Direct PUT case).",
+        severity=Severity.HIGH,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(*AT_REST, fsbp("Kinesis.1")),
+        remediation="Set encryptionType: KMS and kmsKeyId to the tenant's key on the stream, and extendedS3Configuration.kmsKeyArn to the same key on the delivery stream (TenantStream does).",
+        resource_types=(KINESIS_STREAM, FIREHOSE),
+        check=event_streams_encrypted,
     ),
     Rule(
         id="ENC-KMS-1",

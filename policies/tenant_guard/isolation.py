@@ -48,6 +48,8 @@ TENANT_DATA_TYPES = (
     "aws:backup/vault:Vault",
     "aws:elasticache/replicationGroup:ReplicationGroup",
     "aws:dynamodb/table:Table",
+    "aws:kinesis/stream:Stream",
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
 )
 NAME_LABEL = "kubernetes.io/metadata.name"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -462,6 +464,8 @@ KEY_INPUTS = (
     "performanceInsightsKmsKeyId",
     "encryptionKeyArn",
     "serverSideEncryption.kmsKeyArn",  # DynamoDB tables
+    "extendedS3Configuration.kmsKeyArn",  # Firehose S3 destination
+    "serverSideEncryption.keyArn",  # Firehose Direct PUT buffers
 )
 RULE_KEY_INPUTS = (
     "applyServerSideEncryptionByDefault.kmsMasterKeyId",  # bucket encryption rules

@@ -204,6 +204,17 @@ def copy_destinations(r: Res) -> list[tuple[str, str]]:
         region = _arn_region(source)
         if region:
             found.append(("database copy source", region))
+    elif r.type == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+        region = _arn_region(get(r.props, "kinesisSourceConfiguration.kinesisStreamArn"))
+        if region:
+            found.append(("delivery source stream", region))
+        for destination in ("extendedS3Configuration", "s3Configuration"):
+            region = _arn_region(get(r.props, f"{destination}.kmsKeyArn"))
+            if region:
+                found.append(("delivery destination key", region))
+            named = _REGION_IN_NAME.search(str(get(r.props, f"{destination}.bucketArn") or "").rsplit(":", 1)[-1])
+            if named:
+                found.append(("delivery destination bucket", named.group(1)))
     elif r.type == "aws:kms/replicaKey:ReplicaKey":
         region = _arn_region(get(r.props, "primaryKeyArn"))
         if region:
@@ -253,8 +264,8 @@ RULES = (
         id="RES-3",
         name="dr-copies-inside-residency",
         title="Replicas and backup copies stay inside residency",
-        summary="backup copies, bucket replication (key and destination bucket), replicas and replicated backups stay in residency",
-        description="Every cross-region copy of a tenant's data — backup copy actions, bucket replication, database replicas and replicated automated backups, key replicas — starts and ends in regions the tenant's residency allows.",
+        summary="backup copies, bucket replication (key and destination bucket), replicas, replicated backups and event deliveries stay in residency",
+        description="Every cross-region copy of a tenant's data — backup copy actions, bucket replication, database replicas and replicated automated backups, key replicas, Firehose deliveries (source stream, destination bucket and key) — starts and ends in regions the tenant's residency allows.",
         severity=Severity.CRITICAL,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(residency_law(), nydfs("500.11"), naic("j"), glba("3")),

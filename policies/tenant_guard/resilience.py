@@ -18,6 +18,7 @@ STATEFUL_TYPES = (
     "aws:s3/bucketV2:BucketV2",
     "aws:backup/vault:Vault",
     "aws:dynamodb/table:Table",
+    "aws:kinesis/stream:Stream",  # a retention period of the tenant's events
     "kubernetes:core/v1:Namespace",
 )
 DEFAULT_MULTI_AZ_ENVIRONMENTS = ("prod",)

@@ -118,6 +118,7 @@ UNTAGGABLE = frozenset(
         "aws:secretsmanager/secretVersion:SecretVersion",
         "aws:cloudwatch/logMetricFilter:LogMetricFilter",
         "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter",
+        "aws:cloudwatch/logStream:LogStream",
         "aws:secretsmanager/secretPolicy:SecretPolicy",
         "aws:secretsmanager/secretRotation:SecretRotation",
         "aws:kms/grant:Grant",
