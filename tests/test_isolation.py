@@ -113,6 +113,8 @@ def test_iam_policies_of_one_tenant_name_only_its_own_resources(plans: dict[str,
             "db-users-master-secret",
             "backup-replication",
             "stream-delivery",
+            "processors-carrier-role",
+            "processors-policy-role",
         }, kinds
         own_databases = {r["urn"] for r in owned(plan, a, "aws:rds/instance:Instance")}
         own_keys = {r["urn"] for r in owned(plan, a, "aws:kms/key:Key")}
@@ -187,8 +189,8 @@ def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, An
                 for principal in principals(st):
                     if principal.endswith(":root"):
                         # Only as a carrier for a condition naming the tenant's own replication role,
-                        # its event-delivery role (Firehose), or the platform's backup roles (AWS
-                        # Backup, Velero), which serve every tenant.
+                        # its event-delivery role (Firehose), its job processors' roles (Lambda), or
+                        # the platform's backup roles (AWS Backup, Velero), which serve every tenant.
                         named = [
                             arn
                             for block in st["Condition"].values()
@@ -197,7 +199,13 @@ def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, An
                         assert named, f"{key['urn']} delegates to the account"
                         for arn in named:
                             assert arn.endswith(
-                                (f"-{a}-replication", f"-{a}-events-delivery", *PLATFORM_BACKUP_ROLES)
+                                (
+                                    f"-{a}-replication",
+                                    f"-{a}-events-delivery",
+                                    f"-{a}-carrier-fn",
+                                    f"-{a}-policy-fn",
+                                    *PLATFORM_BACKUP_ROLES,
+                                )
                             ), arn
                             assert not mentions(arn, b)
                         continue

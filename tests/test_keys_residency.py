@@ -140,11 +140,12 @@ def test_only_the_deploy_role_writes_key_policies_and_grants_go_only_to_aws_reso
             for context in contexts(principal, region):
                 if context.get("kms:GrantIsForAWSResource") != "true":
                     assert not allowed(policy, principal, "kms:CreateGrant", context), (key["name"], principal, context)
-        # The deploy role reads only what it writes: secret values and vault set-up, never directly.
+        # The deploy role reads only what it writes: secret values, vault set-up and the job
+        # processors' environment (CreateFunction encrypts it as the caller), never directly.
         for context in contexts(deployer, region):
             via = context.get("kms:ViaService", "").split(".")[0]
             if allowed(policy, deployer, "kms:Decrypt", context):
-                assert via in ("secretsmanager", "backup"), (key["name"], context)
+                assert via in ("secretsmanager", "backup", "lambda"), (key["name"], context)
 
 
 def test_key_administration_actions_are_listed_never_wildcards(plans: dict[str, Plan]) -> None:
