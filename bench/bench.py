@@ -34,6 +34,13 @@ JOBS = max(2, os.cpu_count() or 2)
 def make_project(folder: Path, tenants: int) -> dict[str, list[str]]:
     for name in ["__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml"]:
         shutil.copy(ROOT / name, folder / name)
+    # Hundreds of tenants' job processors reserve more than the default 1,000 concurrent Lambda
+    # executions: such a region runs with a raised quota, which the stack file then states.
+    stack_file = folder / "Pulumi.dev.yaml"
+    text = stack_file.read_text()
+    stack_file.write_text(
+        text.replace("    owner: true", f"    lambdaConcurrencyLimit: {max(1000, 40 * tenants)}\n    owner: true", 1)
+    )
     catalog = folder / "tenants" / "dev"
     catalog.mkdir(parents=True)
     registry = {}
