@@ -1,6 +1,5 @@
 """Run one stack of the program under the mock engine and return its plan (plan.schema.json)."""
 
-import concurrent.futures
 import functools
 import json
 import multiprocessing
@@ -17,7 +16,7 @@ from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+from pulumi.runtime.sync_await import _sync_await
 
 from catalog.loader import GATE_KEYS, load_settings
 from catalog.stacks import StackName, tenant_stacks
@@ -37,20 +36,6 @@ class ProgramError(Exception):
         self.registered = registered  # resources registered before it stopped
 
 
-class _Inline(concurrent.futures.ThreadPoolExecutor):
-    """Runs each call where it is submitted. The SDK sends every engine call to the loop's default
-    executor (a thread hop per resource); the recording monitor answers at once, so the hop is
-    pure overhead (about a tenth of a stack's plan time)."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # handed to the awaiting coroutine, as a thread would
-            future.set_exception(error)
-        return future
-
-
 def _no_stack_trace() -> source_pb2.StackTrace:
     """The source position the SDK attaches to each registration: the real CLI shows it; the plan
     does not record it, and walking the Python stack per resource costs a sixth of the plan time."""
@@ -58,7 +43,8 @@ def _no_stack_trace() -> source_pb2.StackTrace:
 
 
 def _recording_speedups() -> None:
-    _ensure_event_loop().set_default_executor(_Inline())
+    # Not also an inline executor for the engine calls: answering them on the loop's own stack
+    # overflows Python's recursion limit on a 200-tenant platform stack and the plan hangs.
     if hasattr(pulumi_resource, "_get_stack_trace"):  # private in the SDK: skip quietly if it moves
         pulumi_resource._get_stack_trace = _no_stack_trace  # pyright: ignore[reportPrivateUsage]
 
