@@ -82,6 +82,10 @@ def events_stream_name(settings: StackSettings, tenant: Tenant) -> str:
     return f"{settings.name_prefix}-{tenant.id}-events"
 
 
+def delivery_stream_name(settings: StackSettings, tenant: Tenant) -> str:
+    return f"{events_stream_name(settings, tenant)}-delivery"
+
+
 def landing_bucket_name(settings: StackSettings, tenant: Tenant) -> str:
     return f"{settings.name_prefix}-{tenant.home_region}-{tenant.id}-events"
 
@@ -235,7 +239,7 @@ class TenantStream(pulumi.ComponentResource):
         )
         self.delivery = aws.kinesis.FirehoseDeliveryStream(
             f"{name}-delivery",
-            name=f"{events_stream_name(s, t)}-delivery",
+            name=delivery_stream_name(s, t),
             destination="extended_s3",
             kinesis_source_configuration=aws.kinesis.FirehoseDeliveryStreamKinesisSourceConfigurationArgs(
                 kinesis_stream_arn=self.stream.arn, role_arn=self.role.arn

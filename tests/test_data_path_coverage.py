@@ -1,0 +1,150 @@
+"""Issue 14 item 7 for the data path (DynamoDB table, Kinesis stream, Firehose delivery, landing
+bucket, Lambda processors): alarm coverage, DR report, DynamoDB backup copies, image provenance,
+tagging, protection and residency extend to them."""
+
+import copy
+from typing import Any
+
+import pytest
+
+from catalog.tiers import TIERS
+from components.tenant.tenant_observability import DELIVERY_FRESHNESS_SECONDS, ITERATOR_AGE_SHARE_OF_RETENTION
+from planner.policy import environment_config, evaluate
+from policies.tenant_guard.observability import DATA_PATH_ALARMS, alarm_coverage, watched_series
+from policies.tenant_guard.rule import Res
+from tests.conftest import resources_of
+
+Plan = dict[str, Any]
+DEV_CONFIG = environment_config("dev")
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TABLE = "aws:dynamodb/table:Table"
+STREAM = "aws:kinesis/stream:Stream"
+DELIVERY = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+TENANTS = ("demo-basic", "demo-standard", "demo-premium")
+
+
+def _alarms(plan: Plan, tenant: str) -> dict[str, dict[str, Any]]:
+    return {str(r["inputs"]["tags"].get("signal")): r for r in resources_of(plan, ALARM) if r["tenant"] == tenant}
+
+
+# ------------------------------------------------------------------ alarm coverage (OBS-1)
+
+
+@pytest.mark.parametrize("tenant", TENANTS)
+def test_table_stream_and_delivery_alarm_to_the_tenants_topics(plans: dict[str, Plan], tenant: str) -> None:
+    plan = plans["dev"]
+    alarms = _alarms(plan, tenant)
+    tier = TIERS[alarms["stream-iterator-age"]["inputs"]["tags"]["tier"]]
+    (table,) = [r for r in resources_of(plan, TABLE) if r["tenant"] == tenant]
+    (stream,) = [r for r in resources_of(plan, STREAM) if r["tenant"] == tenant]
+    (delivery,) = [r for r in resources_of(plan, DELIVERY) if r["tenant"] == tenant]
+    topics = {
+        r["inputs"]["tags"]["severity"]: r["inputs"]["name"]
+        for r in resources_of(plan, "aws:sns/topic:Topic")
+        if r["tenant"] == tenant and "severity" in r["inputs"]["tags"]
+    }
+    for signal in ("table-throttles", "table-errors"):
+        (query,) = alarms[signal]["inputs"]["metricQueries"]
+        assert f"WHERE TableName = '{table['inputs']['name']}'" in query["expression"]
+        assert 'SCHEMA("AWS/DynamoDB", Operation, TableName)' in query["expression"]
+    age = alarms["stream-iterator-age"]["inputs"]
+    assert age["dimensions"] == {"StreamName": stream["inputs"]["name"]}
+    assert age["threshold"] == tier.event_retention_hours * 3600 * 1000 * ITERATOR_AGE_SHARE_OF_RETENTION
+    assert alarms["stream-write-throttles"]["inputs"]["metricName"] == "WriteProvisionedThroughputExceeded"
+    fresh = alarms["delivery-freshness"]["inputs"]
+    assert fresh["dimensions"] == {"DeliveryStreamName": delivery["inputs"]["name"]}
+    assert fresh["threshold"] == DELIVERY_FRESHNESS_SECONDS
+    assert alarms["delivery-success"]["inputs"]["comparisonOperator"] == "LessThanThreshold"
+    for signal in (
+        "table-throttles",
+        "table-errors",
+        "stream-iterator-age",
+        "stream-write-throttles",
+        "delivery-success",
+    ):
+        inputs = alarms[signal]["inputs"]
+        topic = topics[inputs["tags"]["severity"]]
+        assert inputs["alarmActions"] == inputs["okActions"] and len(inputs["alarmActions"]) == 1
+        assert inputs["alarmActions"][0].endswith(f":{topic}"), (signal, inputs)
+        assert inputs["treatMissingData"] == "notBreaching"  # an idle stream or table is not a failure
+
+
+def test_iterator_age_threshold_follows_the_tier_retention(plans: dict[str, Plan]) -> None:
+    thresholds = {t: _alarms(plans["dev"], t)["stream-iterator-age"]["inputs"]["threshold"] for t in TENANTS}
+    assert thresholds["demo-basic"] < thresholds["demo-standard"] < thresholds["demo-premium"]
+
+
+@pytest.mark.parametrize(
+    ("signal", "what", "metric"),
+    [
+        ("table-throttles", "table", "ThrottledRequests"),
+        ("table-errors", "table", "SystemErrors"),
+        ("stream-iterator-age", "event stream", "GetRecords.IteratorAgeMilliseconds"),
+        ("stream-write-throttles", "event stream", "WriteProvisionedThroughputExceeded"),
+        ("delivery-freshness", "event delivery", "DeliveryToS3.DataFreshness"),
+        ("delivery-success", "event delivery", "DeliveryToS3.Success"),
+    ],
+)
+def test_a_missing_data_path_alarm_is_an_alarm_coverage_violation(
+    plans: dict[str, Plan], signal: str, what: str, metric: str
+) -> None:
+    broken = copy.deepcopy(plans["dev"])
+    dropped = _alarms(broken, "demo-basic")[signal]
+    broken["resources"] = [r for r in broken["resources"] if r["urn"] != dropped["urn"]]
+    (violation,) = evaluate(broken, DEV_CONFIG)
+    assert violation["ruleId"] == "OBS-1" and violation["tenant"] == "demo-basic"
+    assert violation["message"].startswith(f"the tenant {what} 'ip-dev-demo-basic-")
+    assert violation["message"].endswith(f"has no alarm (with an action) on {metric}")
+
+
+def test_an_alarm_without_action_or_on_another_resource_does_not_count(plans: dict[str, Plan]) -> None:
+    broken = copy.deepcopy(plans["dev"])
+    alarms = _alarms(broken, "demo-basic")
+    alarms["delivery-success"]["inputs"]["alarmActions"] = []
+    alarms["table-errors"]["inputs"]["metricQueries"][0]["expression"] = alarms["table-errors"]["inputs"][
+        "metricQueries"
+    ][0]["expression"].replace("demo-basic", "demo-premium")
+    messages = sorted(v["message"] for v in evaluate(broken, DEV_CONFIG))
+    assert messages == [
+        "the tenant event delivery 'ip-dev-demo-basic-events-delivery' has no alarm (with an action) on DeliveryToS3.Success",
+        "the tenant table 'ip-dev-demo-basic-records' has no alarm (with an action) on SystemErrors",
+    ]
+
+
+def _res(type_: str, props: dict[str, Any], i: int = 0) -> Res:
+    return Res(type_, f"urn:{type_}::{i}", f"r{i}", props)
+
+
+def test_alarm_coverage_unit_cases() -> None:
+    tags = {"tenant": "acme", "tier": "basic", "environment": "dev"}
+    table = _res(TABLE, {"name": "t-acme", "tags": tags})
+    action = {"alarmActions": ["arn:aws:sns:us-east-1:1:acme-alerts-critical"], "tags": tags}
+    insights = {
+        **action,
+        "metricQueries": [
+            {
+                "id": "q",
+                "expression": "SELECT SUM(ThrottledRequests) FROM SCHEMA(\"AWS/DynamoDB\", Operation, TableName) WHERE TableName = 't-acme'",
+            },
+            {
+                "id": "e",
+                "expression": "SELECT SUM(SystemErrors) FROM SCHEMA(\"AWS/DynamoDB\", Operation, TableName) WHERE TableName = 't-acme'",
+            },
+        ],
+    }
+    assert watched_series(_res(ALARM, insights)) == {
+        ("AWS/DynamoDB", "TableName", "t-acme", "ThrottledRequests"),
+        ("AWS/DynamoDB", "TableName", "t-acme", "SystemErrors"),
+    }
+    assert list(alarm_coverage([table, _res(ALARM, insights, 1)], {})) == []
+    single = {
+        **action,
+        "namespace": "AWS/DynamoDB",
+        "metricName": "SystemErrors",
+        "dimensions": {"TableName": "t-acme"},
+    }
+    ((message, urn),) = list(alarm_coverage([table, _res(ALARM, single, 1)], {}))
+    assert urn == table.urn and message.endswith("on ThrottledRequests")
+    # Untenanted (platform) resources are not the tenant rule's business.
+    assert list(alarm_coverage([_res(STREAM, {"name": "platform-events"})], {})) == []
+    assert set(DATA_PATH_ALARMS) == {TABLE, STREAM, DELIVERY}
