@@ -148,3 +148,63 @@ def test_alarm_coverage_unit_cases() -> None:
     # Untenanted (platform) resources are not the tenant rule's business.
     assert list(alarm_coverage([_res(STREAM, {"name": "platform-events"})], {})) == []
     assert set(DATA_PATH_ALARMS) == {TABLE, STREAM, DELIVERY}
+
+
+# ------------------------------------------------------------------ image provenance (K8S-IMG-1) for Lambda
+
+FUNCTION = "aws:lambda/function:Function"
+DIGEST = "@sha256:" + "b" * 64
+
+
+def _function(plan: Plan, tenant: str = "demo-basic") -> dict[str, Any]:
+    return next(r for r in resources_of(plan, FUNCTION) if r["tenant"] == tenant)
+
+
+def test_processor_images_are_pinned_in_the_approved_registry(plans: dict[str, Plan]) -> None:
+    registries = DEV_CONFIG["workload-image-provenance"]["allowedRegistries"]
+    functions = resources_of(plans["dev"], FUNCTION)
+    assert functions
+    for function in functions:
+        image = function["inputs"]["imageUri"]
+        assert function["inputs"]["packageType"] == "Image"
+        assert image.startswith(tuple(registries)) and "@sha256:" in image, image
+
+
+@pytest.mark.parametrize(
+    ("image", "fragment"),
+    [
+        ("111111111111.dkr.ecr.us-east-1.amazonaws.com/insurance/carrier-jobs-processor:1.4.2", "by tag"),
+        ("111111111111.dkr.ecr.us-east-1.amazonaws.com/insurance/carrier-jobs-processor", "no tag or digest"),
+        ("111111111111.dkr.ecr.us-east-1.amazonaws.com/insurance/carrier-jobs-processor@sha256:abc", "malformed"),
+        (f"222222222222.dkr.ecr.us-east-1.amazonaws.com/insurance/carrier-jobs-processor{DIGEST}", "approved registry"),
+        (f"public.ecr.aws/someone/carrier-jobs-processor{DIGEST}", "approved registry"),
+    ],
+)
+def test_a_tag_only_or_foreign_function_image_is_an_image_provenance_violation(
+    plans: dict[str, Plan], image: str, fragment: str
+) -> None:
+    broken = copy.deepcopy(plans["dev"])
+    _function(broken)["inputs"]["imageUri"] = image
+    (violation,) = evaluate(broken, DEV_CONFIG)
+    assert violation["policy"] == "workload-image-provenance" and violation["ruleId"] == "K8S-IMG-1"
+    assert violation["tenant"] == "demo-basic" and fragment in violation["message"], violation["message"]
+
+
+def test_function_image_rule_unit_cases() -> None:
+    from policies.tenant_guard.serverless import supported_runtime
+    from policies.tenant_guard.workloads import workload_image_provenance
+
+    config = {"allowedRegistries": ["111111111111.dkr.ecr.us-east-1.amazonaws.com/insurance/"]}
+    pinned = {
+        "packageType": "Image",
+        "imageUri": f"111111111111.dkr.ecr.us-east-1.amazonaws.com/insurance/p{DIGEST}",
+    }
+    assert list(workload_image_provenance(_res(FUNCTION, pinned), config)) == []
+    tagged = _res(FUNCTION, {**pinned, "imageUri": "111111111111.dkr.ecr.us-east-1.amazonaws.com/insurance/p:1"})
+    (message,) = list(workload_image_provenance(tagged, config))
+    assert "by tag" in message
+    assert list(supported_runtime(tagged, {})) == []  # one rule owns image provenance
+    # A .zip function has no image: LAM-2's runtime check is its rule.
+    assert (
+        list(workload_image_provenance(_res(FUNCTION, {"packageType": "Zip", "runtime": "python3.13"}), config)) == []
+    )
