@@ -208,3 +208,69 @@ def test_function_image_rule_unit_cases() -> None:
     assert (
         list(workload_image_provenance(_res(FUNCTION, {"packageType": "Zip", "runtime": "python3.13"}), config)) == []
     )
+
+
+# ------------------------------------------------------------------ DynamoDB copies need advanced features (REH-BAK-1)
+
+REGION_SETTINGS = "aws:backup/regionSettings:RegionSettings"
+PROD = ("prod-us-east-1", "prod-us-west-2", "prod-ca-central-1", "prod-ca-west-1")
+
+
+@pytest.mark.parametrize("stack", ["dev", *PROD])
+def test_each_platform_stack_turns_on_advanced_dynamodb_backup_once_in_its_region(
+    plans: dict[str, Plan], stack: str
+) -> None:
+    plan = plans[stack]
+    (settings,) = resources_of(plan, REGION_SETTINGS)
+    assert settings["stack"] == stack  # the platform stack, never a tenant stack
+    assert settings["inputs"]["resourceTypeManagementPreference"] == {"DynamoDB": True}
+    assert settings["inputs"]["resourceTypeOptInPreference"]["DynamoDB"] is True
+    assert settings["options"]["ignoreChanges"] == ["resourceTypeOptInPreference"]
+    assert "region" not in settings["inputs"]  # the stack's own regional provider
+
+
+def _table_copying_selections(plan: Plan) -> list[dict[str, Any]]:
+    copying = {
+        p["urn"]
+        for p in resources_of(plan, "aws:backup/plan:Plan")
+        if any(rule.get("copyActions") for rule in p["inputs"]["rules"])
+    }
+    return [
+        s
+        for s in resources_of(plan, "aws:backup/selection:Selection")
+        if any(":table/" in a for a in s["inputs"]["resources"]) and copying & set(s["options"]["dependsOn"])
+    ]
+
+
+def test_prod_tables_are_copied_and_the_regions_allow_it(plans: dict[str, Plan]) -> None:
+    from planner.rehearsal import dynamodb_copies_enabled
+
+    prod = [plans[s] for s in PROD]
+    assert _table_copying_selections(plans["prod-us-east-1"]), "some tenant table is copied to its DR region"
+    assert dynamodb_copies_enabled(prod) == []
+
+
+def test_a_table_copy_without_the_region_setting_is_refused(plans: dict[str, Plan]) -> None:
+    from planner.rehearsal import dynamodb_copies_enabled
+
+    prod = [copy.deepcopy(plans[s]) for s in PROD]
+    east = prod[0]
+    east["resources"] = [r for r in east["resources"] if r["type"] != REGION_SETTINGS]
+    findings = dynamodb_copies_enabled(prod)
+    copying = _table_copying_selections(east)
+    # Each table copied from us-east-1 (made there) and each copied into it from us-west-2.
+    into_east = _table_copying_selections(prod[1])
+    assert {f.urn for f in findings} == {s["urn"] for s in copying + into_east}
+    assert all(f.rule == "REH-BAK-1" and "not on in us-east-1" in f.message for f in findings)
+    # Turned off rather than absent: the same.
+    prod = [copy.deepcopy(plans[s]) for s in PROD]
+    (settings,) = resources_of(prod[0], REGION_SETTINGS)
+    settings["inputs"]["resourceTypeManagementPreference"] = {"DynamoDB": False}
+    assert {f.urn for f in dynamodb_copies_enabled(prod)} == {s["urn"] for s in copying + into_east}
+
+
+def test_a_single_plan_is_judged_on_its_own_region_only(plans: dict[str, Plan]) -> None:
+    from planner.rehearsal import dynamodb_copies_enabled
+
+    assert dynamodb_copies_enabled([plans["prod-us-east-1"]]) == []  # the peer's plan is not here
+    assert dynamodb_copies_enabled([plans["dev"]]) == []  # dev copies nothing
