@@ -274,3 +274,36 @@ def test_a_single_plan_is_judged_on_its_own_region_only(plans: dict[str, Plan]) 
 
     assert dynamodb_copies_enabled([plans["prod-us-east-1"]]) == []  # the peer's plan is not here
     assert dynamodb_copies_enabled([plans["dev"]]) == []  # dev copies nothing
+
+
+# ------------------------------------------------------------------ DR report (planner/dr.py)
+
+
+def test_dr_report_states_each_tenants_table_stream_and_landing_bucket(plans: dict[str, Plan]) -> None:
+    from catalog.loader import load_catalog
+    from planner.dr import REGION_LOCAL_REASON, mechanisms, render_report
+    from planner.runner import ROOT
+
+    catalog = {t.id: t for t in load_catalog(ROOT / "tenants" / "prod")}
+    prod = [plans[s] for s in PROD]
+    found = mechanisms(prod)
+    for tenant, config in catalog.items():
+        entry = found[tenant]
+        home = config.home_region
+        pitr = min(35, config.tier.database.backup_retention_days)
+        assert (f"DynamoDB table, point-in-time recovery ({pitr} d)", home) in entry["mechanisms"]
+        assert ("DynamoDB table in AWS Backup daily recovery points", home) in entry["mechanisms"]
+        copies = {r for m, r in entry["mechanisms"] if m == "DynamoDB table recovery points (AWS Backup copy)"}
+        # Copied exactly where the tenant's other recovery points go: the peer, inside residency.
+        assert copies == {r for m, r in entry["mechanisms"] if m == "AWS Backup copy"}
+        assert copies <= set(config.residency) - {home}
+        assert bool(copies) == (len(config.residency) > 1)
+        assert entry["region_local"] == [
+            ("event landing bucket", home),
+            (f"event stream ({config.tier.event_retention_hours} h replay)", home),
+        ]
+    report = render_report(prod, {t: c.residency for t, c in catalog.items()})
+    assert "| region-local (no copy) |" in report and REGION_LOCAL_REASON in report
+    (keystone,) = [line for line in report.splitlines() if line.startswith("| keystone-title |")]
+    assert keystone.endswith("| event landing bucket (us-east-1); event stream (24 h replay) (us-east-1) |")
+    assert "DynamoDB table recovery points (AWS Backup copy)" not in keystone
