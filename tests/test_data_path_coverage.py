@@ -307,3 +307,58 @@ def test_dr_report_states_each_tenants_table_stream_and_landing_bucket(plans: di
     (keystone,) = [line for line in report.splitlines() if line.startswith("| keystone-title |")]
     assert keystone.endswith("| event landing bucket (us-east-1); event stream (24 h replay) (us-east-1) |")
     assert "DynamoDB table recovery points (AWS Backup copy)" not in keystone
+
+
+# ------------------------------------------------------------------ tagging, protection, residency
+
+
+def _holder(plan: Plan, kind: str, tenant: str = "demo-basic") -> dict[str, Any]:
+    type_, name = {
+        "table": (TABLE, f"tenant-{tenant}-table"),
+        "stream": (STREAM, f"tenant-{tenant}-stream-events"),
+        "delivery": (DELIVERY, f"tenant-{tenant}-stream-delivery"),
+        "landing bucket": ("aws:s3/bucket:Bucket", f"tenant-{tenant}-stream-landing"),
+    }[kind]
+    (found,) = [r for r in resources_of(plan, type_) if r["name"] == name]
+    return found
+
+
+HOLDERS = ("table", "stream", "delivery", "landing bucket")
+
+
+@pytest.mark.parametrize("kind", HOLDERS)
+def test_data_path_holders_are_tagged_protected_and_home(plans: dict[str, Plan], kind: str) -> None:
+    for tenant in TENANTS:
+        r = _holder(plans["dev"], kind, tenant)
+        assert r["options"]["protect"] is True
+        tags = r["inputs"]["tags"]
+        assert tags["tenant"] == tenant and tags["tier"] and tags["environment"] == "dev" and tags["residency"]
+        assert "region" not in r["inputs"]  # the stack's regional provider: the tenant's home region
+
+
+@pytest.mark.parametrize(
+    ("kind", "break_it", "policy"),
+    [
+        (kind, change, policy)
+        for kind in HOLDERS
+        for change, policy in (
+            ("untag", "tenant-resources-attributed"),
+            ("unprotect", "stateful-resources-protected"),
+            ("abroad", "tenant-data-residency"),
+        )
+    ],
+)
+def test_each_rule_fires_on_each_data_path_holder(
+    plans: dict[str, Plan], kind: str, break_it: str, policy: str
+) -> None:
+    broken = copy.deepcopy(plans["dev"])
+    r = _holder(broken, kind)
+    if break_it == "untag":
+        r["inputs"]["tags"].pop("tier")
+    elif break_it == "unprotect":
+        r["options"]["protect"] = False
+    else:
+        r["inputs"]["region"] = "us-west-2"  # demo-basic's residency is us-east-1 only
+    violations = evaluate(broken, DEV_CONFIG)
+    assert {v["policy"] for v in violations} == {policy}, violations
+    assert {v["urn"] for v in violations} == {r["urn"]}

@@ -258,7 +258,10 @@ class TenantStream(pulumi.ComponentResource):
                 ),
             ),
             tags=tags,
-            # Firehose checks its role's access when the delivery stream is created.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[access]),
+            # Firehose checks its role's access when the delivery stream is created. Protected: a
+            # new delivery stream starts reading its Kinesis source at LATEST
+            # (https://docs.aws.amazon.com/firehose/latest/dev/writing-with-kinesis-streams.html), so a
+            # replacement would skip every event not yet delivered.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access], protect=True),
         )
         self.register_outputs({"streamArn": self.stream.arn, "landingBucket": self.bucket.name})
