@@ -210,7 +210,7 @@ class TenantObservability(pulumi.ComponentResource):
             ):
                 self._insights_alarm(name, what, "AWS/DynamoDB", metric, "TableName", args.table_name, severity, tags)
         if args.stream_name is not None:
-            stream = {"StreamName": args.stream_name}
+            stream: dict[str, pulumi.Input[str]] = {"StreamName": args.stream_name}
             lag_ms = round(t.tier.event_retention_hours * 3600 * 1000 * ITERATOR_AGE_SHARE_OF_RETENTION)
             self._alarm(
                 name, "stream-iterator-age", "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", stream,
@@ -221,7 +221,7 @@ class TenantObservability(pulumi.ComponentResource):
                 "GreaterThanThreshold", 0, "warning", tags, statistic="Sum", signal="stream-write-throttles",
             )  # fmt: skip
         if args.delivery_stream_name is not None:
-            delivery = {"DeliveryStreamName": args.delivery_stream_name}
+            delivery: dict[str, pulumi.Input[str]] = {"DeliveryStreamName": args.delivery_stream_name}
             self._alarm(
                 name, "delivery-freshness", "AWS/Firehose", "DeliveryToS3.DataFreshness", delivery,
                 "GreaterThanThreshold", DELIVERY_FRESHNESS_SECONDS, "critical", tags, statistic="Maximum",
