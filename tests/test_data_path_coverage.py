@@ -83,17 +83,23 @@ def test_iterator_age_threshold_follows_the_tier_retention(plans: dict[str, Plan
         ("stream-write-throttles", "event stream", "WriteProvisionedThroughputExceeded"),
         ("delivery-freshness", "event delivery", "DeliveryToS3.DataFreshness"),
         ("delivery-success", "event delivery", "DeliveryToS3.Success"),
+        ("processor-errors", "job processor", "Errors"),
+        ("processor-throttles", "job processor", "Throttles"),
     ],
 )
 def test_a_missing_data_path_alarm_is_an_alarm_coverage_violation(
     plans: dict[str, Plan], signal: str, what: str, metric: str
 ) -> None:
     broken = copy.deepcopy(plans["dev"])
-    dropped = _alarms(broken, "demo-basic")[signal]
+    dropped = next(
+        r
+        for r in resources_of(broken, ALARM)
+        if r["tenant"] == "demo-basic" and r["inputs"]["tags"].get("signal") == signal
+    )  # processors: the carrier one (the first)
     broken["resources"] = [r for r in broken["resources"] if r["urn"] != dropped["urn"]]
     (violation,) = evaluate(broken, DEV_CONFIG)
     assert violation["ruleId"] == "OBS-1" and violation["tenant"] == "demo-basic"
-    assert violation["message"].startswith(f"the tenant {what} 'ip-dev-demo-basic-")
+    assert violation["message"].startswith(f"the tenant {what} 'ip-dev-")
     assert violation["message"].endswith(f"has no alarm (with an action) on {metric}")
 
 
@@ -147,7 +153,7 @@ def test_alarm_coverage_unit_cases() -> None:
     assert urn == table.urn and message.endswith("on ThrottledRequests")
     # Untenanted (platform) resources are not the tenant rule's business.
     assert list(alarm_coverage([_res(STREAM, {"name": "platform-events"})], {})) == []
-    assert set(DATA_PATH_ALARMS) == {TABLE, STREAM, DELIVERY}
+    assert set(DATA_PATH_ALARMS) == {TABLE, STREAM, DELIVERY, "aws:lambda/function:Function"}
 
 
 # ------------------------------------------------------------------ image provenance (K8S-IMG-1) for Lambda

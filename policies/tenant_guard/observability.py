@@ -30,6 +30,7 @@ DATA_PATH_ALARMS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         "StreamName",
         ("GetRecords.IteratorAgeMilliseconds", "WriteProvisionedThroughputExceeded"),
     ),
+    "aws:lambda/function:Function": ("job processor", "AWS/Lambda", "FunctionName", ("Errors", "Throttles")),
     DELIVERY: (
         "event delivery",
         "AWS/Firehose",
@@ -165,8 +166,8 @@ RULES = (
         id="OBS-1",
         name="tenant-alarm-coverage",
         title="Every tenant is watched and alerted",
-        summary="database, table, event stream and delivery alarms with actions; a critical alert topic with a subscriber per tenant",
-        description="Each tenant database has CloudWatch alarms on CPU, free storage and connections with an alarm action; each tenant DynamoDB table on ThrottledRequests and SystemErrors, each event stream on GetRecords.IteratorAgeMilliseconds and WriteProvisionedThroughputExceeded, each Firehose delivery on DeliveryToS3.DataFreshness and DeliveryToS3.Success; each served tenant has a critical alert topic with at least one subscriber from its contacts, and alarms with actions on its services' 5xx ratio and p95 latency.",
+        summary="database, table, event stream, delivery and processor alarms with actions; a critical alert topic with a subscriber per tenant",
+        description="Each tenant database has CloudWatch alarms on CPU, free storage and connections with an alarm action; each tenant DynamoDB table on ThrottledRequests and SystemErrors, each event stream on GetRecords.IteratorAgeMilliseconds and WriteProvisionedThroughputExceeded, each Firehose delivery on DeliveryToS3.DataFreshness and DeliveryToS3.Success, each Lambda job processor on Errors and Throttles; each served tenant has a critical alert topic with at least one subscriber from its contacts, and alarms with actions on its services' 5xx ratio and p95 latency.",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.14"), naic("h")),
