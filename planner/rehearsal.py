@@ -1408,6 +1408,68 @@ def conditions_present_on_calls(plans: list[Plan]) -> list[Finding]:
     return findings
 
 
+# ---------------------------------------------------------------- REH-BAK-1
+
+REGION_SETTINGS = "aws:backup/regionSettings:RegionSettings"
+
+
+def _arn_region(value: Any) -> str | None:
+    parts = str(value).split(":")
+    return parts[3] if len(parts) > 4 and parts[0] == "arn" and parts[3] else None
+
+
+def dynamodb_copies_enabled(plans: list[Plan]) -> list[Finding]:
+    """A tenant's backup plan that copies to another region, and whose selection holds its
+    DynamoDB table, needs AWS Backup's advanced DynamoDB features in the table's region (where the
+    recovery point is made) and, when that region's plan is rehearsed too, in the copy's region."""
+    enabled = {
+        (_env(str(p.get("stack", ""))), p.get("region"))
+        for p in plans
+        for r in _resources(p)
+        if r["type"] == REGION_SETTINGS and _get(r.get("inputs"), "resourceTypeManagementPreference.DynamoDB") is True
+    }
+    rehearsed = {(_env(str(p.get("stack", ""))), p.get("region")) for p in plans}
+    findings: list[Finding] = []
+    for plan in plans:
+        env = _env(str(plan.get("stack", "")))
+        by_urn = {r["urn"]: r for r in _resources(plan)}
+        for selection in _resources(plan):
+            if selection["type"] != "aws:backup/selection:Selection":
+                continue
+            tables = [a for a in _as_list(selection["inputs"].get("resources")) if ":dynamodb:" in str(a)]
+            backup_plans = [
+                by_urn[d]
+                for d in selection.get("options", {}).get("dependsOn") or []
+                if d in by_urn and by_urn[d]["type"] == "aws:backup/plan:Plan"
+            ]
+            copies = {
+                region
+                for p in backup_plans
+                for rule in _as_list(p["inputs"].get("rules"))
+                for action in _as_list(rule.get("copyActions") if isinstance(rule, dict) else None)
+                if isinstance(action, dict) and (region := _arn_region(action.get("destinationVaultArn")))
+            }
+            if not tables or not copies:
+                continue
+            sources = {r for t in tables if (r := _arn_region(t))}
+            needed = sources | {r for r in copies if (env, r) in rehearsed}
+            for region in sorted(r for r in needed if (env, r) not in enabled):
+                findings.append(
+                    _finding(
+                        "REH-BAK-1",
+                        MANDATORY,
+                        plan,
+                        selection,
+                        f"{_label(selection)} copies DynamoDB table(s) to {', '.join(sorted(copies))}, but "
+                        f"AWS Backup's advanced DynamoDB features are not on in {region}: the copy job fails "
+                        "and the table has no recovery point outside its region",
+                        f"plan the {region} platform stack with its BackupVault (aws.backup.RegionSettings "
+                        "resourceTypeManagementPreference DynamoDB: true)",
+                    )
+                )
+    return findings
+
+
 # ---------------------------------------------------------------- registry
 
 RULES: list[Rule] = [
@@ -1479,6 +1541,13 @@ RULES: list[Rule] = [
         "aws:PrincipalAccount/Arn/OrgID/Tag/IsAWSService are present only on signed requests; AssumeRoleWithWebIdentity/"
         "SAML are unsigned (IAM guide reference_policies_condition-keys, Availability)",
         conditions_present_on_calls,
+    ),
+    Rule(
+        "REH-BAK-1",
+        "AWS Backup copies DynamoDB recovery points across Regions and accounts only with advanced DynamoDB "
+        "backup on (aws-backup devguide advanced-ddb-backup.html; UpdateRegionSettings "
+        "ResourceTypeManagementPreference)",
+        dynamodb_copies_enabled,
     ),
 ]
 

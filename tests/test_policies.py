@@ -899,7 +899,7 @@ RESOURCE_CASES += [
         {"authorizationType": "NONE"},
         "unauthenticated",
     ),
-    ("lambda-supported-runtime", LAMBDA, LAMBDA_OK, {"imageUri": "r.example/insurance/p:1.0"}, "by tag"),
+    ("workload-image-provenance", LAMBDA, LAMBDA_OK, {"imageUri": "r.example/insurance/p:1.0"}, "by tag"),
     ("lambda-supported-runtime", LAMBDA, LAMBDA_ZIP_OK, {"runtime": "python3.8"}, "not a supported"),
     ("lambda-in-vpc", LAMBDA, LAMBDA_OK, {"vpcConfig": None}, "not attached to a VPC"),
     ("lambda-in-vpc", LAMBDA, LAMBDA_OK, {"vpcConfig": {"subnetIds": ["subnet-a"]}}, "no security group"),

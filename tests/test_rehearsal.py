@@ -532,7 +532,7 @@ def test_cond1_dev_plan_mutation(dev_plan: dict[str, Any]) -> None:
 
 def test_every_rule_has_id_and_rationale() -> None:
     ids = [r.id for r in rehearsal.RULES] + [rehearsal.REPLACE_RULE.id]
-    assert len(ids) == len(set(ids)) == 12
+    assert len(ids) == len(set(ids)) == 13
     assert all(r.rationale for r in rehearsal.RULES)
 
 

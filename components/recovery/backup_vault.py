@@ -5,7 +5,19 @@ Tenant recovery points live in a vault per tenant (`TenantVault`) under the tena
 key for the copies in the peer region): AWS Backup encrypts S3 recovery points and every
 cross-region copy with the vault's key, and RDS snapshots with the database's key, so destroying the
 tenant's keys shreds all of them. The platform vault keeps its key (a vault's key is force-new) and
-only the recovery points made before tenant vaults existed, until their retention ends."""
+only the recovery points made before tenant vaults existed, until their retention ends.
+
+The region's AWS Backup settings (`aws.backup.RegionSettings`) are here too: they are one per
+account and region, and this component is the one thing every platform stack creates once in its
+own region (the account baseline exists once per account and may not create outside its region).
+They turn on AWS Backup's advanced features for DynamoDB (full AWS Backup management), without
+which a table's recovery points stay DynamoDB backups under the table's key and cannot be copied
+to another region or account: the tenant plans' copy rules would silently leave their tables
+behind (https://docs.aws.amazon.com/aws-backup/latest/devguide/advanced-ddb-backup.html).
+Accounts whose first vault came after 2021-11-21 have them on by default; older ones do not, and
+either may be switched off by hand, so the stack states the setting. The peer region's stack
+states it there, where copies are restored. planner/rehearsal.py (REH-BAK-1) refuses a plan that
+copies a tenant table from or to a region whose platform stack does not."""
 
 from dataclasses import dataclass
 
@@ -23,6 +35,12 @@ BACKUP_POLICIES = (
     "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
 )
 MAX_RETENTION_DAYS = 3653  # ten years: the longest tier retention
+# Resource types the tenant plans back up (RDS, S3, DynamoDB). AWS Backup backs up a resource
+# assigned by ARN even without the opt-in (UpdateRegionSettings API reference); the opt-in is what
+# the API requires to be sent, and what tag-based selections would rely on.
+OPT_IN = {"DynamoDB": True, "RDS": True, "S3": True}
+# Advanced DynamoDB backup: cross-region and cross-account copies, the vault's key on recovery points.
+FULL_MANAGEMENT = {"DynamoDB": True}
 
 
 def vault_name(settings: StackSettings, region: str) -> str:
@@ -77,6 +95,7 @@ class BackupVaultArgs:
 class BackupVault(pulumi.ComponentResource):
     vault: aws.backup.Vault
     role: aws.iam.Role
+    region_settings: aws.backup.RegionSettings
 
     def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:BackupVault", name, None, opts)
@@ -84,6 +103,16 @@ class BackupVault(pulumi.ComponentResource):
         tags = platform_tags(s, "backup")
         child = pulumi.ResourceOptions(parent=self)
         self.vault = locked_vault(name, vault_name(s, s.region), args.kms_key_arn, tags, self)
+        self.region_settings = aws.backup.RegionSettings(
+            f"{name}-region-settings",
+            resource_type_opt_in_preference=OPT_IN,
+            resource_type_management_preference=FULL_MANAGEMENT,
+            # The provider reads back every resource type the region offers (terraform-provider-aws
+            # internal/service/backup/region_settings.go), so the opt-in map sent here would show
+            # as a change on every preview; it is sent on create and left alone after. Deleting
+            # this resource changes nothing in AWS (the provider's delete is a no-op).
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["resourceTypeOptInPreference"]),
+        )
         self.role = aws.iam.Role(
             f"{name}-service",
             name=backup_role_name(s, s.region),

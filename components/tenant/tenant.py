@@ -33,8 +33,14 @@ from components.tenant.tenant_processors import (
     processor_role_names,
 )
 from components.tenant.tenant_services import TenantServices, TenantServicesArgs
-from components.tenant.tenant_stream import TenantStream, TenantStreamArgs, delivery_role_name
-from components.tenant.tenant_table import TenantTable, TenantTableArgs
+from components.tenant.tenant_stream import (
+    TenantStream,
+    TenantStreamArgs,
+    delivery_role_name,
+    delivery_stream_name,
+    events_stream_name,
+)
+from components.tenant.tenant_table import TenantTable, TenantTableArgs, table_name
 
 
 def documents_bucket(settings: StackSettings, tenant: TenantConfig) -> str:
@@ -297,6 +303,9 @@ class Tenant(pulumi.ComponentResource):
                 replica_identifier=replica.identifier if replica else None,
                 queue_names={svc: q.name for svc, q in self.messaging.queues.items()},
                 dead_letter_queue_names={svc: q.name for svc, q in self.messaging.dead_letter_queues.items()},
+                table_name=table_name(s, t) if self.table else None,
+                stream_name=events_stream_name(s, t) if self.stream else None,
+                delivery_stream_name=delivery_stream_name(s, t) if self.stream else None,
             ),
             child,
         )

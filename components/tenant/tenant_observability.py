@@ -1,7 +1,23 @@
 """A tenant's CloudWatch side: its application log group (tenant key, tier retention), alert topics
 per severity (tenant key) subscribed from its catalog contacts' preferences, and alarms on its
-database (CPU, free storage, connections, replica lag), its queues (dead letters, age) and its
-services (5xx ratio, p95 latency, from the mesh's access logs in its log group)."""
+database (CPU, free storage, connections, replica lag), its queues (dead letters, age), its
+services (5xx ratio, p95 latency, from the mesh's access logs in its log group) and, in its home
+region, its DynamoDB table (throttled requests, system errors), its event stream (consumer lag,
+write throttling) and the stream's delivery into its landing bucket (freshness, success).
+
+Metric names and dimensions (read 2026-11):
+- DynamoDB `ThrottledRequests` and `SystemErrors` carry the dimensions TableName *and* Operation
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html), so a
+  TableName-only alarm would match no series: a Metrics Insights query sums them over every
+  operation of the table (alarms on Metrics Insights queries:
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-metrics-insights-alarms.html).
+  ThrottledRequests counts every throttle cause, the tier's on-demand maximum throughput
+  (`MaxOnDemandThroughputExceeded`) included
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TroubleshootingThrottling-cloudwatch.html).
+- Kinesis `GetRecords.IteratorAgeMilliseconds` and `WriteProvisionedThroughputExceeded`, namespace
+  AWS/Kinesis, dimension StreamName (stream-level basic metrics, also on on-demand streams).
+- Firehose `DeliveryToS3.DataFreshness` (seconds) and `DeliveryToS3.Success` (successful puts /
+  all puts), namespace AWS/Firehose, dimension DeliveryStreamName."""
 
 import json
 from dataclasses import dataclass
@@ -18,6 +34,13 @@ FREE_STORAGE_BYTES = 10 * 1024**3
 MAX_CONNECTIONS = 400
 REPLICA_LAG_SECONDS = 300
 OLDEST_MESSAGE_SECONDS = 900
+# The event stream's consumer (Firehose) may fall behind by a quarter of the tier's retention
+# before anyone is told: the rest of the retention is the time left to fix it before events expire
+# unread (basic 6 h, standard 18 h, premium 42 h).
+ITERATOR_AGE_SHARE_OF_RETENTION = 0.25
+# Firehose buffers up to BUFFER_SECONDS (300 s, TenantStream): three intervals without a delivery is
+# a stuck delivery, not a quiet stream.
+DELIVERY_FRESHNESS_SECONDS = 900
 SERVICE_ERROR_PERCENT = round(ERROR_RATIO * 100)  # the thresholds of the tenant's Grafana rules
 SERVICE_P95_MS = LATENCY_P95_MS
 # Istio's JSON access log of each inbound request, as Fluent Bit merges it (log_processed).
@@ -47,6 +70,10 @@ class TenantObservabilityArgs:
     replica_identifier: pulumi.Input[str] | None  # premium same-region read replica
     queue_names: dict[str, pulumi.Input[str]]  # service -> job queue
     dead_letter_queue_names: dict[str, pulumi.Input[str]]
+    # Home region only (TenantTable, TenantStream); deterministic names, known at preview.
+    table_name: str | None = None
+    stream_name: str | None = None
+    delivery_stream_name: str | None = None
 
 
 class TenantObservability(pulumi.ComponentResource):
@@ -170,7 +197,71 @@ class TenantObservability(pulumi.ComponentResource):
                 name, f"{service}-queue-age", "AWS/SQS", "ApproximateAgeOfOldestMessage",
                 {"QueueName": queue}, "GreaterThanThreshold", OLDEST_MESSAGE_SECONDS, "warning", tags, statistic="Maximum",
             )  # fmt: skip
+        self._data_path_alarms(name, args, tags)
         self.register_outputs({"alertTopics": {k: v.arn for k, v in self.topics.items()}})
+
+    def _data_path_alarms(self, name: str, args: TenantObservabilityArgs, tags: dict[str, str]) -> None:
+        """The home region's table, event stream and its delivery: each alarm to the tenant's topics."""
+        t = args.tenant
+        if args.table_name is not None:
+            for what, metric, severity in (
+                ("table-throttles", "ThrottledRequests", "warning"),
+                ("table-errors", "SystemErrors", "critical"),
+            ):
+                self._insights_alarm(name, what, "AWS/DynamoDB", metric, "TableName", args.table_name, severity, tags)
+        if args.stream_name is not None:
+            stream: dict[str, pulumi.Input[str]] = {"StreamName": args.stream_name}
+            lag_ms = round(t.tier.event_retention_hours * 3600 * 1000 * ITERATOR_AGE_SHARE_OF_RETENTION)
+            self._alarm(
+                name, "stream-iterator-age", "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", stream,
+                "GreaterThanThreshold", lag_ms, "critical", tags, statistic="Maximum", signal="stream-iterator-age",
+            )  # fmt: skip
+            self._alarm(
+                name, "stream-write-throttles", "AWS/Kinesis", "WriteProvisionedThroughputExceeded", stream,
+                "GreaterThanThreshold", 0, "warning", tags, statistic="Sum", signal="stream-write-throttles",
+            )  # fmt: skip
+        if args.delivery_stream_name is not None:
+            delivery: dict[str, pulumi.Input[str]] = {"DeliveryStreamName": args.delivery_stream_name}
+            self._alarm(
+                name, "delivery-freshness", "AWS/Firehose", "DeliveryToS3.DataFreshness", delivery,
+                "GreaterThanThreshold", DELIVERY_FRESHNESS_SECONDS, "critical", tags, statistic="Maximum",
+                signal="delivery-freshness",
+            )  # fmt: skip
+            self._alarm(
+                name, "delivery-success", "AWS/Firehose", "DeliveryToS3.Success", delivery,
+                "LessThanThreshold", 1, "critical", tags, statistic="Minimum", signal="delivery-success",
+            )  # fmt: skip
+
+    def _insights_alarm(
+        self,
+        name: str,
+        what: str,
+        namespace: str,
+        metric: str,
+        key: str,
+        value: str,
+        severity: str,
+        tags: dict[str, str],
+    ) -> None:
+        """An alarm on one resource's metric summed over a dimension it also carries (Operation)."""
+        topic = self.topics[severity]
+        query = f"SELECT SUM({metric}) FROM SCHEMA(\"{namespace}\", Operation, {key}) WHERE {key} = '{value}'"
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-{what}",
+            name=f"{tags['tenant']}-{what}",
+            alarm_description=f"{severity}: {metric} of tenant {tags['tenant']}'s {value}",
+            metric_queries=[
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(id="q", expression=query, period=300, return_data=True)
+            ],
+            evaluation_periods=1,
+            comparison_operator="GreaterThanThreshold",
+            threshold=0,
+            treat_missing_data="notBreaching",
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            tags={**tags, "severity": severity, "signal": what},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _service_alarms(self, name: str, s: StackSettings, t: Tenant, tags: dict[str, str]) -> None:
         """Metric filters on the tenant's own log group turn its services' inbound requests (mesh
@@ -252,6 +343,7 @@ class TenantObservability(pulumi.ComponentResource):
         tags: dict[str, str],
         periods: int = 2,
         statistic: str = "Average",
+        signal: str | None = None,
     ) -> None:
         topic = self.topics[severity]
         aws.cloudwatch.MetricAlarm(
@@ -266,9 +358,10 @@ class TenantObservability(pulumi.ComponentResource):
             evaluation_periods=periods,
             comparison_operator=comparison,
             threshold=threshold,
-            treat_missing_data="notBreaching" if namespace == "AWS/SQS" else "breaching",
+            # Queues, streams and deliveries publish nothing while idle: silence is not a failure.
+            treat_missing_data="breaching" if namespace == "AWS/RDS" else "notBreaching",
             alarm_actions=[topic.arn],
             ok_actions=[topic.arn],
-            tags={**tags, "severity": severity},
+            tags={**tags, "severity": severity, **({"signal": signal} if signal else {})},
             opts=pulumi.ResourceOptions(parent=self),
         )

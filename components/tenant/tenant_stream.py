@@ -82,6 +82,10 @@ def events_stream_name(settings: StackSettings, tenant: Tenant) -> str:
     return f"{settings.name_prefix}-{tenant.id}-events"
 
 
+def delivery_stream_name(settings: StackSettings, tenant: Tenant) -> str:
+    return f"{events_stream_name(settings, tenant)}-delivery"
+
+
 def landing_bucket_name(settings: StackSettings, tenant: Tenant) -> str:
     return f"{settings.name_prefix}-{tenant.home_region}-{tenant.id}-events"
 
@@ -235,7 +239,7 @@ class TenantStream(pulumi.ComponentResource):
         )
         self.delivery = aws.kinesis.FirehoseDeliveryStream(
             f"{name}-delivery",
-            name=f"{events_stream_name(s, t)}-delivery",
+            name=delivery_stream_name(s, t),
             destination="extended_s3",
             kinesis_source_configuration=aws.kinesis.FirehoseDeliveryStreamKinesisSourceConfigurationArgs(
                 kinesis_stream_arn=self.stream.arn, role_arn=self.role.arn
@@ -254,7 +258,10 @@ class TenantStream(pulumi.ComponentResource):
                 ),
             ),
             tags=tags,
-            # Firehose checks its role's access when the delivery stream is created.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[access]),
+            # Firehose checks its role's access when the delivery stream is created. Protected: a
+            # new delivery stream starts reading its Kinesis source at LATEST
+            # (https://docs.aws.amazon.com/firehose/latest/dev/writing-with-kinesis-streams.html), so a
+            # replacement would skip every event not yet delivered.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access], protect=True),
         )
         self.register_outputs({"streamArn": self.stream.arn, "landingBucket": self.bucket.name})

@@ -18,6 +18,67 @@ DEFAULT_AUDIT_LOCK_DAYS = 1096  # NYDFS 500.06: audit trails kept 3 years
 
 
 SERVICE_SIGNALS = {"service-5xx", "service-latency"}
+# The data path's holders and the metrics each must be watched on, by (namespace, dimension).
+TABLE = "aws:dynamodb/table:Table"
+STREAM = "aws:kinesis/stream:Stream"
+DELIVERY = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+DATA_PATH_ALARMS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    TABLE: ("table", "AWS/DynamoDB", "TableName", ("ThrottledRequests", "SystemErrors")),
+    STREAM: (
+        "event stream",
+        "AWS/Kinesis",
+        "StreamName",
+        ("GetRecords.IteratorAgeMilliseconds", "WriteProvisionedThroughputExceeded"),
+    ),
+    "aws:lambda/function:Function": ("job processor", "AWS/Lambda", "FunctionName", ("Errors", "Throttles")),
+    DELIVERY: (
+        "event delivery",
+        "AWS/Firehose",
+        "DeliveryStreamName",
+        ("DeliveryToS3.DataFreshness", "DeliveryToS3.Success"),
+    ),
+}
+# SELECT SUM(Metric) FROM SCHEMA("Namespace", ...) WHERE Dimension = 'value' (a Metrics Insights alarm)
+_INSIGHTS = re.compile(
+    r"SELECT\s+\w+\(\s*\"?([\w.]+)\"?\s*\)\s+FROM\s+SCHEMA\(\s*\"([^\"]+)\"[^)]*\)\s+WHERE\s+\"?(\w+)\"?\s*=\s*'([^']+)'",
+    re.IGNORECASE,
+)
+
+
+def watched_series(alarm: Res) -> set[tuple[str, str, str, str]]:
+    """(namespace, dimension, value, metric) an alarm with an action watches: its own metric, the
+    metrics of its metric-math queries, and the one resource a Metrics Insights query filters on."""
+    found: set[tuple[str, str, str, str]] = set()
+
+    def add(namespace: Any, dimensions: Any, metric: Any) -> None:
+        if isinstance(dimensions, Mapping) and namespace and metric:
+            for key in list(dimensions.keys()):
+                found.add((str(namespace), str(key), str(dimensions[key]), str(metric)))
+
+    add(get(alarm.props, "namespace"), get(alarm.props, "dimensions"), get(alarm.props, "metricName"))
+    for query in as_list(get(alarm.props, "metricQueries")):
+        add(get(query, "metric.namespace"), get(query, "metric.dimensions"), get(query, "metric.metricName"))
+        match = _INSIGHTS.search(str(get(query, "expression") or ""))
+        if match:
+            metric, namespace, key, value = match.groups()
+            found.add((namespace, key, value, metric))
+    return found
+
+
+def data_path_alarm_coverage(resources: Sequence[Res], index: StackIndex) -> Iterable[tuple[str, str | None]]:
+    """Each tenant table, event stream and delivery stream has alarms with actions on its metrics."""
+    watched: set[tuple[str, str, str, str]] = set()
+    for r in resources:
+        if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm" and as_list(get(r.props, "alarmActions")):
+            watched |= watched_series(r)
+    for r in resources:
+        if r.type not in DATA_PATH_ALARMS or not index.tenant(r):
+            continue
+        what, namespace, key, metrics = DATA_PATH_ALARMS[r.type]
+        name = str(get(r.props, "name") or "")
+        missing = [m for m in metrics if (namespace, key, name, m) not in watched]
+        if missing:
+            yield (f"the tenant {what} '{name}' has no alarm (with an action) on {', '.join(missing)}", r.urn)
 
 
 def alarm_coverage(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
@@ -34,6 +95,7 @@ def alarm_coverage(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[t
         missing = [m for m in DB_ALARM_METRICS if m not in watched.get(str(get(r.props, "identifier")), set())]
         if missing:
             yield (f"the tenant database has no alarm (with an action) on {', '.join(missing)}", r.urn)
+    yield from data_path_alarm_coverage(resources, index)
     subscribed = {
         dep for r in resources if r.type == "aws:sns/topicSubscription:TopicSubscription" for dep in r.dependencies
     }
@@ -104,8 +166,8 @@ RULES = (
         id="OBS-1",
         name="tenant-alarm-coverage",
         title="Every tenant is watched and alerted",
-        summary="database alarms with actions; a critical alert topic with a subscriber per tenant",
-        description="Each tenant database has CloudWatch alarms on CPU, free storage and connections with an alarm action, each served tenant has a critical alert topic with at least one subscriber from its contacts, and alarms with actions on its services' 5xx ratio and p95 latency.",
+        summary="database, table, event stream, delivery and processor alarms with actions; a critical alert topic with a subscriber per tenant",
+        description="Each tenant database has CloudWatch alarms on CPU, free storage and connections with an alarm action; each tenant DynamoDB table on ThrottledRequests and SystemErrors, each event stream on GetRecords.IteratorAgeMilliseconds and WriteProvisionedThroughputExceeded, each Firehose delivery on DeliveryToS3.DataFreshness and DeliveryToS3.Success, each Lambda job processor on Errors and Throttles; each served tenant has a critical alert topic with at least one subscriber from its contacts, and alarms with actions on its services' 5xx ratio and p95 latency.",
         severity=Severity.MEDIUM,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.14"), naic("h")),

@@ -54,11 +54,9 @@ def no_public_function(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
 
 
 def supported_runtime(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
-    """Lambda.2 (zip packages only; an image brings its own runtime and is pinned by digest)."""
+    """Lambda.2 (zip packages only; an image brings its own runtime, and its provenance, digest and
+    registry, is K8S-IMG-1's, the one image rule for pods and functions alike)."""
     if get(r.props, "packageType") == "Image":
-        image = str(get(r.props, "imageUri") or "")
-        if image and "@sha256:" not in image:
-            yield "the image is referenced by tag: pin it by digest (repository@sha256:...)"
         return
     runtime = get(r.props, "runtime")
     if runtime not in SUPPORTED_RUNTIMES:
@@ -142,12 +140,12 @@ RULES = (
         id="LAM-2",
         name="lambda-supported-runtime",
         title="Functions run supported code artifacts",
-        summary="zip: a supported runtime; image: pinned by digest",
-        description="A .zip function uses a runtime Lambda still supports; a container-image function runs an image pinned by its digest, so the deployed bytes are exactly the released ones.",
+        summary="zip: a supported runtime (images: K8S-IMG-1)",
+        description="A .zip function uses a runtime Lambda still supports; a container-image function's image (pinned by digest, approved registry) is checked by workload-image-provenance.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.8"), fsbp("Lambda.2")),
-        remediation="Move the function to a supported runtime, or reference its image as repository@sha256:<digest> (tenant processors resolve the release tag through ECR).",
+        remediation="Move the function to a supported runtime.",
         resource_types=(FUNCTION,),
         check=supported_runtime,
     ),

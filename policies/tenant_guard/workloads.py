@@ -1,5 +1,5 @@
 """Kubernetes workloads: restricted pods, bounded resources, pinned images from approved
-registries, no default service accounts or mounted API tokens, secrets as files, no node ports or
+registries (and the same for the container images of Lambda functions), no default service accounts or mounted API tokens, secrets as files, no node ports or
 cloud load balancers, and nothing in the default namespace."""
 
 import re
@@ -26,6 +26,7 @@ SECRET = "kubernetes:core/v1:Secret"
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+FUNCTION = "aws:lambda/function:Function"  # a container-image function runs an image like a pod
 
 # Where each workload type keeps its pod spec.
 POD_SPEC_PATHS: dict[str, str] = {
@@ -138,8 +139,28 @@ def _tenant_workload(r: Res) -> bool:
     return isinstance(labels, Mapping) and bool(labels.get(TENANT_LABEL))
 
 
+def function_image_provenance(r: Res, registries: list[str]) -> Iterable[str]:
+    """A container-image Lambda function names its image by digest in an approved registry. Lambda
+    resolves a tag once, at create or update; a later push under that tag changes nothing until the
+    next update, which then silently ships whatever the tag names by then. By digest, the plan shows
+    the exact bytes and a new release is a reviewed change. (.zip packages: LAM-2.)"""
+    if get(r.props, "packageType") != "Image":
+        return
+    image = get(r.props, "imageUri")
+    problem = _image_problem(image)
+    if problem:
+        yield f"the function {problem}: pin it by digest (repository@sha256:...)"
+    elif not DIGEST.search(str(image)):
+        yield f"the function runs '{image}' by tag: pin it by digest (repository@sha256:...)"
+    if registries and isinstance(image, str) and image and not image.startswith(tuple(registries)):
+        yield f"the function's image '{image}' is not from an approved registry ({', '.join(registries)})"
+
+
 def workload_image_provenance(r: Res, config: Mapping[str, Any]) -> Iterable[str]:
     registries = [str(p) for p in as_list(config.get("allowedRegistries")) if p]
+    if r.type == FUNCTION:
+        yield from function_image_provenance(r, registries)
+        return
     tenant = _tenant_workload(r)
     for label, c in containers(pod_spec(r)):
         image = get(c, "image")
@@ -228,13 +249,13 @@ RULES: tuple[Rule, ...] = (
         id="K8S-IMG-1",
         name="workload-image-provenance",
         title="Images are pinned and come from approved registries",
-        summary="approved registries; tenant workloads by digest, platform ones by exact tag or digest (never `latest`)",
-        description="Every container image names an exact tag or digest (never :latest or no tag), tenant workloads (label `tenant`) run images pinned by digest, and, when the approved registries are configured, images come from one of them, so what runs is what was scanned and reviewed.",
+        summary="approved registries; tenant workloads and Lambda images by digest, platform ones by exact tag or digest (never `latest`)",
+        description="Every container image names an exact tag or digest (never :latest or no tag), tenant workloads (label `tenant`) and container-image Lambda functions run images pinned by digest, and, when the approved registries are configured, images come from one of them, so what runs is what was scanned and reviewed.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(nydfs("500.8"), naic("e"), glba("4"), cis_eks("5.1.4")),
         remediation="Pin the image by digest (tenant workloads: TenantServices resolves the configured tag to its digest in ECR) or an immutable version tag and pull it from the platform's ECR registry (policy config allowedRegistries).",
-        resource_types=WORKLOAD_TYPES,
+        resource_types=(*WORKLOAD_TYPES, FUNCTION),
         check=workload_image_provenance,
         config_schema={
             "allowedRegistries": {
