@@ -136,6 +136,8 @@ def test_rules_say_pass_fail_or_not_applicable_with_what_they_checked(plans: dic
         if r["type"].startswith("aws:s3/bucket") and (r["inputs"].get("tags") or {}).get("purpose") == "audit-trail"
     ]
     assert locked and (dev["BAK-S3-2"]["status"], dev["BAK-S3-2"]["checked"]) == ("pass", len(locked))
+    for rule in RULES:  # a stack rule says what it examines, or it could never be "not applicable"
+        assert (rule.subject is not None) == rule.is_stack_rule, rule.id
     assert report["summary"]["rulesNotApplicable"] == sum(1 for r in report["rules"] if r["status"] == "not applicable")
     assert "| not applicable | 0 |" in report_markdown(plans["prod-ca-central-1"])
 
