@@ -347,11 +347,14 @@ def report_sarif(plan: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def write_reports(plan: Mapping[str, Any], folder: Path) -> list[Path]:
+    from planner.html_report import report_html  # it builds on this module
+
     folder.mkdir(parents=True, exist_ok=True)
     written = {
         "policy-report.json": json.dumps(report_json(plan), indent=2) + "\n",
         "policy-report.md": report_markdown(plan),
         "policy-report.sarif": json.dumps(report_sarif(plan), indent=2) + "\n",
+        "policy-report.html": report_html(plan),
     }
     for name, text in written.items():
         (folder / name).write_text(text, encoding="utf-8")

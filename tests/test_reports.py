@@ -94,7 +94,12 @@ def test_json_report_counts_and_statuses(broken: dict[str, Any], plans: dict[str
 
 def test_reports_are_written_beside_the_plan(plans: dict[str, Any], tmp_path: Path) -> None:
     written = write_reports(plans["dev"], tmp_path)
-    assert sorted(p.name for p in written) == ["policy-report.json", "policy-report.md", "policy-report.sarif"]
+    assert sorted(p.name for p in written) == [
+        "policy-report.html",
+        "policy-report.json",
+        "policy-report.md",
+        "policy-report.sarif",
+    ]
     assert json.loads((tmp_path / "policy-report.sarif").read_text())["version"] == "2.1.0"
 
 
