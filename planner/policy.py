@@ -20,7 +20,8 @@ from pulumi_policy.policy import (
 )
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from policies.tenant_guard.pack import PACK_NAME, POLICIES, RULES_BY_NAME
+from policies.tenant_guard.pack import PACK_NAME, POLICIES, RULES, RULES_BY_NAME
+from policies.tenant_guard.rule import res_from_policy_resource
 
 PackConfig = Mapping[str, Any]  # the --policy-pack-config JSON: {"all": level, "<policy>": level | {...}}
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "policies" / "config"
@@ -88,19 +89,24 @@ def _run(validate: Any, args: Any, report: Any) -> None:
             continue
 
 
-def evaluate(plan: Mapping[str, Any], config: PackConfig | None = None) -> list[dict[str, Any]]:
-    """Every violation of the pack on the plan, with rule metadata, sorted for stable output."""
+def evaluate(
+    plan: Mapping[str, Any], config: PackConfig | None = None, coverage: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Every violation of the pack on the plan, with rule metadata, sorted for stable output.
+    `coverage`, if given, receives per rule id its effective level and how many resources it examined."""
     # The plan is large and long-lived: without freezing it, each garbage collection rescans it
     # and stack rules grow superlinearly with the stack (measured by `make bench`).
     gc.collect()
     gc.freeze()
     try:
-        return _evaluate(plan, config)
+        return _evaluate(plan, config, coverage)
     finally:
         gc.unfreeze()
 
 
-def _evaluate(plan: Mapping[str, Any], config: PackConfig | None) -> list[dict[str, Any]]:
+def _evaluate(
+    plan: Mapping[str, Any], config: PackConfig | None, coverage: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     config = config or {}
     resources = plan["resources"]
     by_urn = {r["urn"]: r for r in resources}
@@ -172,11 +178,27 @@ def _evaluate(plan: Mapping[str, Any], config: PackConfig | None) -> list[dict[s
             )
             _run(policy.validate, args, reporter(policy.name, level, r["urn"]))
     violations.sort(key=lambda v: (v["enforcementLevel"] != "mandatory", v["ruleId"], v["urn"] or "", v["message"]))
+    if coverage is not None:
+        examined = [res_from_policy_resource(pr) for pr in stack_resources.values()]
+        for rule in RULES:
+            coverage[rule.id] = {
+                "enforcementLevel": effective_level(rule.name, rule.enforcement, config).value,
+                "checked": sum(1 for r in examined if _examines(rule, r)),
+            }
     return violations
 
 
+def _examines(rule: Any, r: Any) -> bool:
+    try:
+        return bool(rule.examines(r))
+    except UnknownValueError:  # decided by a value known only at deploy: the rule looks at it then
+        return True
+
+
 def verdict(plan: Mapping[str, Any], config: PackConfig | None = None) -> dict[str, Any]:
-    return {"pack": PACK_NAME, "violations": evaluate(plan, config)}
+    """The pack's findings on the plan and, per rule, what it examined (`coverage`)."""
+    coverage: dict[str, dict[str, Any]] = {}
+    return {"pack": PACK_NAME, "violations": evaluate(plan, config, coverage), "coverage": coverage}
 
 
 def mandatory(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1169,6 +1169,8 @@ def test_rule_metadata_is_complete_and_unique() -> None:
         assert rule.title and len(rule.description) > 40 and rule.remediation and rule.frameworks, rule.id
         assert (rule.check is None) == rule.is_stack_rule, rule.id
         assert bool(rule.resource_types) != rule.is_stack_rule, rule.id
+        # A stack rule says what it examines, so the reports can tell "pass" from "nothing to check".
+        assert (rule.subject is not None) == rule.is_stack_rule, rule.id
         # Either not in the pack yet, or registered as this very rule.
         assert pack_names.get(rule.name, rule) is rule and pack_ids.get(rule.id, rule) is rule, rule.id
         policy = POLICIES[rule.name]

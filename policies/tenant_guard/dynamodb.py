@@ -10,7 +10,7 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .frameworks import fsbp, glba, naic, nydfs
 from .props import as_list, get
-from .rule import Res, Rule
+from .rule import Res, Rule, of_types
 
 TABLE = "aws:dynamodb/table:Table"
 SCALING_TARGET = "aws:appautoscaling/target:Target"
@@ -143,6 +143,7 @@ RULES = (
         frameworks=(fsbp("DynamoDB.1"), nydfs("500.16")),
         remediation="Use billingMode PAY_PER_REQUEST with onDemandThroughput from the tier table (TenantTable), or add appautoscaling Targets and Policies for table/<name> reads and writes.",
         stack_check=table_capacity,
+        subject=of_types(TABLE),
     ),
     Rule(
         id="BAK-DDB-3",
@@ -155,5 +156,6 @@ RULES = (
         frameworks=(fsbp("DynamoDB.4"), naic("j"), nydfs("500.16")),
         remediation="Pass the table's ARN to TenantBackup (table_arn), which adds it to the tenant's backup selection.",
         stack_check=table_backup_coverage,
+        subject=of_types(TABLE),
     ),
 )

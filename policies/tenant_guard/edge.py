@@ -183,6 +183,7 @@ RULES = (
         frameworks=(nydfs("500.5"), naic("h"), fsbp("ELB.16")),
         remediation="Associate the entry web ACL (PublicEntry) with the load balancer.",
         stack_check=waf_on_public_entry,
+        subject=lambda r: r.type == LOAD_BALANCER and get(r.props, "internal") is not True,
     ),
     Rule(
         id="EDGE-CF-1",

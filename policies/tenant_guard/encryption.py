@@ -7,7 +7,7 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .frameworks import cis_aws, cis_eks, fsbp, glba, naic, nydfs
 from .props import get
-from .rule import Res, Rule
+from .rule import Res, Rule, of_types
 
 RDS = "aws:rds/instance:Instance"
 EKS_COMPONENT = "eks:index:Cluster"
@@ -152,6 +152,7 @@ RULES = (
         frameworks=(nydfs("500.15"), naic("d"), glba("3"), fsbp("RDS.44")),
         remediation="Attach the platform parameter group (DatabaseFoundation) or add require_secure_transport = 1 to the instance's parameter group.",
         stack_check=rds_tls_required,
+        subject=of_types("aws:rds/parameterGroup:ParameterGroup", RDS),
     ),
     Rule(
         id="ENC-EKS-1",

@@ -20,7 +20,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from .frameworks import cis_eks, glba, naic, nydfs
 from .props import ACCOUNT_PRINCIPAL, as_list, get, labels_of, pins_caller, tenant_label
-from .rule import Res, Rule
+from .rule import Res, Rule, of_types
 from .tenancy import StackIndex, own_tenant, safe
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -714,6 +714,7 @@ RULES: tuple[Rule, ...] = (
         frameworks=(nydfs("500.7"), naic("a"), glba("1"), cis_eks("4.3.2")),
         remediation="Select peers by kubernetes.io/metadata.name of the platform namespace (or pods of the tenant's own namespace); reach other tenants only through their public API.",
         stack_check=network_policies_in_tenant,
+        subject=of_types(NETWORK_POLICY),
     ),
     Rule(
         id="MT-4",
@@ -726,6 +727,7 @@ RULES: tuple[Rule, ...] = (
         frameworks=(nydfs("500.7"), naic("a"), glba("1"), cis_eks("4.1.1")),
         remediation="Bind the tenant's own groups (tenant:<id>:...) and service accounts; annotate service accounts with the role TenantIdentity created for that tenant.",
         stack_check=bindings_in_tenant,
+        subject=of_types(ROLE_BINDING, SERVICE_ACCOUNT, *AUTHORIZATION_POLICIES),
     ),
     Rule(
         id="MT-5",
@@ -738,6 +740,7 @@ RULES: tuple[Rule, ...] = (
         frameworks=(nydfs("500.7"), naic("a"), glba("2")),
         remediation="Create tenant databases only through TenantDatabase, one per tenant and region, with the tenant's key and security group.",
         stack_check=one_database_per_tenant,
+        subject=of_types(RDS),
     ),
     Rule(
         id="MT-6",
@@ -750,6 +753,7 @@ RULES: tuple[Rule, ...] = (
         frameworks=(nydfs("500.15"), naic("d"), glba("3")),
         remediation="Pass the tenant's TenantKey ARN to the resource's KMS key input.",
         stack_check=tenant_data_own_key,
+        subject=of_types(*TENANT_DATA_TYPES),
     ),
     Rule(
         id="MT-7",
@@ -762,6 +766,7 @@ RULES: tuple[Rule, ...] = (
         frameworks=(nydfs("500.7"), naic("a"), glba("1")),
         remediation="Reference only the tenant's own resources; anything shared belongs to the platform and is granted through platform roles.",
         stack_check=no_cross_tenant_references,
+        subject=lambda r: r.type.startswith(("aws:", "kubernetes:")),
     ),
     Rule(
         id="MT-9",
@@ -774,5 +779,6 @@ RULES: tuple[Rule, ...] = (
         frameworks=(nydfs("500.7"), naic("a"), glba("1")),
         remediation="List the tenant's own role ARNs (TenantIdentity) in Principal, or AWS service principals with aws:SourceArn; never the account root.",
         stack_check=resource_policies_name_principals,
+        subject=of_types(*RESOURCE_POLICY_TYPES),
     ),
 )

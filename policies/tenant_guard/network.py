@@ -8,7 +8,7 @@ from pulumi_policy import EnforcementLevel, Severity
 from .encryption import EKS_CLUSTER, EKS_COMPONENT, RDS
 from .frameworks import cis_eks, fsbp, naic, nydfs
 from .props import as_list, get, tags_of
-from .rule import Res, Rule
+from .rule import Res, Rule, of_types
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 PUBLIC_ENTRY_TAG = ("exposure", "public-entry")  # the one internet-facing load balancer's group
@@ -120,5 +120,6 @@ RULES = (
         frameworks=(nydfs("500.6"), naic("i"), fsbp("EC2.6")),
         remediation="Add an aws.ec2.FlowLog for the VPC (the Network component does) to a KMS-encrypted log group.",
         stack_check=vpc_flow_logs,
+        subject=of_types("aws:ec2/vpc:Vpc"),
     ),
 )

@@ -9,7 +9,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, Severity
 
 from .frameworks import fsbp, glba, naic, nydfs
-from .props import as_list, get, tags_of
+from .props import as_list, get, labels_of, tags_of
 from .rule import Res, Rule
 from .tenancy import StackIndex
 
@@ -173,6 +173,11 @@ RULES = (
         frameworks=(nydfs("500.14"), naic("h")),
         remediation="Create tenants through the Tenant component (TenantObservability) and keep at least one contact per tenant that receives critical alerts.",
         stack_check=alarm_coverage,
+        subject=lambda r: (
+            (r.type == "aws:rds/instance:Instance" and not get(r.props, "replicateSourceDb"))
+            or (r.type == "kubernetes:core/v1:Namespace" and bool(labels_of(r.props).get("tenant")))
+            or r.type in DATA_PATH_ALARMS
+        ),
     ),
     Rule(
         id="LOG-CT-1",
@@ -198,6 +203,10 @@ RULES = (
         frameworks=(nydfs("500.6"), naic("i")),
         remediation="Create audit buckets with SecureBucketArgs(object_lock_days=...) — object lock must be enabled at bucket creation.",
         stack_check=audit_object_lock,
+        subject=lambda r: (
+            r.type in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+            and tags_of(r.props).get("purpose") == "audit-trail"
+        ),
         config_schema={"minAuditLockDays": {"type": "integer", "minimum": 1}},
     ),
 )

@@ -148,6 +148,7 @@ RULES = (
         frameworks=(residency_law(), nydfs("500.11"), naic("a"), glba("3")),
         remediation="Deploy the tenant only from stacks in its residency regions (catalog 'regions' within 'residency'); a wider residency needs compliance to update policies/config/<environment>.json first (CODEOWNERS).",
         stack_check=data_residency,
+        subject=lambda r: r.type.startswith("aws:"),
         config_schema=RESIDENCY_SCHEMA,
     ),
     Rule(
@@ -271,6 +272,7 @@ RULES = (
         frameworks=(residency_law(), nydfs("500.11"), naic("j"), glba("3")),
         remediation="Copy only to the peer region when it is in the tenant's residency (StackSettings.copies_to_peer); a single-region tenant gets no cross-region copy.",
         stack_check=copies_inside_residency,
+        subject=lambda r: any(True for _ in copy_destinations(r)),
         config_schema=RESIDENCY_SCHEMA,
     ),
     Rule(

@@ -52,6 +52,7 @@ class Res:
 
 
 ResourceCheck = Callable[[Res, Mapping[str, Any]], Iterable[str]]
+Subject = Callable[[Res], bool]
 StackCheck = Callable[[Sequence[Res], Mapping[str, Any]], Iterable[tuple[str, str | None]]]
 
 
@@ -70,15 +71,28 @@ class Rule:
     check: ResourceCheck | None = None
     stack_check: StackCheck | None = None
     config_schema: Mapping[str, Any] | None = None
+    # What a stack rule examines, one resource at a time: the reports count these, so a rule with
+    # nothing to examine in a stack reads "not applicable" rather than "pass". Resource rules
+    # examine the resources of their types.
+    subject: Subject | None = None
 
     @property
     def is_stack_rule(self) -> bool:
         return self.stack_check is not None
 
+    def examines(self, r: Res) -> bool:
+        """Whether the rule examines `r` (counted as "checked" in the reports)."""
+        return self.subject(r) if self.subject is not None else self.applies_to(r.type)
+
     def applies_to(self, resource_type: str) -> bool:
         return any(
             resource_type == t or (t.endswith("*") and resource_type.startswith(t[:-1])) for t in self.resource_types
         )
+
+
+def of_types(*types: str) -> Subject:
+    """A stack rule's subject: the resources of these types."""
+    return lambda r: r.type in types
 
 
 def res_from_args(args: ResourceValidationArgs) -> Res:

@@ -13,7 +13,7 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .frameworks import fsbp, naic, nydfs
 from .props import as_list, get
-from .rule import Res, Rule
+from .rule import Res, Rule, of_types
 
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
@@ -212,5 +212,6 @@ RULES = (
         frameworks=(naic("j"), nydfs("500.16")),
         remediation="Set functionResponseTypes: [ReportBatchItemFailures] on the mapping and a redrivePolicy on the queue (TenantMessaging does).",
         stack_check=queue_failure_handling,
+        subject=of_types(MAPPING),
     ),
 )

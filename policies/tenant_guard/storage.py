@@ -9,7 +9,7 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from .frameworks import fsbp, glba, naic, nydfs
 from .props import as_list, get, tags_of
-from .rule import Res, Rule
+from .rule import Res, Rule, of_types
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
@@ -113,6 +113,7 @@ RULES = (
         frameworks=(nydfs("500.15"), naic("d"), glba("3"), fsbp("S3.17")),
         remediation="Create buckets with the SecureBucket component and pass the owning tenant's or the platform's KMS key.",
         stack_check=bucket_encryption,
+        subject=of_types(*BUCKET_TYPES),
         config_schema={"sseS3Purposes": {"type": "array", "items": {"type": "string"}}},
     ),
     Rule(
@@ -126,6 +127,7 @@ RULES = (
         frameworks=(nydfs("500.7"), nydfs("500.13"), glba("6"), fsbp("S3.1"), fsbp("S3.5"), fsbp("S3.8")),
         remediation="Create buckets with the SecureBucket component, which adds all five companions.",
         stack_check=bucket_baseline,
+        subject=of_types(*BUCKET_TYPES),
     ),
     Rule(
         id="LOG-CW-1",

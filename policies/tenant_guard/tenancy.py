@@ -10,7 +10,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from .frameworks import cis_eks, glba, naic, nydfs
 from .props import as_list, get, labels_of, tags_of, tenant_label
-from .rule import Res, Rule
+from .rule import Res, Rule, of_types
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 QUOTA = "kubernetes:core/v1:ResourceQuota"
@@ -448,6 +448,7 @@ RULES = (
         frameworks=(nydfs("500.7"), naic("a"), glba("3")),
         remediation="Build them with NamespaceBackups and TenantSharedServices (components/recovery, components/tenant), which take the tenant from the catalog.",
         stack_check=shared_places_stay_own,
+        subject=of_types(VELERO_SCHEDULE, VELERO_LOCATION, CACHE_MEMBERSHIP),
     ),
     Rule(
         id="MT-1",
@@ -460,6 +461,7 @@ RULES = (
         frameworks=(nydfs("500.7"), naic("a"), cis_eks("4.3.2")),
         remediation="Create the namespace through the TenantNamespace component, which adds quota, limits and network policies from the tier.",
         stack_check=namespace_guardrails,
+        subject=lambda r: r.type == NAMESPACE and bool(labels_of(r.props).get("tenant")),
     ),
     Rule(
         id="K8S-NS-1",
@@ -485,5 +487,6 @@ RULES = (
         frameworks=(nydfs("500.13"), glba("2")),
         remediation="Pass tenant_tags()/tenant_labels() (components/shared/tags.py) to every resource of the Tenant component.",
         stack_check=tenant_attribution,
+        subject=lambda r: r.type.startswith(("aws:", "kubernetes:")),
     ),
 )
