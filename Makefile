@@ -13,7 +13,7 @@ POLICY_FLAGS = --policy-pack policies --policy-pack-config policies/config/$(ENV
 # Any channel between tenants blocks the plan (--advisory reports without blocking, e.g. to triage).
 ISOLATION_FLAGS ?=
 
-.PHONY: help plan plans rehearse isolation policy diff dr-report docs bench test lint typecheck check checkov preview up clean
+.PHONY: help onboard plan plans rehearse isolation policy diff dr-report docs bench test lint typecheck check checkov preview up clean
 
 help:
 	@echo "make plan [STACK=dev]      offline plan + policy verdict (no cloud, no credentials)"
@@ -26,6 +26,9 @@ help:
 	@echo "make diff BASE=ref         per-tenant plan diff of a git revision vs the working tree"
 	@echo "make dr-report             per-tenant RPO/RTO, DR mechanisms and where every copy lives"
 	@echo "make docs                  regenerate docs/compliance-matrix.md, docs/diagrams/ and the README rule table"
+	@echo "make onboard ENV=prod ID=acme-mutual NAME='Acme Mutual' TIER=standard HOME_REGION=us-east-1 \\"
+	@echo "    REGIONS=us-east-1,us-west-2 RESIDENCY=us-east-1,us-west-2 DOMAIN=portal.acme.example.com \\"
+	@echo "    CONTACT='Acme IT <it@acme.example.com>'   tenant file + residency registry entry, one pull request"
 	@echo "make bench                 plan + policy timings on 10/50/200 synthetic tenants"
 	@echo "make check                 ruff + pyright"
 	@echo "make preview|up STACK=...  real pulumi preview/up with the policy pack attached"
@@ -70,6 +73,11 @@ diff: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/bench.py
+
+onboard: $(BIN)/.installed
+	$(BIN)/python -m planner onboard --environment "$(ENV)" --id "$(ID)" --name "$(NAME)" --tier "$(TIER)" \
+		--home "$(HOME_REGION)" --regions "$(REGIONS)" --residency "$(RESIDENCY)" --domain "$(DOMAIN)" \
+		--contact "$(CONTACT)"
 
 dr-report: $(BIN)/.installed
 	$(BIN)/python -m planner dr-report --environment prod

@@ -20,6 +20,7 @@ from planner.diagram import render_mermaid
 from planner.diff import diff_plans, plan_of_revision, render_diff
 from planner.dr import render_report
 from planner.fleet import platform_stacks
+from planner.onboard import Onboarding, onboard
 from planner.policy import CONFIG_DIR, environment_config, mandatory, verdict
 from planner.reports import compliance_matrix, provenance, rules_page, write_reports
 from planner.runner import ROOT, ProgramError, bootstrap_skips, build_plan
@@ -157,6 +158,32 @@ def check_plan(path: str, policy_config: dict[str, Any] | None) -> int:
     return 1 if mandatory(result["violations"]) else 0
 
 
+def onboard_command(args: argparse.Namespace) -> int:
+    def regions(text: str) -> tuple[str, ...]:
+        return tuple(r.strip() for r in text.split(",") if r.strip())
+
+    o = Onboarding(
+        environment=args.environment,
+        tenant_id=args.id,
+        display_name=args.name,
+        tier=args.tier,
+        home_region=args.home,
+        regions=regions(args.regions),
+        residency=regions(args.residency),
+        domain=args.domain,
+        contacts=tuple(args.contact),
+    )
+    tenant, registry = onboard(o, ROOT)
+    home_stack = "dev" if o.environment == "dev" else f"{o.environment}-{o.home_region}"
+    print(f"Wrote {tenant.relative_to(ROOT)}")
+    print(
+        f"Added {o.tenant_id!r}: {list(o.residency)} to tenant-data-residency.residency in {registry.relative_to(ROOT)}"
+    )
+    print("Commit both in one pull request: CODEOWNERS asks compliance to review the registry entry.")
+    print(f"Preview: make plan STACK={home_stack}.{o.tenant_id}   (the whole region: make plan STACK={home_stack})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m planner", description="Offline plan and policy verdict of a stack."
@@ -185,6 +212,16 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("--base", help="git revision to compare against (planned in a worktree)")
     diff.add_argument("--base-plan", help="a saved base plan.json instead of --base")
     diff.add_argument("--head-plan", help="a saved head plan.json instead of planning the working tree")
+    onboard = commands.add_parser("onboard", help="write a tenant's catalog file and its residency registry entry")
+    onboard.add_argument("--environment", required=True)
+    onboard.add_argument("--id", required=True)
+    onboard.add_argument("--name", required=True, help="display name")
+    onboard.add_argument("--tier", required=True)
+    onboard.add_argument("--home", required=True, help="home region")
+    onboard.add_argument("--regions", required=True, help="comma-separated regions that serve it")
+    onboard.add_argument("--residency", required=True, help="comma-separated regions its data may be in")
+    onboard.add_argument("--domain", required=True)
+    onboard.add_argument("--contact", action="append", required=True, help="'Name <email>' (repeatable)")
     policy = commands.add_parser("policy", help="evaluate the policy pack on a saved plan")
     policy.add_argument("--plan", required=True)
     policy.add_argument("--policy-config")
@@ -198,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             return dr_report(args.environment, Path(args.out))
         if args.command == "diff":
             return diff_command(args.stack, args.base, args.base_plan, args.head_plan)
+        if args.command == "onboard":
+            return onboard_command(args)
         if args.command == "docs":
             for path in write_docs():
                 print(f"Wrote {path.relative_to(ROOT)}")

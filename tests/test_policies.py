@@ -1432,14 +1432,21 @@ def test_catalog_residency_wider_than_the_registry_is_a_violation(plans: dict[st
     (finding,) = evaluate(plans["dev"], _registry(demo_standard=["us-east-1"]))
     assert (
         finding["message"]
-        == "tenant 'demo-standard' declares residency in us-west-2, which the compliance registry does not allow"
+        == "tenant 'demo-standard' declares residency in us-west-2, which the compliance registry does not allow "
+        "(tenant-data-residency.residency.demo-standard in policies/config/dev.json)"
     )
     assert finding["tenant"] == "demo-standard" and finding["urn"].endswith("Namespace::tenant-demo-standard-ns")
 
 
 def test_unregistered_tenant_and_missing_registry_are_violations(plans: dict[str, dict[str, Any]]) -> None:
     missing = evaluate(plans["dev"], _registry(demo_basic=None))
-    assert any(v["message"] == "tenant 'demo-basic' is not in the compliance residency registry" for v in missing)
+    # The console line says which file and key to add, with the entry the catalog implies.
+    assert any(
+        v["message"] == "tenant 'demo-basic' is not in the compliance residency registry: add "
+        '"demo-basic": ["us-east-1"] under tenant-data-residency.residency in policies/config/dev.json '
+        "in the same pull request (`make onboard` writes both)"
+        for v in missing
+    ), [v["message"] for v in missing]
     no_registry = evaluate(plans["dev"], {})
     assert [v["message"] for v in no_registry if v["urn"] is None] == [
         "no residency registry is configured: compliance must pass policies/config/<environment>.json"

@@ -1,6 +1,7 @@
 """Data residency: a tenant's data lives only in the regions its residency allows, and every AWS
 resource names its region through an explicit provider."""
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -53,6 +54,15 @@ def _declared_residency(resources: Sequence[Res], index: StackIndex) -> dict[str
     return declared
 
 
+def _registry_file(resources: Sequence[Res], tenant: str) -> str:
+    """The compliance configuration holding the tenant's registry entry, by its environment tag."""
+    for r in resources:
+        tags = tags_of(r.props)
+        if tags.get("tenant") == tenant and isinstance(tags.get("environment"), str):
+            return f"policies/config/{tags['environment']}.json"
+    return "policies/config/<environment>.json"
+
+
 def _tenant_anchors(resources: Sequence[Res], index: StackIndex) -> dict[str, str]:
     """Where a tenant-wide finding points: the tenant's namespace, else its first resource."""
     anchors: dict[str, str] = {}
@@ -85,12 +95,19 @@ def data_residency(resources: Sequence[Res], config: Mapping[str, Any]) -> Itera
         if not registry:
             break
         allowed = set(registry.get(tenant) or ())
+        where = _registry_file(resources, tenant)
         if not allowed:
-            yield (f"tenant '{tenant}' is not in the compliance residency registry", anchors.get(tenant))
+            entry = json.dumps({tenant: sorted(regions)})[1:-1]
+            yield (
+                f"tenant '{tenant}' is not in the compliance residency registry: add {entry} under "
+                f"tenant-data-residency.residency in {where} in the same pull request (`make onboard` writes both)",
+                anchors.get(tenant),
+            )
         elif not regions <= allowed:
             wider = ", ".join(sorted(regions - allowed))
             yield (
-                f"tenant '{tenant}' declares residency in {wider}, which the compliance registry does not allow",
+                f"tenant '{tenant}' declares residency in {wider}, which the compliance registry does not allow "
+                f"(tenant-data-residency.residency.{tenant} in {where})",
                 anchors.get(tenant),
             )
     for r in resources:
