@@ -22,6 +22,7 @@ from planner.dr import render_report
 from planner.fleet import platform_stacks
 from planner.onboard import Onboarding, onboard
 from planner.policy import CONFIG_DIR, environment_config, mandatory, verdict
+from planner.reference import anatomy, tier_table
 from planner.reports import compliance_matrix, provenance, rules_page, write_reports
 from planner.runner import ROOT, ProgramError, bootstrap_skips, build_plan
 from planner.summary import render, render_verdict
@@ -104,7 +105,7 @@ def with_contract_table(readme: str) -> str:
 
 
 def write_docs(root: Path = ROOT) -> list[Path]:
-    """docs/compliance-matrix.md, docs/diagrams/<stack>.md and the README rule table, regenerated from code and plans."""
+    """docs/ (compliance matrix, rules, tiers, anatomy, diagrams) and the README's tables, regenerated from code and plans."""
     readme = root / "README.md"
     pages = {
         root / "docs" / "compliance-matrix.md": compliance_matrix(),
@@ -112,7 +113,11 @@ def write_docs(root: Path = ROOT) -> list[Path]:
         readme: with_contract_table(with_rule_table(readme.read_text(encoding="utf-8"), RULES)),
     }
     for stack in stacks(root):
-        pages[root / "docs" / "diagrams" / f"{stack}.md"] = diagram_page(build_plan(stack, root))
+        plan = build_plan(stack, root)
+        pages[root / "docs" / "diagrams" / f"{stack}.md"] = diagram_page(plan)
+        if stack == "dev":
+            pages[root / "docs" / "anatomy.md"] = anatomy(plan)
+    pages[root / "docs" / "tiers.md"] = tier_table()
     for path, text in pages.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
