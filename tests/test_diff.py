@@ -79,7 +79,7 @@ def test_make_diff_plans_the_base_revision_with_its_own_code() -> None:
     assert result.stdout.startswith("Plan diff of dev: HEAD -> working tree")
     if not clean.stdout.strip():
         assert result.stdout.rstrip().endswith("No changes.")
-    assert "build/diff" not in worktrees(ROOT)  # `make diff` removes the worktree it planned in
+    assert str(ROOT / "build" / "diff") not in worktrees(ROOT)  # `make diff` removes the worktree it planned in
 
 
 def worktrees(repo: Path) -> str:
