@@ -63,6 +63,18 @@ def test_tenant_file_not_utf8(
     )
 
 
+def test_tenant_file_not_utf8_on_a_stack_with_dr(project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A DR stack reads every tenant's home region (the deploy gates) before the program runs."""
+    path = project_copy / "tenants" / "prod" / "redwood-auto.yaml"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("utf-16"))
+    expect_stopped(
+        project_copy,
+        "prod-us-west-2",
+        "tenants/prod/redwood-auto.yaml: (file): not UTF-8 text (byte 0xff at offset 0); save it as UTF-8",
+        capsys,
+    )
+
+
 def test_stack_file_not_utf8(project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = project_copy / "Pulumi.dev.yaml"
     path.write_bytes(b"# r\xe9gion de d\xe9veloppement\n" + path.read_bytes())
