@@ -12,8 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from catalog.errors import ConfigError
 from catalog.model import (
     AccountSettings,
@@ -32,7 +30,8 @@ from catalog.model import (
     Tenant,
     deployer_name,
 )
-from catalog.regions import is_aws_region
+from catalog.regions import AWS_REGIONS, is_aws_region
+from catalog.source import MAX_STACK_BYTES, MAX_TENANT_BYTES, load_json, load_yaml, read_text, read_yaml
 
 if TYPE_CHECKING:
     from catalog.stacks import StackName
@@ -193,7 +192,7 @@ def _load_catalog(
         file = _rel(path, root)
         if path.suffix not in (".yaml", ".yml"):
             raise ConfigError(file, "(file)", "only <tenant-id>.yaml files belong in the catalog")
-        tenant = parse_tenant(file, path.read_text(encoding="utf-8"), path.stem)
+        tenant = parse_tenant(file, read_text(path, file, MAX_TENANT_BYTES), path.stem)
         if tenant.id in seen_ids:
             raise ConfigError(file, "id", f"duplicate tenant id '{tenant.id}' (also in {seen_ids[tenant.id]})")
         if tenant.domain in seen_domains:
@@ -216,13 +215,9 @@ def _load_catalog(
 
 
 def parse_tenant(file: str, text: str, file_stem: str | None = None) -> Tenant:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "cannot be parsed"
-        raise ConfigError(file, "(document)", f"malformed YAML{where}: {problem}") from None
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_TENANT_BYTES:
+        raise ConfigError(file, "(file)", f"over the {MAX_TENANT_BYTES // 1024} KiB limit for a tenant file")
+    data = load_yaml(text, file)
     if not isinstance(data, Mapping):
         raise ConfigError(file, "(document)", "must be a YAML mapping of tenant keys")
     f = _Fields(file, data)
@@ -390,6 +385,9 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         raise ConfigError(file, "aws:region", "required key is missing")
     if not is_aws_region(region):
         raise ConfigError(file, "aws:region", f"'{region}' is not an AWS region")
+    named = region_in_stack_name(stack)
+    if named is not None and named != region:
+        raise ConfigError(file, "aws:region", f"'{region}' contradicts the stack name {stack}, which is for {named}")
 
     raw: dict[str, Any] = {}
     for key in STACK_KEYS:
@@ -398,9 +396,10 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
             continue
         if key in OBJECT_KEYS:
             try:
-                raw[key] = json.loads(value)
+                json.loads(value)
             except json.JSONDecodeError:
                 raise ConfigError(file, f"{project}:{key}", "must be an object") from None
+            raw[key] = load_json(value, file, f"{project}:{key}")  # and no key written twice
         else:
             raw[key] = value
     f = _Fields(file, raw, project)
@@ -449,6 +448,7 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         replace(t, tier=for_environment(t.tier, environment))  # type: ignore[arg-type]  # checked above
         for t in load_catalog(root / catalog_rel, display_root=root)
     )
+    _served_regions_have_stacks(root, stack, environment, region, tenants)
     dr = _dr(f.mapping("dr"), region, tenants) if "dr" in raw else None
     a = f.mapping("account")
     a.only(("owner", "platformBudgetUsd", "budgetEmails"), ("lambdaConcurrencyLimit",))
@@ -518,6 +518,60 @@ def load_settings(get: ConfigGetter, project: str, stack: str, root: Path) -> St
         operator_sso=_operator_sso(f.mapping("operatorSso")),
         deployer=deployer,
     )
+
+
+def region_in_stack_name(stack: str) -> str | None:
+    """The region a platform stack's name ends with (`prod-us-east-1`), if any (`dev`: none)."""
+    return next((r for r in sorted(AWS_REGIONS) if stack.endswith(f"-{r}")), None)
+
+
+def environment_stacks(root: Path, stack: str, environment: str, region: str) -> dict[str, str] | None:
+    """Region -> the environment's platform stack there, from the committed `Pulumi.<stack>.yaml`
+    files beside the program (`<environment>` or `<environment>-<region>`, as the Makefile names
+    them). None when this stack's own file is not there (settings validated without a project)."""
+    if not (root / f"Pulumi.{stack}.yaml").is_file():
+        return None
+    stacks: dict[str, str] = {region: stack}
+    for path in sorted(root.glob("Pulumi.*.yaml")):
+        name = path.name[len("Pulumi.") : -len(".yaml")]
+        if "." in name or name == stack or name.split("-")[0] != environment:
+            continue  # a derived tenant stack file, this stack, or another environment
+        named = region_in_stack_name(name) or _stack_file_region(path)
+        if named:
+            stacks.setdefault(named, name)
+    return stacks
+
+
+def _stack_file_region(path: Path) -> str | None:
+    stat = path.stat()
+    return _stack_file_region_of(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _stack_file_region_of(path: Path, _mtime: int, _size: int) -> str | None:
+    document = read_yaml(path, path.name, MAX_STACK_BYTES)
+    config = document.get("config") if isinstance(document, dict) else None
+    value = config.get("aws:region") if isinstance(config, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _served_regions_have_stacks(
+    root: Path, stack: str, environment: str, region: str, tenants: tuple[Tenant, ...]
+) -> None:
+    """A region a tenant is served in needs a platform stack of its environment: otherwise nobody
+    deploys the tenant there (the tenant file is the mistake, not the stack file)."""
+    stacks = environment_stacks(root, stack, environment, region)
+    if stacks is None:
+        return
+    for tenant in tenants:
+        for served in tenant.regions:
+            if served not in stacks:
+                known = ", ".join(f"{name} ({r})" for r, name in sorted(stacks.items(), key=lambda kv: kv[1]))
+                raise ConfigError(
+                    tenant.source,
+                    "regions",
+                    f"served region '{served}' has no {environment} platform stack (stacks: {known})",
+                )
 
 
 def processor_reservations(region: str, tenants: tuple[Tenant, ...], dr: DrSettings | None) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog import ConfigError
+from catalog.source import read_json
 from catalog.stacks import StackName
 from components.shared.contract import PlatformContract
 from planner.diagram import render_mermaid
@@ -29,14 +30,17 @@ from planner.summary import render, render_verdict
 from policies.tenant_guard.pack import RULES
 from policies.tenant_guard.readme import with_rule_table
 
+# --policy-config files and saved plans (a 200-tenant region's plan is tens of MiB).
+MAX_PLAN_BYTES = 512 * 1024 * 1024
+
 
 def _load_json(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ConfigError(path, "(document)", f"cannot be read as JSON: {error}") from None
+    document = read_json(Path(path), path, MAX_PLAN_BYTES)
+    if not isinstance(document, dict):
+        raise ConfigError(path, "(document)", "must be a JSON object")
+    return document
 
 
 def plan_stack(
@@ -47,9 +51,15 @@ def plan_stack(
     fresh: bool = False,
     config_path: Path | None = None,
 ) -> int:
+    named_environment = StackName.parse(stack).platform.split("-")[0]
+    # Read before the program runs: a broken compliance file stops the plan before any resource.
+    config = policy_config if policy_config is not None else environment_config(named_environment)
     plan = build_plan(stack, root, fresh)
     if policy_config is None:
-        policy_config, config_path = environment_config(plan_environment(plan)), default_config_path(plan)
+        config_path = default_config_path(plan)
+        if plan_environment(plan) != named_environment:
+            config = environment_config(plan_environment(plan))
+    policy_config = config
     plan["policy"] = verdict(plan, policy_config)
     plan["policy"]["provenance"] = provenance(config_path)
     target = out / stack
@@ -129,7 +139,7 @@ def diff_command(stack: str, base: str | None, base_plan: str | None, head_plan:
         raise ConfigError("make diff", "BASE", "give exactly one of --base <git ref> or --base-plan <file>")
     try:
         old = _load_json(base_plan) if base_plan else plan_of_revision(str(base), stack)
-    except RuntimeError as error:
+    except RuntimeError as error:  # the base revision's own plan failed: its output, as it printed it
         print(f"error: {error}", file=sys.stderr)
         return 2
     if head_plan:

@@ -3,6 +3,7 @@ tenant — resources added, removed, changed (with the changed input paths) or l
 plus what changes in the policy verdict. Secrets are already masked in plans."""
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from catalog.errors import ConfigError
 from planner.rehearsal import forces_replacement, renames
 from planner.runner import ROOT
 
@@ -120,25 +122,44 @@ def render_diff(d: PlanDiff, stack: str, base_label: str) -> str:
     return "\n".join(lines)
 
 
-def plan_of_revision(ref: str, stack: str, workdir: Path = ROOT / "build" / "diff") -> dict[str, Any]:
-    """Plan `stack` as revision `ref` would, with that revision's own code, in a git worktree."""
-    sha = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout.strip()
-    tree = workdir / sha[:12]
-    if not tree.exists():
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(tree), sha], cwd=ROOT, check=True, capture_output=True
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+
+
+def plan_of_revision(
+    ref: str, stack: str, workdir: Path = ROOT / "build" / "diff", repo: Path = ROOT
+) -> dict[str, Any]:
+    """Plan `stack` as revision `ref` would, with that revision's own code, in a git worktree that
+    is removed again afterwards, also when planning fails."""
+    found = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    if found.returncode != 0 or not ref.strip():
+        raise ConfigError("make diff", "BASE", f"'{ref}' is not a commit of this repository (git rev-parse)")
+    sha = found.stdout.strip()
+    tree, out = workdir / sha[:12], workdir / f"{sha[:12]}-plans"
+    _remove_worktree(repo, tree)  # left by an interrupted run
+    added = _git(repo, "worktree", "add", "--detach", str(tree), sha)
+    if added.returncode != 0:
+        raise RuntimeError(f"cannot check out {ref} into {tree}: {' '.join(added.stderr.split())}")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "planner", "plan", "--stack", stack, "--out", str(out)],
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            check=False,
         )
-    out = workdir / f"{sha[:12]}-plans"
-    result = subprocess.run(
-        [sys.executable, "-m", "planner", "plan", "--stack", stack, "--out", str(out)],
-        cwd=tree,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    plan_file = out / stack / "plan.json"
-    if result.returncode not in (0, 1) or not plan_file.is_file():
-        raise RuntimeError(f"planning {stack} at {ref} failed:\n{result.stderr.strip() or result.stdout.strip()}")
-    return json.loads(plan_file.read_text())
+        plan_file = out / stack / "plan.json"
+        if result.returncode not in (0, 1) or not plan_file.is_file():
+            raise RuntimeError(f"planning {stack} at {ref} failed:\n{result.stderr.strip() or result.stdout.strip()}")
+        return json.loads(plan_file.read_text(encoding="utf-8"))
+    finally:
+        _remove_worktree(repo, tree)
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _remove_worktree(repo: Path, tree: Path) -> None:
+    """Remove the worktree and git's record of it (`--force`: the base plan wrote build files in it)."""
+    if tree.exists():
+        _git(repo, "worktree", "remove", "--force", str(tree))
+        shutil.rmtree(tree, ignore_errors=True)  # not a worktree git knows (any more): plain files
+    _git(repo, "worktree", "prune")

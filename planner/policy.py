@@ -4,7 +4,6 @@
 import asyncio
 import gc
 import inspect
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from pulumi_policy.policy import (
 )
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
+from catalog.errors import ConfigError
+from catalog.source import read_json
 from policies.tenant_guard.pack import PACK_NAME, POLICIES, RULES, RULES_BY_NAME
 from policies.tenant_guard.rule import res_from_policy_resource
 
@@ -30,7 +31,12 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "policies" / "config"
 def environment_config(environment: str) -> dict[str, Any]:
     """The compliance-owned pack configuration of an environment (policies/config/<env>.json)."""
     path = CONFIG_DIR / f"{environment}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    config = read_json(path, f"policies/config/{path.name}")
+    if not isinstance(config, dict):
+        raise ConfigError(f"policies/config/{path.name}", "(document)", "must be a JSON object")
+    return config
 
 
 def effective_level(policy_name: str, default: EnforcementLevel, config: PackConfig) -> EnforcementLevel:

@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from catalog.errors import ConfigError
 from catalog.loader import GATE_KEYS, load_settings
+from catalog.source import MAX_TENANT_BYTES, read_yaml
 from catalog.stacks import StackName, tenant_stacks
 from components.shared.contract import OUTPUT as CONTRACT
 from components.shared.contract import platform_reference_name
@@ -112,9 +113,9 @@ def _home_region(path: Path) -> object:
 @functools.lru_cache(maxsize=4096)
 def _home_region_of(path: Path, _mtime: int, _size: int) -> object:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        return None  # the program reports the malformed file
+        document = read_yaml(path, path.name, MAX_TENANT_BYTES)
+    except ConfigError:
+        return None  # the program reports the unreadable file, naming it
     return document.get("homeRegion") if isinstance(document, dict) else None
 
 

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from catalog import ConfigError
+from catalog.source import MAX_STACK_BYTES, read_yaml
 from catalog.stacks import StackName, derived_stack_file
 
 
@@ -29,10 +28,7 @@ def _raw(value: Any) -> str:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(path.name, "(document)", f"malformed YAML: {exc}") from None
+    data = read_yaml(path, path.name, MAX_STACK_BYTES) or {}
     if not isinstance(data, dict):
         raise ConfigError(path.name, "(document)", "must be a YAML mapping")
     return data

@@ -4,9 +4,13 @@ protected deletions and policy changes called out."""
 import copy
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
-from planner.diff import changed_paths, diff_plans, render_diff
+import pytest
+
+from catalog import ConfigError
+from planner.diff import changed_paths, diff_plans, plan_of_revision, render_diff
 from planner.policy import verdict
 from planner.runner import ROOT
 from tests.conftest import config_for
@@ -75,3 +79,61 @@ def test_make_diff_plans_the_base_revision_with_its_own_code() -> None:
     assert result.stdout.startswith("Plan diff of dev: HEAD -> working tree")
     if not clean.stdout.strip():
         assert result.stdout.rstrip().endswith("No changes.")
+    assert str(ROOT / "build" / "diff") not in worktrees(ROOT)  # `make diff` removes the worktree it planned in
+
+
+def worktrees(repo: Path) -> str:
+    return subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+FAKE_PLANNER = """import json, pathlib, sys
+args = sys.argv[1:]
+if {fail}:
+    sys.exit("the base revision cannot plan")
+out = pathlib.Path(args[args.index("--out") + 1]) / args[args.index("--stack") + 1]
+out.mkdir(parents=True)
+(out / "plan.json").write_text(json.dumps({{"resources": [], "revision": "base"}}))
+"""
+
+
+def git_repo(folder: Path, fail: bool) -> Path:
+    """A repository whose one commit holds a stand-in planner (a real plan takes seconds)."""
+    (folder / "planner").mkdir(parents=True)
+    (folder / "planner" / "__main__.py").write_text(FAKE_PLANNER.format(fail=fail))
+    for command in (
+        ["init", "-q"],
+        ["add", "planner"],
+        ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "base"],
+    ):
+        subprocess.run(["git", *command], cwd=folder, check=True, capture_output=True)
+    return folder
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["planned", "planning-failed"])
+def test_make_diff_removes_its_worktree(tmp_path: Path, fail: bool) -> None:
+    repo, workdir = git_repo(tmp_path / "repo", fail), tmp_path / "repo" / "build" / "diff"
+    if fail:
+        with pytest.raises(RuntimeError, match="the base revision cannot plan"):
+            plan_of_revision("HEAD", "dev", workdir, repo)
+    else:
+        assert plan_of_revision("HEAD", "dev", workdir, repo) == {"resources": [], "revision": "base"}
+    assert worktrees(repo).count("\n") == 1  # the repository's own tree only
+    assert list(workdir.iterdir()) == []
+
+
+def test_make_diff_replaces_a_worktree_left_by_an_interrupted_run(tmp_path: Path) -> None:
+    repo, workdir = git_repo(tmp_path / "repo", False), tmp_path / "repo" / "build" / "diff"
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(workdir / sha[:12]), sha], cwd=repo, check=True, capture_output=True
+    )
+    plan_of_revision("HEAD", "dev", workdir, repo)
+    assert worktrees(repo).count("\n") == 1 and list(workdir.iterdir()) == []
+
+
+def test_make_diff_of_a_ref_that_does_not_exist(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path / "repo", False)
+    with pytest.raises(ConfigError) as caught:
+        plan_of_revision("no-such-ref", "dev", tmp_path / "diff", repo)
+    assert str(caught.value) == "make diff: BASE: 'no-such-ref' is not a commit of this repository (git rev-parse)"
+    assert worktrees(repo).count("\n") == 1
