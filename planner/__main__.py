@@ -27,8 +27,6 @@ from planner.reference import anatomy, tier_table
 from planner.reports import compliance_matrix, provenance, rules_page, write_reports
 from planner.runner import ROOT, ProgramError, bootstrap_skips, build_plan
 from planner.summary import render, render_verdict
-from policies.tenant_guard.pack import RULES
-from policies.tenant_guard.readme import with_rule_table
 
 # --policy-config files and saved plans (a 200-tenant region's plan is tens of MiB).
 MAX_PLAN_BYTES = 512 * 1024 * 1024
@@ -108,19 +106,19 @@ CONTRACT_BEGIN, CONTRACT_END = "<!-- contract-table:begin (make docs) -->", "<!-
 
 
 def with_contract_table(readme: str) -> str:
-    """`readme` with the platform→tenant contract table regenerated from PlatformContract."""
+    """`readme` (docs/architecture.md) with the platform→tenant contract table regenerated from PlatformContract."""
     pattern = re.compile(re.escape(CONTRACT_BEGIN) + r".*?" + re.escape(CONTRACT_END), re.DOTALL)
-    assert pattern.search(readme), f"README.md lacks the markers {CONTRACT_BEGIN} ... {CONTRACT_END}"
+    assert pattern.search(readme), f"docs/architecture.md lacks the markers {CONTRACT_BEGIN} ... {CONTRACT_END}"
     return pattern.sub(lambda _: f"{CONTRACT_BEGIN}\n{PlatformContract.reference_table()}{CONTRACT_END}", readme)
 
 
 def write_docs(root: Path = ROOT) -> list[Path]:
     """docs/ (compliance matrix, rules, tiers, anatomy, diagrams) and the README's tables, regenerated from code and plans."""
-    readme = root / "README.md"
+    architecture = root / "docs" / "architecture.md"
     pages = {
         root / "docs" / "compliance-matrix.md": compliance_matrix(),
         root / "docs" / "rules.md": rules_page(),
-        readme: with_contract_table(with_rule_table(readme.read_text(encoding="utf-8"), RULES)),
+        architecture: with_contract_table(architecture.read_text(encoding="utf-8")),
     }
     for stack in stacks(root):
         plan = build_plan(stack, root)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from policies.tenant_guard.pack import PACK_NAME, RULES, RULES_BY_NAME
+from policies.tenant_guard.readme import rule_table
 from policies.tenant_guard.rule import Rule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -394,6 +395,8 @@ def rules_page(rules: Sequence[Rule] = RULES) -> str:
         "Generated from `policies/tenant_guard/` (`make docs`); do not edit by hand. Every rule runs at",
         "`pulumi preview`/`up` (CrossGuard) and in the offline plan; reports say per rule pass, fail,",
         "not applicable (nothing of its kind in the plan) or disabled, with the resources it checked.",
+        "",
+        rule_table(rules),
         "",
     ]
     for rule in rules:

@@ -1,4 +1,4 @@
-"""The README's rule table, generated from the rules (`make docs`) so it cannot drift from them."""
+"""The rule table (docs/rules.md), generated from the rules (`make docs`) so it cannot drift from them."""
 
 import re
 from collections.abc import Sequence
