@@ -57,7 +57,14 @@ def _no_stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace()
 
 
+# Answered inline, an engine call runs on top of the awaiting coroutine chain (an Output's
+# applies, a component's children) instead of a worker thread's fresh stack, and recording its
+# request (json_format over nested structs) goes deeper still: the dev plan passed 1,000 frames.
+RECURSION_LIMIT = 10_000
+
+
 def _recording_speedups() -> None:
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
     _ensure_event_loop().set_default_executor(_Inline())
     if hasattr(pulumi_resource, "_get_stack_trace"):  # private in the SDK: skip quietly if it moves
         pulumi_resource._get_stack_trace = _no_stack_trace  # pyright: ignore[reportPrivateUsage]
