@@ -19,6 +19,7 @@ STATEFUL_TYPES = (
     "aws:backup/vault:Vault",
     "aws:dynamodb/table:Table",
     "aws:kinesis/stream:Stream",  # a retention period of the tenant's events
+    "aws:redshiftserverless/namespace:Namespace",  # the warehouse's data (a pool: many tenants')
     "kubernetes:core/v1:Namespace",
 )
 DEFAULT_MULTI_AZ_ENVIRONMENTS = ("prod",)
@@ -91,8 +92,8 @@ RULES = (
         id="BAK-PROT-1",
         name="stateful-resources-protected",
         title="Stateful resources are protected in Pulumi",
-        summary="databases, tables, keys, buckets, vaults, tenant namespaces have `protect`",
-        description="Databases, DynamoDB tables, keys, buckets, backup vaults and tenant namespaces carry Pulumi's protect option, so removing a tenant file or renaming a resource cannot delete data.",
+        summary="databases, tables, streams, warehouses, keys, buckets, vaults, tenant namespaces have `protect`",
+        description="Databases, DynamoDB tables, event streams, Redshift Serverless namespaces, keys, buckets, backup vaults and tenant namespaces carry Pulumi's protect option, so removing a tenant file or renaming a resource cannot delete data.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(naic("j"), nydfs("500.13"), glba("6")),
