@@ -205,6 +205,7 @@ def build(settings: StackSettings) -> None:
                 settings=s,
                 account_id=account_id,
                 kms_key_arn=keys.platform_data.arn,
+                logs_kms_key_arn=keys.logs.arn,
                 log_retention_days=retention,
                 vpc_id=network.vpc.id,
                 subnet_ids=network.private_subnet_ids,

@@ -165,7 +165,9 @@ def load_policy(region: str, bucket: str, prefix: str, key: str) -> str:
             "Resource": [key],
             "Condition": {
                 "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
-                "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{bucket}/{prefix}*"},
+                # With an S3 Bucket Key (SecureBucket turns it on) the context is the bucket's
+                # ARN; without, the object's. The prefix itself is held by ReadOwnLandingObjects.
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket, f"{bucket}/{prefix}*"]},
             },
         },
     ]
@@ -216,7 +218,8 @@ class WarehouseLoadRole(pulumi.ComponentResource):
 class WarehouseArgs:
     name: str  # the namespace and workgroup name
     spec: WarehouseSpec
-    kms_key_arn: pulumi.Input[str]  # data, admin secret and audit logs
+    kms_key_arn: pulumi.Input[str]  # data and the admin secret
+    logs_kms_key_arn: pulumi.Input[str]  # audit log groups (a key CloudWatch Logs may use)
     log_retention_days: int
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]  # private, three AZs at least
@@ -245,7 +248,7 @@ class Warehouse(pulumi.ComponentResource):
                 f"{name}-{log_type}",
                 name=f"/aws/redshift/{args.name}/{log_type}",
                 retention_in_days=args.log_retention_days,
-                kms_key_id=args.kms_key_arn,
+                kms_key_id=args.logs_kms_key_arn,
                 tags=tags,
                 opts=child,
             )
@@ -347,6 +350,7 @@ class WarehousePoolArgs:
     settings: StackSettings
     account_id: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]  # the platform data key
+    logs_kms_key_arn: pulumi.Input[str]  # the platform logs key
     log_retention_days: int
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
@@ -384,6 +388,7 @@ class WarehousePool(pulumi.ComponentResource):
                 name=namespace_name(s, None),
                 spec=POOLED_WAREHOUSE,
                 kms_key_arn=args.kms_key_arn,
+                logs_kms_key_arn=args.logs_kms_key_arn,
                 log_retention_days=args.log_retention_days,
                 vpc_id=args.vpc_id,
                 subnet_ids=args.subnet_ids,

@@ -363,6 +363,7 @@ class Tenant(pulumi.ComponentResource):
                 name=namespace_name(s, t),
                 spec=t.tier.warehouse,
                 kms_key_arn=self.key.arn,
+                logs_kms_key_arn=self.key.arn,  # its policy admits CloudWatch Logs here
                 log_retention_days=t.tier.log_retention_days,
                 vpc_id=platform.vpc_id,
                 subnet_ids=platform.private_subnet_ids,
