@@ -993,6 +993,27 @@ RESOURCE_CASES += [
 ]
 
 
+RS_POOL_TRUST = {
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::1:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::1:role/ip-dev-us-east-1-warehouse-pool"}},
+        }
+    ]
+}
+RESOURCE_CASES += [
+    (
+        "warehouse-pool-inside-residency",
+        "aws:iam/role:Role",
+        {"assumeRolePolicy": json.dumps(RS_POOL_TRUST), "tags": {"tenant": "acme", "residency": "us-east-1+us-west-2"}},
+        {"tags": {"tenant": "acme", "residency": "us-west-2"}},
+        "outside its residency",
+    ),
+]
+
+
 def test_warehouse_namespaces_are_protected_data_holders() -> None:
     assert resource_violations("stateful-resources-protected", RS_NAMESPACE, RS_NAMESPACE_OK, protect=True) == []
     (found,) = resource_violations("stateful-resources-protected", RS_NAMESPACE, RS_NAMESPACE_OK)
@@ -1491,6 +1512,13 @@ MUTATIONS: dict[str, Mutation] = {
         logExports=["connectionlog", "userlog"]
     ),
     "warehouse-usage-limited": lambda p: _drop(p, "aws:redshiftserverless/usageLimit:UsageLimit", "demo-premium"),
+    "warehouse-pool-inside-residency": lambda p: _first(p, "aws:iam/role:Role", "demo-basic", "-wh-load")[
+        "inputs"
+    ].update(
+        assumeRolePolicy=_first(p, "aws:iam/role:Role", "demo-basic", "-wh-load")["inputs"]["assumeRolePolicy"].replace(
+            "us-east-1-warehouse-pool", "eu-west-1-warehouse-pool"
+        )
+    ),
 }
 
 

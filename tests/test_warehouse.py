@@ -250,3 +250,33 @@ def test_a_copy_role_widened_to_another_tenants_landing_bucket_is_an_isolation_c
     new = set(analyze(changed)) - before
     assert ("granite-re", "harbor-mutual") in {(c.source, c.target) for c in new}, sorted(c.line() for c in new)
     assert all(c.kind == "iam" and "wh-load" in c.rule for c in new), sorted(c.line() for c in new)
+
+
+# ---------------------------------------------------------------- residency
+
+
+def test_residency_rules_cover_the_warehouse_regions_and_snapshot_copies(plans: dict[str, Plan]) -> None:
+    """A premium warehouse placed, or its snapshots copied, outside the tenant's residency is a
+    RES-1 / RES-3 violation; a pooled tenant's COPY role trusting another region's pool is RS-9."""
+    from planner.policy import environment_config, evaluate
+
+    config = environment_config("dev")
+    clean = plans["dev"]
+
+    moved = copy.deepcopy(clean)
+    _one(moved, NAMESPACE, "demo-premium")["inputs"]["region"] = "eu-west-1"
+    # RES-2 too: a region input that overrides the stack's regional provider
+    assert {v["ruleId"] for v in evaluate(moved, config)} == {"RES-1", "RES-2"}
+
+    copied = copy.deepcopy(clean)
+    (plan_,) = [p for p in _of(copied, "aws:backup/plan:Plan", "demo-premium") if "warehouse" in p["name"]]
+    vault = f"arn:aws:backup:eu-west-1:{ACCOUNT}:backup-vault:elsewhere"
+    plan_["inputs"]["rules"][0]["copyActions"] = [{"destinationVaultArn": vault, "lifecycle": {"deleteAfter": 35}}]
+    assert {v["ruleId"] for v in evaluate(copied, config)} == {"RES-3"}
+
+    trusted = copy.deepcopy(clean)
+    (role,) = [r for r in _of(trusted, ROLE, "demo-standard") if r["name"].endswith("-wh-load")]
+    role["inputs"]["assumeRolePolicy"] = role["inputs"]["assumeRolePolicy"].replace(
+        "us-east-1-warehouse", "eu-west-1-warehouse"
+    )
+    assert {v["ruleId"] for v in evaluate(trusted, config)} == {"RS-9"}

@@ -8,13 +8,15 @@ read 2026-11): .1 workgroups use enhanced VPC routing; .2 connections require SS
 .5 namespaces do not use the default admin username (`admin`); .6 namespaces export connection and
 user logs to CloudWatch Logs."""
 
+import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from .frameworks import fsbp, glba, naic, nydfs
-from .props import as_list, get
+from .frameworks import fsbp, glba, naic, nydfs, residency_law
+from .props import as_list, get, tags_of
 from .rule import Res, Rule
 
 NAMESPACE = "aws:redshiftserverless/namespace:Namespace"
@@ -103,6 +105,39 @@ def user_activity_logged(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
     """The user activity log is empty unless the workgroup turns it on."""
     if _parameters(r).get("enable_user_activity_logging") != "true":
         yield "user activity logging is off: set config parameter enable_user_activity_logging to true"
+
+
+# components/shared/warehouse.pool_role_name: <prefix>-<region>-warehouse-pool
+_POOL_ROLE = re.compile(r":role/.*?-((?:us|ca|eu|ap|sa|me|af|il|mx)-[a-z]+-\d)-warehouse-pool$")
+
+
+def _principal_arns(trust: Any) -> list[str]:
+    doc = json.loads(trust) if isinstance(trust, str) else trust
+    found: list[str] = []
+    for statement in as_list(get(doc, "Statement")):
+        for operator in ("ArnEquals", "ArnLike", "StringEquals", "StringLike"):
+            found += [str(v) for v in as_list(get(statement, f"Condition.{operator}.aws:PrincipalArn"))]
+        principal = get(statement, "Principal")
+        if isinstance(principal, Mapping):
+            found += [str(v) for v in as_list(principal.get("AWS"))]
+    return found
+
+
+def pool_inside_residency(r: Res, _: Mapping[str, Any]) -> Iterable[str]:
+    """A tenant's COPY role lets only its home region's pool load its landing zone: the pool
+    whose role it trusts (named by region) lies inside the tenant's residency. A premium
+    tenant's own namespace is a tenant resource, held to its residency by RES-1."""
+    residency = tags_of(r.props).get("residency")
+    if not isinstance(residency, str) or not residency:
+        return
+    allowed = set(residency.split("+"))
+    for arn in _principal_arns(get(r.props, "assumeRolePolicy")):
+        match = _POOL_ROLE.search(arn)
+        if match and match.group(1) not in allowed:
+            yield (
+                f"the role lets the warehouse pool of {match.group(1)} load this tenant's data, outside its "
+                f"residency ({', '.join(sorted(allowed))})"
+            )
 
 
 RULES = (
@@ -208,5 +243,18 @@ RULES = (
         frameworks=(nydfs("500.16"), naic("j")),
         remediation="Create aws.redshiftserverless.UsageLimit(resource_arn=workgroup.arn, usage_type='serverless-compute', amount=..., breach_action=...).",
         stack_check=usage_limited,
+    ),
+    Rule(
+        id="RS-9",
+        name="warehouse-pool-inside-residency",
+        title="Tenant data loads only into a warehouse inside its residency",
+        summary="a tenant's COPY role trusts only a warehouse pool in a region its residency allows",
+        description="A tenant's warehouse COPY role is assumable only by the pool role of a region inside the tenant's residency (its home region's pool), so its landing-zone data is loaded into no warehouse outside it; a premium tenant's own namespace, workgroup and snapshot plan are tenant resources held to its residency by RES-1 and RES-3.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(residency_law(), nydfs("500.11"), glba("3")),
+        remediation="Trust only pool_role_name(settings) of the tenant's home-region stack (components/shared/warehouse.py).",
+        resource_types=("aws:iam/role:Role",),
+        check=pool_inside_residency,
     ),
 )
