@@ -31,10 +31,12 @@ which role (chain) is SQL: `REVOKE ASSUMEROLE ON ALL FROM PUBLIC FOR ALL`, then
 What Pulumi manages and what it cannot: everything in AWS's control plane here. The schemas,
 users and grants live inside the database. `aws.redshiftdata.Statement` runs its SQL once, when
 the resource is created (a change replaces it and runs the new SQL; nothing reconciles drift
-or removes what a former statement created), so it is not a way to keep grants true; the
-tenant onboarding runbook (docs/runbooks) runs the idempotent SQL through the Data API with the
-admin secret: CREATE USER, CREATE SCHEMA ... AUTHORIZATION, REVOKE ALL ON SCHEMA ... FROM PUBLIC,
-GRANT ASSUMEROLE ... FOR COPY.
+or removes what a former statement created), so it is not a way to keep grants true. Onboarding
+a tenant to its warehouse is a runbook step (not written yet), run through the Data API with the
+admin secret, idempotent: CREATE USER "IAMR:<tenant role>" (or tenant_<id>), CREATE SCHEMA
+tenant_<id> AUTHORIZATION that user, REVOKE ALL ON SCHEMA tenant_<id> FROM PUBLIC, REVOKE
+ASSUMEROLE ON ALL FROM PUBLIC FOR ALL, GRANT ASSUMEROLE ON '<pool role>,<tenant role>' TO that
+user FOR COPY; offboarding drops the schema (a pooled tenant's data is not shredded by its key).
 
 Security defaults (Security Hub RedshiftServerless controls, policies/tenant_guard/warehouse.py):
 enhanced VPC routing (.1: COPY traffic to S3 goes through the VPC's S3 gateway endpoint), not
