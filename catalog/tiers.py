@@ -63,6 +63,60 @@ class TableSpec:
     ttl_attribute: str = "expiresAt"
 
 
+WarehousePlacement = Literal["pooled", "dedicated"]
+BreachAction = Literal["log", "emit-metric", "deactivate"]
+
+
+@dataclass(frozen=True)
+class WarehouseSpec:
+    """Redshift Serverless sizing of a tenant's warehouse, or of the pool it shares.
+
+    `pooled`: the tenant is a schema (and an IAM-mapped database user) in the platform stack's
+    pool of its home region; the pool's workgroup is sized by POOLED_WAREHOUSE, whatever the
+    tier. `dedicated`: a namespace and workgroup of the tenant's own, in its tenant stack,
+    encrypted with its own key. Capacity in RPUs (base 8 to 512 in steps of 8; max 8 to 1024
+    where offered); the usage limit caps serverless-compute RPU-hours per month per workgroup
+    and `breach_action` is what Redshift does at the cap. `snapshot_retention_days`: AWS Backup
+    snapshots of the namespace, kept in the home region.
+
+    Account quotas (Redshift Serverless, per account and Region, read 2026-11 from
+    https://docs.aws.amazon.com/redshift/latest/mgmt/amazon-redshift-limits.html): 25 namespaces
+    and 25 workgroups (adjustable), so a region holds the pool plus 24 dedicated warehouses
+    before a quota request; 100 databases per namespace (not adjustable, hence a schema per
+    pooled tenant, 9,900 schemas); 2,000 connections per workgroup; 50 IAM roles per namespace
+    (not adjustable), so the pool attaches one role and chains into per-tenant COPY roles."""
+
+    placement: WarehousePlacement
+    base_rpu: int
+    max_rpu: int
+    monthly_rpu_hours: int
+    breach_action: BreachAction
+    snapshot_retention_days: int
+
+
+# The region's shared pool (platform stack) for every pooled tenant homed there. At its monthly
+# cap the pool stops taking queries: one pooled tenant's runaway load cannot grow the bill
+# without bound (the platform budget's alerts come first).
+POOLED_WAREHOUSE = WarehouseSpec(
+    placement="pooled",
+    base_rpu=8,
+    max_rpu=64,
+    monthly_rpu_hours=2000,
+    breach_action="deactivate",
+    snapshot_retention_days=14,
+)
+# A premium tenant's own warehouse: more headroom, and at the cap Redshift emits a metric (the
+# tenant's analytics keep running; the cost is its own and its budget alerts).
+DEDICATED_WAREHOUSE = WarehouseSpec(
+    placement="dedicated",
+    base_rpu=16,
+    max_rpu=128,
+    monthly_rpu_hours=5000,
+    breach_action="emit-metric",
+    snapshot_retention_days=35,
+)
+
+
 @dataclass(frozen=True)
 class Tier:
     name: TierName
@@ -96,6 +150,9 @@ class Tier:
     # results rather than holding the client.
     fanout_call_timeout_ms: int
     fanout_deadline_ms: int
+    # The tenant's analytics warehouse (Redshift Serverless, components/shared/warehouse.py):
+    # pooled tiers share the region's pool, premium gets a namespace and workgroup of its own.
+    warehouse: WarehouseSpec = POOLED_WAREHOUSE
 
 
 # Instance classes a tenant database may use, smallest first. An override may only move up.
@@ -129,6 +186,7 @@ MAX_BACKUP_RETENTION_DAYS = 35  # the RDS maximum for automated backups
 LAMBDA_DEFAULT_CONCURRENCY = 1000
 LAMBDA_UNRESERVED_MINIMUM = 100
 PROCESSOR_QUEUES = 2  # carrier and policy job queues: one processor function each per tenant
+
 
 TIERS: dict[str, Tier] = {
     "basic": Tier(
@@ -221,6 +279,7 @@ TIERS: dict[str, Tier] = {
         processor_reserved_concurrency=20,
         fanout_call_timeout_ms=1500,
         fanout_deadline_ms=3000,
+        warehouse=DEDICATED_WAREHOUSE,
     ),
 }
 

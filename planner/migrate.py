@@ -80,6 +80,7 @@ STATEFUL_TYPES = frozenset(
         "aws:elasticache/replicationGroup:ReplicationGroup",
         "aws:sqs/queue:Queue",
         "aws:sns/topic:Topic",
+        "aws:redshiftserverless/namespace:Namespace",
     }
 )
 # Inputs that name the physical resource (a change is a new resource under another name) ...

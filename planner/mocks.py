@@ -156,6 +156,9 @@ class PlanMocks(pulumi.runtime.Mocks):
             rid = f"subnet-{_hex(name)}"
         elif typ == "aws:ec2/securityGroup:SecurityGroup":
             rid = f"sg-{_hex(name)}"
+        elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            if inputs.get("vpcEndpointType") == "Gateway":  # AWS's prefix list of the service
+                state["prefixListId"] = f"pl-{_hex(str(inputs.get('serviceName')), length=8)}"
         elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
             rid = f"lt-{_hex(name)}"
             state.update(latestVersion=1, defaultVersion=1)

@@ -34,6 +34,7 @@ from components.platform.service_mesh import ServiceMesh, ServiceMeshArgs
 from components.recovery.backup_vault import BackupVault, BackupVaultArgs
 from components.recovery.velero import Velero, VeleroArgs
 from components.shared.contract import PlatformContract
+from components.shared.warehouse import WarehousePool, WarehousePoolArgs
 from programs.context import Region
 
 
@@ -196,6 +197,25 @@ def build(settings: StackSettings) -> None:
         ),
         on_cluster,
     )
+    # ---- analytics: the pooled warehouse of the tenants homed here whose tier pools it
+    if any(t.home_region == s.region and t.tier.warehouse.placement == "pooled" for t in s.served_tenants):
+        WarehousePool(
+            "warehouse",
+            WarehousePoolArgs(
+                settings=s,
+                account_id=account_id,
+                kms_key_arn=keys.platform_data.arn,
+                logs_kms_key_arn=keys.logs.arn,
+                log_retention_days=retention,
+                vpc_id=network.vpc.id,
+                subnet_ids=network.private_subnet_ids,
+                client_security_group_id=pod_groups.shared.id,
+                s3_prefix_list_id=endpoints.s3_prefix_list_id,
+                backup_vault_name=vault.vault.name,
+                backup_role_arn=vault.role.arn,
+            ),
+            on_aws,
+        )
     # Platform namespaces: default-deny with explicit allows, once their add-ons run
     PlatformNetwork(
         "platform-network",
@@ -223,6 +243,7 @@ def build(settings: StackSettings) -> None:
         entry_dns_name=entry.load_balancer.dns_name,
         entry_zone_id=entry.load_balancer.zone_id,
         platform_data_key_arn=keys.platform_data.arn,
+        s3_prefix_list_id=endpoints.s3_prefix_list_id,
         kubeconfig=cluster.eks_cluster.kubeconfig_json,
     ).export()
     pulumi.export("region", s.region)

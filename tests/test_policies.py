@@ -922,6 +922,124 @@ RESOURCE_CASES += [
 ]
 
 
+RS_NAMESPACE = "aws:redshiftserverless/namespace:Namespace"
+RS_WORKGROUP = "aws:redshiftserverless/workgroup:Workgroup"
+RS_NAMESPACE_OK: dict[str, Any] = {
+    "namespaceName": "ip-dev-acme",
+    "adminUsername": "warehouse_owner",
+    "manageAdminPassword": True,
+    "adminPasswordSecretKmsKeyId": KEY,
+    "kmsKeyId": KEY,
+    "logExports": ["connectionlog", "userlog", "useractivitylog"],
+}
+RS_PARAMETERS = [
+    {"parameterKey": "enable_user_activity_logging", "parameterValue": "true"},
+    {"parameterKey": "require_ssl", "parameterValue": "true"},
+]
+RS_WORKGROUP_OK: dict[str, Any] = {
+    "workgroupName": "ip-dev-acme",
+    "enhancedVpcRouting": True,
+    "publiclyAccessible": False,
+    "subnetIds": ["subnet-a", "subnet-b", "subnet-c"],
+    "securityGroupIds": ["sg-w"],
+    "configParameters": RS_PARAMETERS,
+}
+RESOURCE_CASES += [
+    ("warehouse-enhanced-vpc-routing", RS_WORKGROUP, RS_WORKGROUP_OK, {"enhancedVpcRouting": False}, "enhanced VPC"),
+    (
+        "warehouse-requires-ssl",
+        RS_WORKGROUP,
+        RS_WORKGROUP_OK,
+        {"configParameters": [RS_PARAMETERS[0], {"parameterKey": "require_ssl", "parameterValue": "false"}]},
+        "require_ssl",
+    ),
+    ("warehouse-requires-ssl", RS_WORKGROUP, RS_WORKGROUP_OK, {"configParameters": [RS_PARAMETERS[0]]}, "unencrypted"),
+    ("warehouse-private", RS_WORKGROUP, RS_WORKGROUP_OK, {"publiclyAccessible": True}, "internet"),
+    ("warehouse-private", RS_WORKGROUP, RS_WORKGROUP_OK, {"subnetIds": None}, "default VPC"),
+    ("warehouse-private", RS_WORKGROUP, RS_WORKGROUP_OK, {"securityGroupIds": None}, "security group"),
+    (
+        "warehouse-user-activity-logged",
+        RS_WORKGROUP,
+        RS_WORKGROUP_OK,
+        {"configParameters": [RS_PARAMETERS[1]]},
+        "enable_user_activity_logging",
+    ),
+    ("warehouse-encrypted-with-customer-key", RS_NAMESPACE, RS_NAMESPACE_OK, {"kmsKeyId": None}, "customer managed"),
+    (
+        "warehouse-encrypted-with-customer-key",
+        RS_NAMESPACE,
+        RS_NAMESPACE_OK,
+        {"kmsKeyId": "arn:aws:kms:us-east-1:1:alias/aws/redshift"},
+        "customer managed",
+    ),
+    ("warehouse-admin-managed", RS_NAMESPACE, RS_NAMESPACE_OK, {"adminUsername": "admin"}, "default admin username"),
+    ("warehouse-admin-managed", RS_NAMESPACE, RS_NAMESPACE_OK, {"manageAdminPassword": None}, "Secrets Manager"),
+    ("warehouse-admin-managed", RS_NAMESPACE, RS_NAMESPACE_OK, {"adminUserPassword": "x"}, "written in the program"),
+    (
+        "warehouse-admin-managed",
+        RS_NAMESPACE,
+        RS_NAMESPACE_OK,
+        {"adminPasswordSecretKmsKeyId": None},
+        "AWS managed key",
+    ),
+    (
+        "warehouse-audit-logging",
+        RS_NAMESPACE,
+        RS_NAMESPACE_OK,
+        {"logExports": ["connectionlog", "userlog"]},
+        "useractivitylog",
+    ),
+    ("warehouse-audit-logging", RS_NAMESPACE, RS_NAMESPACE_OK, {"logExports": None}, "connectionlog, userlog"),
+]
+
+
+RS_POOL_TRUST = {
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::1:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::1:role/ip-dev-us-east-1-warehouse-pool"}},
+        }
+    ]
+}
+RESOURCE_CASES += [
+    (
+        "warehouse-pool-inside-residency",
+        "aws:iam/role:Role",
+        {"assumeRolePolicy": json.dumps(RS_POOL_TRUST), "tags": {"tenant": "acme", "residency": "us-east-1+us-west-2"}},
+        {"tags": {"tenant": "acme", "residency": "us-west-2"}},
+        "outside its residency",
+    ),
+]
+
+
+def test_warehouse_namespaces_are_protected_data_holders() -> None:
+    assert resource_violations("stateful-resources-protected", RS_NAMESPACE, RS_NAMESPACE_OK, protect=True) == []
+    (found,) = resource_violations("stateful-resources-protected", RS_NAMESPACE, RS_NAMESPACE_OK)
+    assert "protect option" in found
+
+
+def test_every_workgroup_needs_its_own_compute_usage_limit() -> None:
+    from policies.tenant_guard.warehouse import usage_limited
+
+    workgroup = Res(type=RS_WORKGROUP, urn="urn:w", name="w", props=RS_WORKGROUP_OK)
+    other = Res(type=RS_WORKGROUP, urn="urn:o", name="o", props=RS_WORKGROUP_OK)
+    limit = {"usageType": "serverless-compute", "amount": 100, "breachAction": "deactivate", "period": "monthly"}
+
+    def limit_of(props: dict[str, Any], on: str = "urn:w") -> Res:
+        return Res(
+            type="aws:redshiftserverless/usageLimit:UsageLimit", urn="urn:l", name="l", props=props, dependencies=(on,)
+        )
+
+    assert list(usage_limited([workgroup, limit_of(limit)], {})) == []
+    assert [u for _, u in usage_limited([workgroup, other, limit_of(limit)], {})] == ["urn:o"]
+    assert [u for _, u in usage_limited([workgroup, limit_of({**limit, "breachAction": None})], {})] == ["urn:w"]
+    assert [
+        u for _, u in usage_limited([workgroup, limit_of({**limit, "usageType": "cross-region-datasharing"})], {})
+    ] == ["urn:w"]
+
+
 @pytest.mark.parametrize(("policy", "type_", "compliant", "change", "fragment"), RESOURCE_CASES)
 def test_resource_rule_passes_compliant_and_catches_violation(
     policy: str, type_: str, compliant: dict[str, Any], change: dict[str, Any], fragment: str
@@ -1076,6 +1194,11 @@ def _first(plan: dict[str, Any], type_: str, tenant: str | None = None, name: st
         for r in _each(plan, type_)
         if (tenant is None or r["tenant"] == tenant) and (name is None or name in r["name"])
     )
+
+
+def _pool(plan: dict[str, Any], type_: str) -> dict[str, Any]:
+    """The region's pooled warehouse (platform stack) resource of that type."""
+    return next(r for r in _each(plan, type_) if r["tenant"] is None)
 
 
 def _widen_irsa_trust(plan: dict[str, Any]) -> None:
@@ -1368,6 +1491,34 @@ MUTATIONS: dict[str, Mutation] = {
     "rds-multi-az-in-production": lambda p: _first(p, "aws:rds/instance:Instance", "demo-basic")["inputs"][
         "tags"
     ].update(environment="prod"),
+    # Redshift Serverless (demo-premium's own warehouse, the region's pool)
+    "warehouse-enhanced-vpc-routing": lambda p: _first(p, RS_WORKGROUP, "demo-premium")["inputs"].update(
+        enhancedVpcRouting=False
+    ),
+    "warehouse-requires-ssl": lambda p: _first(p, RS_WORKGROUP, "demo-premium")["inputs"].update(
+        configParameters=[RS_PARAMETERS[0], {"parameterKey": "require_ssl", "parameterValue": "false"}]
+    ),
+    "warehouse-private": lambda p: _first(p, RS_WORKGROUP, "demo-premium")["inputs"].update(publiclyAccessible=True),
+    "warehouse-user-activity-logged": lambda p: _pool(p, RS_WORKGROUP)["inputs"].update(
+        configParameters=[RS_PARAMETERS[1]]
+    ),
+    "warehouse-encrypted-with-customer-key": lambda p: _pool(p, RS_NAMESPACE)["inputs"].update(
+        kmsKeyId="arn:aws:kms:us-east-1:123456789012:alias/aws/redshift"
+    ),
+    "warehouse-admin-managed": lambda p: _first(p, RS_NAMESPACE, "demo-premium")["inputs"].update(
+        adminUsername="admin"
+    ),
+    "warehouse-audit-logging": lambda p: _pool(p, RS_NAMESPACE)["inputs"].update(
+        logExports=["connectionlog", "userlog"]
+    ),
+    "warehouse-usage-limited": lambda p: _drop(p, "aws:redshiftserverless/usageLimit:UsageLimit", "demo-premium"),
+    "warehouse-pool-inside-residency": lambda p: _first(p, "aws:iam/role:Role", "demo-basic", "-wh-load")[
+        "inputs"
+    ].update(
+        assumeRolePolicy=_first(p, "aws:iam/role:Role", "demo-basic", "-wh-load")["inputs"]["assumeRolePolicy"].replace(
+            "us-east-1-warehouse-pool", "eu-west-1-warehouse-pool"
+        )
+    ),
 }
 
 

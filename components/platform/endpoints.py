@@ -66,6 +66,7 @@ class VpcEndpointsArgs:
 
 class VpcEndpoints(pulumi.ComponentResource):
     security_group: aws.ec2.SecurityGroup
+    s3_prefix_list_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: VpcEndpointsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:VpcEndpoints", name, None, opts)
@@ -90,8 +91,9 @@ class VpcEndpoints(pulumi.ComponentResource):
             opts=child,
         )
         account = pulumi.Output.from_input(args.account_id)
+        gateways: dict[str, aws.ec2.VpcEndpoint] = {}
         for service in GATEWAY_SERVICES:
-            aws.ec2.VpcEndpoint(
+            gateways[service] = aws.ec2.VpcEndpoint(
                 f"{name}-{service}",
                 vpc_id=args.vpc_id,
                 service_name=f"com.amazonaws.{s.region}.{service}",
@@ -113,4 +115,6 @@ class VpcEndpoints(pulumi.ComponentResource):
                 tags={**tags, "Name": f"{name}-{service}"},
                 opts=child,
             )
+        # The S3 gateway's prefix list: the warehouse's only egress (COPY with enhanced VPC routing).
+        self.s3_prefix_list_id = gateways["s3"].prefix_list_id
         self.register_outputs({"securityGroupId": self.security_group.id})

@@ -37,6 +37,8 @@ class TenantBackupArgs:
 
 
 class TenantBackup(pulumi.ComponentResource):
+    vault: aws.backup.Vault
+
     def __init__(self, name: str, args: TenantBackupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:TenantBackup", name, None, opts)
         s, t = args.settings, args.tenant
@@ -60,6 +62,7 @@ class TenantBackup(pulumi.ComponentResource):
         )
         # Its own vault: S3 recovery points take the vault's key, RDS snapshots the database's.
         vault = TenantVault(f"{name}-vault", TenantVaultArgs(settings=s, tenant=t, kms_key_arn=args.kms_key_arn), child)
+        self.vault = vault.vault  # the warehouse's snapshots go here too (components/shared/warehouse.py)
         plan = aws.backup.Plan(
             name,
             name=f"{s.name_prefix}-{t.id}",

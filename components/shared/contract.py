@@ -72,6 +72,9 @@ class PlatformContract:
     platform_data_key_arn: pulumi.Output[str] = field(
         metadata={"doc": "the platform data key: Grafana credentials of the tenant views"}
     )
+    s3_prefix_list_id: pulumi.Output[str] = field(
+        metadata={"doc": "the S3 gateway endpoint's prefix list: a premium tenant's warehouse egress (COPY)"}
+    )
     kubeconfig: pulumi.Output[str] = field(
         metadata={
             "doc": "the cluster's kubeconfig (a secret output of its own): the tenant stack's Kubernetes provider"

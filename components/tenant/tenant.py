@@ -17,6 +17,14 @@ from components.shared.contract import PlatformContract
 from components.shared.secure_bucket import SecureBucket, SecureBucketArgs
 from components.shared.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs
 from components.shared.tags import tenant_tags
+from components.shared.warehouse import (
+    Warehouse,
+    WarehouseArgs,
+    WarehouseLoadRole,
+    WarehouseLoadRoleArgs,
+    load_role_name,
+    namespace_name,
+)
 from components.tenant.database_users import DatabaseUsers, DatabaseUsersArgs
 from components.tenant.tenant_database import TenantDatabase, TenantDatabaseArgs
 from components.tenant.tenant_identity import TenantIdentity, TenantIdentityArgs, operators_group
@@ -68,6 +76,7 @@ class Tenant(pulumi.ComponentResource):
     bucket: SecureBucket | None
     table: TenantTable | None
     stream: TenantStream | None
+    warehouse: Warehouse | None  # premium only: pooled tiers load into the region's pool
     services: TenantServices
     processors: TenantProcessors
 
@@ -134,6 +143,7 @@ class Tenant(pulumi.ComponentResource):
                 backup_role_arn=platform.backup_role_arn if home else None,
                 processor_role_names=processor_role_names(s, t),
                 event_delivery_role_name=delivery_role_name(s, t) if home else None,
+                warehouse_load_role_name=load_role_name(s, t) if home else None,
             ),
             child,
         )
@@ -156,6 +166,7 @@ class Tenant(pulumi.ComponentResource):
         self.bucket = None
         self.table = None
         self.stream = None
+        self.warehouse = None
         bucket_name = documents_bucket(s, t)
         if home:
             self.database = TenantDatabase(
@@ -192,7 +203,7 @@ class Tenant(pulumi.ComponentResource):
                 child,
             )
             self._budget(name, s, t)
-            TenantBackup(
+            backup = TenantBackup(
                 f"{name}-backup",
                 TenantBackupArgs(
                     settings=s,
@@ -206,6 +217,7 @@ class Tenant(pulumi.ComponentResource):
                 ),
                 child,
             )
+            self._warehouse(name, s, t, args, backup)
 
         db = self.database.instance if self.database else args.promoted_database
         TenantPermissions(
@@ -333,6 +345,45 @@ class Tenant(pulumi.ComponentResource):
                 "databaseEndpoint": db.endpoint if db else None,
                 "keyArn": self.key.arn,
             }
+        )
+
+    def _warehouse(self, name: str, s: StackSettings, t: TenantConfig, args: TenantArgs, backup: TenantBackup) -> None:
+        """The tenant's COPY role from its landing zone and, for a dedicated tier, its own
+        warehouse (components/shared/warehouse.py); pooled tiers load into the region's pool."""
+        assert self.stream is not None
+        platform = args.platform
+        load = WarehouseLoadRole(
+            f"{name}-wh-load",
+            WarehouseLoadRoleArgs(
+                settings=s,
+                tenant=t,
+                account_id=args.account_id,
+                landing_bucket_arn=self.stream.bucket.arn,
+                kms_key_arn=self.key.arn,
+                tags=tenant_tags(s, t),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        if t.tier.warehouse.placement != "dedicated":
+            return
+        self.warehouse = Warehouse(
+            f"{name}-warehouse",
+            WarehouseArgs(
+                name=namespace_name(s, t),
+                spec=t.tier.warehouse,
+                kms_key_arn=self.key.arn,
+                logs_kms_key_arn=self.key.arn,  # its policy admits CloudWatch Logs here
+                log_retention_days=t.tier.log_retention_days,
+                vpc_id=platform.vpc_id,
+                subnet_ids=platform.private_subnet_ids,
+                client_security_group_ids=[args.pod_security_group_id],  # its own pods only
+                s3_prefix_list_id=platform.s3_prefix_list_id,
+                load_role_arns=[load.role.arn],
+                backup_vault_name=backup.vault.name,
+                backup_role_arn=platform.backup_role_arn,
+                tags=tenant_tags(s, t),
+            ),
+            pulumi.ResourceOptions(parent=self),
         )
 
     def _latency_record(self, name: str, s: StackSettings, t: TenantConfig, args: TenantArgs) -> None:

@@ -41,10 +41,11 @@ DATA_SERVICES = ("rds", "secretsmanager", "s3", "sqs", "sns", "logs", "dynamodb"
 DEPLOY_SERVICES = ("secretsmanager", "backup", "lambda")
 # Services whose grants the deploy role creates for the resources it provisions (RDS instances,
 # replicas and backup replication, backup vaults, secrets, the DynamoDB table: CreateTable with a
-# customer managed key creates DynamoDB's grant as its caller; Lambda functions' environments).
-GRANT_SERVICES = ("rds", "backup", "secretsmanager", "dynamodb", "lambda")
+# customer managed key creates DynamoDB's grant as its caller; Lambda functions' environments; a
+# premium tenant's Redshift Serverless namespace, CreateNamespace with the key).
+GRANT_SERVICES = ("rds", "backup", "secretsmanager", "dynamodb", "lambda", "redshift-serverless")
 # Services through which AWS Backup reads, copies and restores the tenant's data.
-BACKUP_SERVICES = ("backup", "s3", "rds", "dynamodb")
+BACKUP_SERVICES = ("backup", "s3", "rds", "dynamodb", "redshift-serverless")
 # Through which the tenant's job processors decrypt: their queue's messages (SQS) and their own
 # environment variables (Lambda).
 PROCESSOR_SERVICES = ("sqs", "lambda")
@@ -61,6 +62,8 @@ class TenantKeyArgs:
     processor_role_names: Sequence[str] = ()  # the job processors' roles (created after the key)
     # The Firehose role delivering the tenant's event stream (TenantStream; home region only).
     event_delivery_role_name: str | None = None
+    # The warehouse COPY role reading the landing zone (WarehouseLoadRole; home region only).
+    warehouse_load_role_name: str | None = None
 
 
 def deploy_role_arn(settings: StackSettings, account: str) -> str:
@@ -206,6 +209,22 @@ def event_delivery_statement(region: str, account: str, role: str) -> dict[str, 
     }
 
 
+def warehouse_load_statement(region: str, account: str, role: str) -> dict[str, Any]:
+    """The tenant's warehouse COPY role decrypts its landing objects, through S3 only. Named by
+    condition: the role is created after this key (components/shared/warehouse.py)."""
+    return {
+        "Sid": "WarehouseLoadsLandingZone",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ["kms:Decrypt", "kms:DescribeKey"],
+        "Resource": "*",
+        "Condition": {
+            "ArnEquals": {"aws:PrincipalArn": [role]},
+            "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com", "kms:CallerAccount": account},
+        },
+    }
+
+
 def velero_roles(settings: StackSettings, tenant: Tenant, account: str) -> list[str]:
     """Velero's roles that use a tenant's data key in this region."""
     names = [velero_role_name(settings, settings.region), velero_replication_role_name(settings, settings.region)]
@@ -225,6 +244,7 @@ def data_key_policy(
     velero: Sequence[str] = (),
     processors: Sequence[str] = (),
     event_delivery_role: str | None = None,
+    warehouse_load_role: str | None = None,
 ) -> str:
     services = via(region, DATA_SERVICES)
     statements: list[dict[str, Any]] = [
@@ -265,6 +285,7 @@ def data_key_policy(
         *([velero_statement(region, account, velero)] if velero else []),
         *([processor_statement(region, account, processors)] if processors else []),
         *([event_delivery_statement(region, account, event_delivery_role)] if event_delivery_role else []),
+        *([warehouse_load_statement(region, account, warehouse_load_role)] if warehouse_load_role else []),
         logs_statement(region, account, sid="CloudWatchLogsForTenantLogGroups"),
         {
             # CloudWatch alarms publish to the tenant's encrypted alert topics.
@@ -339,6 +360,7 @@ class TenantKey(pulumi.ComponentResource):
                 velero_roles(s, t, v[0]),
                 [f"arn:aws:iam::{v[0]}:role/{n}" for n in args.processor_role_names],
                 f"arn:aws:iam::{v[0]}:role/{args.event_delivery_role_name}" if args.event_delivery_role_name else None,
+                f"arn:aws:iam::{v[0]}:role/{args.warehouse_load_role_name}" if args.warehouse_load_role_name else None,
             )
         )
         self.key = self._key(name, f"Data key of tenant {t.id} ({s.stack})", data_policy, tags, self.alias)

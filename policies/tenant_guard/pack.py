@@ -18,6 +18,7 @@ from . import (
     serverless,
     storage,
     tenancy,
+    warehouse,
     workloads,
 )
 from .rule import Rule, to_policy
@@ -41,6 +42,7 @@ RULES: tuple[Rule, ...] = (
     *isolation.RULES,
     *observability.RULES,
     *serverless.RULES,
+    *warehouse.RULES,
 )
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 POLICIES: list[Policy] = [to_policy(rule) for rule in RULES]

@@ -21,6 +21,7 @@ STATEFUL_TYPES = (
     "aws:kinesis/stream:Stream",  # a retention period of the tenant's events
     # its read position in the stream: a new one starts at LATEST and skips what was not delivered
     "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
+    "aws:redshiftserverless/namespace:Namespace",  # the warehouse's data (a pool: many tenants')
     "kubernetes:core/v1:Namespace",
 )
 DEFAULT_MULTI_AZ_ENVIRONMENTS = ("prod",)
@@ -93,8 +94,8 @@ RULES = (
         id="BAK-PROT-1",
         name="stateful-resources-protected",
         title="Stateful resources are protected in Pulumi",
-        summary="databases, tables, event streams and deliveries, keys, buckets, vaults, tenant namespaces have `protect`",
-        description="Databases, DynamoDB tables, Kinesis streams and their Firehose deliveries, keys, buckets (the event landing buckets included), backup vaults and tenant namespaces carry Pulumi's protect option, so removing a tenant file or renaming a resource cannot delete data or skip undelivered events.",
+        summary="databases, tables, event streams and deliveries, warehouses, keys, buckets, vaults, tenant namespaces have `protect`",
+        description="Databases, DynamoDB tables, Kinesis streams and their Firehose deliveries, Redshift Serverless namespaces, keys, buckets (the event landing buckets included), backup vaults and tenant namespaces carry Pulumi's protect option, so removing a tenant file or renaming a resource cannot delete data or skip undelivered events.",
         severity=Severity.HIGH,
         enforcement=EnforcementLevel.MANDATORY,
         frameworks=(naic("j"), nydfs("500.13"), glba("6")),

@@ -136,6 +136,7 @@ UNTAGGABLE = frozenset(
         "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
         "aws:wafv2/webAclAssociation:WebAclAssociation",
         "aws:iam/policyAttachment:PolicyAttachment",
+        "aws:redshiftserverless/usageLimit:UsageLimit",  # UsageLimitArgs has no tags
     }
 )
 
