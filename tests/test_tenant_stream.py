@@ -108,6 +108,10 @@ def test_delivery_role_reaches_only_its_own_stream_bucket_key_and_log(plans: dic
     for statement in policy["Statement"]:
         assert set(statement["Resource"]) <= allowed, statement
         assert "*" not in "".join(statement["Action"]), statement
+    # The landing bucket uses an S3 Bucket Key: S3 then asks KMS with the bucket's ARN as context,
+    # not the object's, so a condition on objects alone would refuse every delivery.
+    (encrypt,) = [s for s in policy["Statement"] if s.get("Sid") == "EncryptOwnLandingObjects"]
+    assert set(encrypt["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]) == {bucket, f"{bucket}/*"}
     trust = json.loads(
         _named(plan, "aws:iam/role:Role", f"tenant-{tenant}-stream-delivery")["inputs"]["assumeRolePolicy"]
     )

@@ -158,7 +158,8 @@ def delivery_policy(region: str, stream: str, bucket: str, key: str, log_stream:
             "Resource": [key],
             "Condition": {
                 "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
-                "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{bucket}/*"},
+                # With an S3 Bucket Key the context is the bucket ARN, without one the object ARN.
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket, f"{bucket}/*"]},
             },
         },
         {"Sid": "OwnDeliveryLog", "Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": [log_stream]},
