@@ -57,7 +57,14 @@ def _no_stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace()
 
 
+# Answered inline, an engine call runs on the stack of the coroutine that awaits it, so a long
+# chain of outputs (a stack's deepest dependency path) nests that many calls: Python's default
+# limit of 1000 frames is reached by a platform stack of today's size (the public API's chain).
+RECURSION_LIMIT = 20_000
+
+
 def _recording_speedups() -> None:
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
     _ensure_event_loop().set_default_executor(_Inline())
     if hasattr(pulumi_resource, "_get_stack_trace"):  # private in the SDK: skip quietly if it moves
         pulumi_resource._get_stack_trace = _no_stack_trace  # pyright: ignore[reportPrivateUsage]
