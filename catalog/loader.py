@@ -666,7 +666,18 @@ def _pool(p: _Fields) -> NodePool:
 
 
 def _images(svc: _Fields, region: str) -> ServiceImages:
-    svc.only(("registry", "carrier", "policy", "migrations", "carrierProcessor", "policyProcessor", "aggregator", "apiAuthorizer"))
+    svc.only(
+        (
+            "registry",
+            "carrier",
+            "policy",
+            "migrations",
+            "carrierProcessor",
+            "policyProcessor",
+            "aggregator",
+            "apiAuthorizer",
+        )
+    )
     registry = svc.string("registry")
     location = _REGISTRY.match(registry)
     if location is None:
