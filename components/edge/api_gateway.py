@@ -35,7 +35,7 @@ import pulumi_aws as aws
 from catalog import StackSettings
 from catalog.tiers import TIERS
 from components.edge.public_entry import writes_validation_records
-from components.shared.iam import account_root_statement, document, logs_statement, service_trust
+from components.shared.iam import account_root_statement, document, service_trust
 from components.shared.tags import platform_tags
 from components.tenant.tenant_services import pinned_ref
 
@@ -107,6 +107,13 @@ def authorizer_policy(region: str, account: str, prefix: str, key_arn: str, log_
             },
         },
         {
+            "Sid": "OwnEnvironmentThroughLambda",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"lambda.{region}.amazonaws.com"}},
+        },
+        {
             "Sid": "OwnLogGroup",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -143,7 +150,7 @@ def authorizer_policy(region: str, account: str, prefix: str, key_arn: str, log_
 def mapping_key_policy(region: str, account: str, prefix: str, authorizer_role_arn: str) -> str:
     """The mapping entries' key: the account's IAM administers it (tenant deploy roles encrypt
     through SSM under their IAM grants), the authorizer decrypts only entries under the prefix
-    through SSM, and its Lambda environment and logs use it too."""
+    through SSM, and its own environment through Lambda."""
     parameters = f"arn:aws:ssm:{region}:{account}:parameter{prefix}/*"
     return document(
         account_root_statement(account),
@@ -158,7 +165,14 @@ def mapping_key_policy(region: str, account: str, prefix: str, authorizer_role_a
                 "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": parameters},
             },
         },
-        logs_statement(region, account),
+        {
+            "Sid": "AuthorizerEnvironmentThroughLambda",
+            "Effect": "Allow",
+            "Principal": {"AWS": authorizer_role_arn},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": f"lambda.{region}.amazonaws.com"}},
+        },
     )
 
 
