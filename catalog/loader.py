@@ -720,7 +720,18 @@ def _pool(p: _Fields) -> NodePool:
 
 
 def _images(svc: _Fields, region: str) -> ServiceImages:
-    svc.only(("registry", "carrier", "policy", "migrations", "carrierProcessor", "policyProcessor", "aggregator"))
+    svc.only(
+        (
+            "registry",
+            "carrier",
+            "policy",
+            "migrations",
+            "carrierProcessor",
+            "policyProcessor",
+            "aggregator",
+            "apiAuthorizer",
+        )
+    )
     registry = svc.string("registry")
     location = _REGISTRY.match(registry)
     if location is None:
@@ -754,6 +765,7 @@ def _images(svc: _Fields, region: str) -> ServiceImages:
         carrier_processor=image("carrierProcessor"),
         policy_processor=image("policyProcessor"),
         aggregator=image("aggregator"),
+        api_authorizer=image("apiAuthorizer"),
     )
 
 

@@ -96,6 +96,8 @@ class ServiceImages:
         return self.carrier_processor if service == "carrier" else self.policy_processor
 
     aggregator: Image  # combines the carrier and policy APIs' answers for the client (scatter-gather)
+    # Lambda container image of the public API's authorizer (components/edge/api_gateway.py)
+    api_authorizer: Image
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Everything tier-dependent (namespace quota, compute placement, database class and HA, backups,
 autoscaling, recovery targets, log retention, DynamoDB capacity, the aggregator's fan-out
-timeouts) derives from `TIERS`. A tenant's overrides may only strengthen its tier (see
+timeouts, the public API's throttle and quota) derives from `TIERS`. A tenant's overrides may only strengthen its tier (see
 `catalog.loader`), and `effective_tier` applies them; `for_environment` then applies what an
 environment demands of every tier (production: Multi-AZ for every tenant database, seed 004 "High
 Availability: Multi-AZ deployment with automated failover"). Both only add protection.
@@ -118,6 +118,21 @@ DEDICATED_WAREHOUSE = WarehouseSpec(
 
 
 @dataclass(frozen=True)
+class ApiSpec:
+    """The tenant's share of the regional public API (components/edge/api_gateway.py): its tier's
+    usage plan sets the steady request rate (requests per second, the token bucket's refill), the
+    burst (the bucket's size) and a quota per period, counted per API key, and every tenant has a
+    key of its own, so one tenant's traffic never spends another's. The account's regional
+    throttle (10,000 requests per second, burst 5,000 by default) caps the sum: a region of many
+    tenants states its raised quota before onboarding (docs/api-gateway.md)."""
+
+    rate_limit_rps: float
+    burst_limit: int
+    quota_limit: int
+    quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+
+
+@dataclass(frozen=True)
 class Tier:
     name: TierName
     quota: Quota
@@ -150,6 +165,7 @@ class Tier:
     # results rather than holding the client.
     fanout_call_timeout_ms: int
     fanout_deadline_ms: int
+    api: ApiSpec  # the tenant's API key throttle and quota (its tier's usage plan)
     # The tenant's analytics warehouse (Redshift Serverless, components/shared/warehouse.py):
     # pooled tiers share the region's pool, premium gets a namespace and workgroup of its own.
     warehouse: WarehouseSpec = POOLED_WAREHOUSE
@@ -218,6 +234,7 @@ TIERS: dict[str, Tier] = {
         processor_reserved_concurrency=None,
         fanout_call_timeout_ms=2500,
         fanout_deadline_ms=5000,
+        api=ApiSpec(rate_limit_rps=25, burst_limit=50, quota_limit=200_000),
     ),
     "standard": Tier(
         name="standard",
@@ -248,6 +265,7 @@ TIERS: dict[str, Tier] = {
         processor_reserved_concurrency=5,
         fanout_call_timeout_ms=2000,
         fanout_deadline_ms=4000,
+        api=ApiSpec(rate_limit_rps=100, burst_limit=200, quota_limit=2_000_000),
     ),
     "premium": Tier(
         name="premium",
@@ -279,6 +297,7 @@ TIERS: dict[str, Tier] = {
         processor_reserved_concurrency=20,
         fanout_call_timeout_ms=1500,
         fanout_deadline_ms=3000,
+        api=ApiSpec(rate_limit_rps=500, burst_limit=1000, quota_limit=20_000_000),
         warehouse=DEDICATED_WAREHOUSE,
     ),
 }

@@ -1182,6 +1182,9 @@ def data_targets(stack: Stack, tenant: str) -> list[Target]:
             found.append(Target(r, arn, ("kinesis:GetRecords", "kinesis:PutRecord"), tuple(policies[arn])))
         elif t == "aws:secretsmanager/secret:Secret":
             found.append(Target(r, arn, ("secretsmanager:GetSecretValue",), tuple(policies[arn])))
+        elif t == "aws:ssm/parameter:Parameter":
+            # The public API authorizer's entry of the tenant: its API key and accepted issuer.
+            found.append(Target(r, arn, ("ssm:GetParameter", "ssm:PutParameter"), ()))
         elif t == "aws:kms/key:Key":
             doc = _statements(r["inputs"].get("policy"), r) + policies[arn]
             found.append(
@@ -1219,7 +1222,7 @@ def tenant_roles(stack: Stack, iam: Iam, tenant: str) -> dict[str, tuple[Resourc
 
 def iam_channels(stack: Stack) -> Iterator[Channel]:
     """A's roles (and the roles they can assume) read/write B's buckets, queues, topics, event
-    streams, secrets, keys, database users, DynamoDB tables (items, indexes, stream), or assume B's roles; A's service accounts match B's role trust; B's
+    streams, secrets, API authorizer entries (SSM parameters), keys, database users, DynamoDB tables (items, indexes, stream), or assume B's roles; A's service accounts match B's role trust; B's
     queue admits a topic of A (aws:SourceArn)."""
     iam = Iam(stack)
     targets = {b: data_targets(stack, b) for b in stack.tenants}

@@ -169,6 +169,9 @@ class PlanMocks(pulumi.runtime.Mocks):
             state.update(arn=f"arn:aws:iam::{OFFLINE_ACCOUNT_ID}:role/{role}", name=role)
         elif typ == "aws:lambda/function:Function":
             state["arn"] = self._arn("lambda", f"function:{physical}")
+            state["invokeArn"] = (
+                f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"
+            )
         elif typ == "aws:sqs/queue:Queue":
             rid = f"https://sqs.{self.region}.amazonaws.com/{OFFLINE_ACCOUNT_ID}/{physical}"
             state.update(url=rid, arn=self._arn("sqs", physical))
@@ -239,6 +242,29 @@ class PlanMocks(pulumi.runtime.Mocks):
                 for d in domains
                 for b in [d.removeprefix("*.")]
             ]
+        elif typ == "aws:ssm/parameter:Parameter":
+            state["arn"] = self._arn("ssm", f"parameter{physical}")
+        elif typ == "aws:apigateway/restApi:RestApi":
+            rid = _hex(name, length=10)
+            state.update(
+                rootResourceId=_hex(name, "root", length=10),
+                executionArn=self._arn("execute-api", rid),
+                arn=f"arn:aws:apigateway:{self.region}::/restapis/{rid}",
+            )
+        elif typ == "aws:apigateway/stage:Stage":
+            state["arn"] = (
+                f"arn:aws:apigateway:{self.region}::/restapis/{inputs.get('restApi')}/stages/{inputs.get('stageName')}"
+            )
+        elif typ == "aws:apigateway/apiKey:ApiKey":
+            rid = _hex(name, length=10)
+            state.setdefault("value", _hex(name, "value", length=40))
+        elif typ in ("aws:apigateway/usagePlan:UsagePlan", "aws:apigateway/authorizer:Authorizer"):
+            rid = _hex(name, length=6)
+        elif typ == "aws:apigateway/domainName:DomainName":
+            state.update(
+                regionalDomainName=f"d-{_hex(name, length=10)}.execute-api.{self.region}.amazonaws.com",
+                regionalZoneId="Z1UJRXOUMOOFQ8",
+            )
         elif typ == "eks:index:Cluster":
             state.update(self._eks_cluster(name, inputs))
         if typ.startswith("kubernetes:"):

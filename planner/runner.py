@@ -43,6 +43,12 @@ def _no_stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace()
 
 
+# Answered inline, an engine call runs on the stack of the coroutine that awaits it, so a long
+# chain of outputs (a stack's deepest dependency path) nests that many calls: Python's default
+# limit of 1000 frames is reached by a platform stack of today's size (the public API's chain).
+RECURSION_LIMIT = 20_000
+
+
 def _recording_speedups() -> None:
     # Not also an inline executor for the engine calls: answering them on the loop's own stack
     # overflows Python's recursion limit on a 200-tenant platform stack and the plan hangs.

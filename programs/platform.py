@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from catalog import StackSettings
+from components.edge.api_gateway import PublicApi, PublicApiArgs
 from components.edge.ingress_routing import IngressRouting, IngressRoutingArgs
 from components.edge.public_entry import PublicEntry, PublicEntryArgs
 from components.platform.account_baseline import (
@@ -118,6 +119,22 @@ def build(settings: StackSettings) -> None:
             vpc_id=network.vpc.id,
             public_subnet_ids=network.public_subnet_ids,
             account_id=account_id,
+            logs_key_arn=keys.logs.arn,
+            log_retention_days=retention,
+        ),
+        on_aws,
+    )
+    # The public API front door: API Gateway over a VPC link to the entry ALB, behind its WAF.
+    api = PublicApi(
+        "api",
+        PublicApiArgs(
+            settings=s,
+            account_id=account_id,
+            vpc_id=network.vpc.id,
+            private_subnet_ids=network.private_subnet_ids,
+            load_balancer_arn=entry.load_balancer.arn,
+            load_balancer_security_group_id=entry.security_group.id,
+            web_acl_arn=entry.web_acl.arn,
             logs_key_arn=keys.logs.arn,
             log_retention_days=retention,
         ),
@@ -244,6 +261,11 @@ def build(settings: StackSettings) -> None:
         entry_zone_id=entry.load_balancer.zone_id,
         platform_data_key_arn=keys.platform_data.arn,
         s3_prefix_list_id=endpoints.s3_prefix_list_id,
+        api_usage_plan_ids=pulumi.Output.all(**{t: p.id for t, p in api.usage_plans.items()}),
+        api_domain_name=api.domain.regional_domain_name,
+        api_domain_zone_id=api.domain.regional_zone_id,
+        api_mapping_prefix=pulumi.Output.from_input(api.mapping_prefix),
+        api_mapping_key_arn=api.mapping_key.arn,
         kubeconfig=cluster.eks_cluster.kubeconfig_json,
     ).export()
     pulumi.export("region", s.region)
@@ -251,6 +273,7 @@ def build(settings: StackSettings) -> None:
     pulumi.export("vpcId", network.vpc.id)
     pulumi.export("clusterName", cluster.ready_name)
     pulumi.export("entryDnsName", entry.load_balancer.dns_name)
+    pulumi.export("apiDomain", api.domain.regional_domain_name)
     pulumi.export("deployerRoleArn", deployer.role_arn)
     pulumi.export("skipped", list(s.skipped))
     pulumi.export("redisEndpoint", cache.replication_group.primary_endpoint_address)

@@ -1127,7 +1127,11 @@ def single_region_behavior(p: Plan) -> None:
 
 
 def no_waf_association(p: Plan) -> None:
-    drop(p, find(p, "aws:wafv2/webAclAssociation:WebAclAssociation"))
+    drop(p, find(p, "aws:wafv2/webAclAssociation:WebAclAssociation", "", "entry"))
+
+
+def no_api_waf_association(p: Plan) -> None:
+    drop(p, find(p, "aws:wafv2/webAclAssociation:WebAclAssociation", "", "api-waf"))
 
 
 def no_flow_log(p: Plan) -> None:
@@ -1436,6 +1440,7 @@ CASES: list[tuple[str, str, str, Mutation]] = [
     ),
     ("HTTP listener forwards", "dev", "TLS-LB-1", http_listener_forwards),
     ("no WAF on the entry", "dev", "NET-EDGE-1", no_waf_association),
+    ("no WAF on the public API stage", "dev", "APIGW-4", no_api_waf_association),
     ("viewer TLS 1.0", "dev", "EDGE-CF-1", edit(CF, "viewerCertificate.minimumProtocolVersion", "TLSv1", T)),
     ("viewer HTTP allowed", "dev", "EDGE-CF-1", viewer_http),
     ("front-end without WAF", "dev", "EDGE-CF-1", edit(CF, "webAclId", DELETE, T)),

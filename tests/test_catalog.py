@@ -200,6 +200,7 @@ STACK: dict[str, str] = {
             "carrierProcessor": {"image": "carrier-jobs-processor", "tag": "1.14.2"},
             "policyProcessor": {"image": "policy-jobs-processor", "tag": "2.3.0"},
             "aggregator": {"image": "aggregator-service", "tag": "1.0.0"},
+            "apiAuthorizer": {"image": "api-authorizer", "tag": "1.0.3"},
         }
     ),
     "p:cluster": json.dumps(

@@ -204,6 +204,11 @@ def platform_contract() -> PlatformContract:
         "entry_dns_name": "entry.us-east-1.elb.amazonaws.com",
         "entry_zone_id": "Z35SXDOTRQ7X7K",
         "platform_data_key_arn": "arn:aws:kms:us-east-1:123456789012:key/platform",
+        "api_usage_plan_ids": {"basic": "plan-b", "standard": "plan-s", "premium": "plan-p"},
+        "api_domain_name": "d-1.execute-api.us-east-1.amazonaws.com",
+        "api_domain_zone_id": "Z1UJRXOUMOOFQ8",
+        "api_mapping_prefix": "/ip-dev/us-east-1/api-tenants",
+        "api_mapping_key_arn": "arn:aws:kms:us-east-1:123456789012:key/api-mappings",
         "kubeconfig": "{}",
     }
     return PlatformContract(**{k: pulumi.Output.from_input(v) for k, v in values.items()})

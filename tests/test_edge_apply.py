@@ -82,17 +82,24 @@ def test_no_route53_record_is_written_by_both_stacks_of_a_pair(plans: dict[str, 
     assert _record_sets(first) & _record_sets(second) == set()
     # The pair member whose region sorts first writes the entry certificate's record; both wait.
     owner, waiter = sorted((first, second), key=lambda p: p["region"])
-    for plan in (owner, waiter):
-        (validation,) = [v for v in resources_of(plan, VALIDATION) if v["name"] == "entry"]
-        records = [r for r in resources_of(plan, RECORD) if r["name"] == "entry-validation"]
-        if plan is owner:
-            (record,) = records
-            assert validation["inputs"]["validationRecordFqdns"] == [record["inputs"]["name"].rstrip(".")]
-        else:
-            assert records == [] and not validation["inputs"].get("validationRecordFqdns")
-    # Both certificates are validated by that one record (same domain, same account).
-    domains = {c["inputs"]["domainName"] for plan in (owner, waiter) for c in resources_of(plan, CERTIFICATE)}
-    assert len([d for d in domains if d.startswith("*.")]) == 1
+    # The same for the public API's `*.api.<domain>` certificate (PublicApi).
+    for certificate in ("entry", "api-domain"):
+        for plan in (owner, waiter):
+            (validation,) = [v for v in resources_of(plan, VALIDATION) if v["name"] == certificate]
+            records = [r for r in resources_of(plan, RECORD) if r["name"] == f"{certificate}-validation"]
+            if plan is owner:
+                (record,) = records
+                assert validation["inputs"]["validationRecordFqdns"] == [record["inputs"]["name"].rstrip(".")]
+            else:
+                assert records == [] and not validation["inputs"].get("validationRecordFqdns")
+        # Both certificates are validated by that one record (same domain, same account).
+        domains = {
+            c["inputs"]["domainName"]
+            for plan in (owner, waiter)
+            for c in resources_of(plan, CERTIFICATE)
+            if c["name"] == certificate
+        }
+        assert len(domains) == 1 and next(iter(domains)).startswith("*."), certificate
 
 
 # ----------------------------------------------- 3: tenant-owned domain: request, then fresh cert

@@ -278,6 +278,23 @@ def test_iam_wildcard_on_event_streams_reaches_another_tenants_stream(base: Any)
     assert all("kinesis:" in c.rule for c in new), sorted(c.line() for c in new)
 
 
+def test_iam_grant_on_the_api_mapping_prefix_reaches_another_tenants_authorizer_entry(base: Any) -> None:
+    """The public API's authorizer entries (`<prefix>/<tenant>`, SSM SecureStrings holding the
+    tenant's API key) are tenant-owned targets: a workload grant on the whole prefix reads
+    harbor-mutual's key."""
+
+    def mutate(plan: Plan) -> None:
+        r = _carrier_policy(plan, "granite-re")
+        doc = policy(r)
+        prefix = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/ip-prod/us-east-1/api-tenants"
+        doc["Statement"].append({"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": f"{prefix}/*"})
+        r["inputs"]["policy"] = json.dumps(doc)
+
+    new = opened(base, mutate)
+    assert_opens(new, "iam", "granite-re", "harbor-mutual")
+    assert all("ssm:GetParameter" in c.rule for c in new), sorted(c.line() for c in new)
+
+
 def test_iam_not_resource_reaches_every_other_bucket(base: Any) -> None:
     def mutate(plan: Plan) -> None:
         r = _carrier_policy(plan, "granite-re")

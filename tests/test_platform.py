@@ -246,8 +246,11 @@ def test_public_entry_is_the_only_internet_facing_load_balancer(plans: dict[str,
         if "managedRuleGroupStatement" in r["statement"]
     ]
     assert groups == list(MANAGED_RULE_GROUPS) and acl["inputs"]["scope"] == "REGIONAL"
-    (association,) = resources_of(plan, "aws:wafv2/webAclAssociation:WebAclAssociation")
-    assert lb["urn"] in association["options"]["dependsOn"]
+    # the same web ACL protects the load balancer and the public API's stage (PublicApi), nothing else
+    associations = {r["name"]: r for r in resources_of(plan, "aws:wafv2/webAclAssociation:WebAclAssociation")}
+    assert set(associations) == {"entry", "api-waf"}
+    assert lb["urn"] in associations["entry"]["options"]["dependsOn"]
+    assert all(acl["urn"] in a["options"]["dependsOn"] for a in associations.values())
     (binding,) = [r for r in resources_of(plan, "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")]
     assert binding["inputs"]["spec"]["serviceRef"] == {"name": "nginx-ingress-controller", "port": 80}
     assert binding["inputs"]["spec"]["targetType"] == "ip"

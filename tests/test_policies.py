@@ -874,6 +874,59 @@ def test_residency_covers_table_replica_regions() -> None:
     assert "replicate to eu-west-1, outside its residency" in message
 
 
+def test_apigateway_stage_needs_execution_logging_and_waf() -> None:
+    from policies.tenant_guard.api_gateway import execution_logging, waf_protected
+
+    association = (
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
+        {"resourceArn": "arn:aws:apigateway:us-east-1::/restapis/a1/stages/v1"},
+    )
+    stack = _stack((APIGW_STAGE, APIGW_STAGE_OK), (APIGW_SETTINGS, APIGW_SETTINGS_OK), association)
+    assert list(execution_logging(stack, {})) == [] and list(waf_protected(stack, {})) == []
+    off = {**APIGW_SETTINGS_OK, "settings": {"loggingLevel": "OFF"}}
+    ((message, _),) = list(execution_logging(_stack((APIGW_STAGE, APIGW_STAGE_OK), (APIGW_SETTINGS, off)), {}))
+    assert "no execution logging" in message
+    other_stage = (
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
+        {"resourceArn": "arn:aws:apigateway:us-east-1::/restapis/a1/stages/v2"},
+    )
+    ((message, _),) = list(waf_protected(_stack((APIGW_STAGE, APIGW_STAGE_OK), other_stage), {}))
+    assert "no AWS WAF web ACL" in message
+
+
+def test_apigateway_one_key_per_tenant_in_one_plan() -> None:
+    from policies.tenant_guard.api_gateway import key_per_tenant
+
+    key_type, plan_key_type = "aws:apigateway/apiKey:ApiKey", "aws:apigateway/usagePlanKey:UsagePlanKey"
+
+    def stack(*keys: dict[str, Any], plan_keys: tuple[tuple[int, ...], ...]) -> list[Res]:
+        found = [Res(key_type, f"urn:key{i}", f"k{i}", k) for i, k in enumerate(keys)]
+        found += [
+            Res(
+                plan_key_type,
+                f"urn:pk{j}",
+                f"pk{j}",
+                {"keyType": "API_KEY"},
+                dependencies=tuple(f"urn:key{i}" for i in d),
+            )
+            for j, d in enumerate(plan_keys)
+        ]
+        return found
+
+    acme, beta = {"tags": {"tenant": "acme"}}, {"tags": {"tenant": "beta"}}
+    assert list(key_per_tenant(stack(acme, beta, plan_keys=((0,), (1,))), {})) == []
+    messages = [m for m, _ in key_per_tenant(stack({"tags": {"tier": "basic"}}, plan_keys=((0,),)), {})]
+    assert any("names no tenant" in m for m in messages)
+    messages = [m for m, _ in key_per_tenant(stack(acme, acme, plan_keys=((0,), (1,))), {})]
+    assert any("has 2 API keys" in m for m in messages)
+    messages = [m for m, _ in key_per_tenant(stack(acme, plan_keys=((0,), (0,))), {})]
+    assert any("joins 2 usage plans" in m for m in messages)
+    messages = [m for m, _ in key_per_tenant(stack(acme, plan_keys=()), {})]
+    assert any("in no usage plan" in m for m in messages)
+    messages = [m for m, _ in key_per_tenant(stack(acme, plan_keys=((0,), ())), {})]
+    assert any("does not own" in m for m in messages)
+
+
 LAMBDA = "aws:lambda/function:Function"
 LAMBDA_OK: dict[str, Any] = {
     "packageType": "Image",
@@ -919,6 +972,86 @@ RESOURCE_CASES += [
         "is AWS-managed",
     ),
     ("lambda-active-tracing", LAMBDA, LAMBDA_OK, {"tracingConfig": {"mode": "PassThrough"}}, "not active"),
+]
+
+APIGW_STAGE = "aws:apigateway/stage:Stage"
+APIGW_STAGE_OK: dict[str, Any] = {
+    "restApi": "a1",
+    "stageName": "v1",
+    "deployment": "d1",
+    "xrayTracingEnabled": True,
+    "clientCertificateId": "c1",
+    "accessLogSettings": {"destinationArn": "arn:aws:logs:us-east-1:1:log-group:/aws/apigateway/x", "format": "{}"},
+}
+APIGW_SETTINGS = "aws:apigateway/methodSettings:MethodSettings"
+APIGW_SETTINGS_OK: dict[str, Any] = {
+    "restApi": "a1",
+    "stageName": "v1",
+    "methodPath": "*/*",
+    "settings": {"loggingLevel": "ERROR", "metricsEnabled": True, "cachingEnabled": False},
+}
+APIGW_METHOD = "aws:apigateway/method:Method"
+APIGW_METHOD_OK: dict[str, Any] = {
+    "httpMethod": "ANY",
+    "authorization": "CUSTOM",
+    "authorizerId": "z1",
+    "apiKeyRequired": True,
+}
+APIGW_INTEGRATION = "aws:apigateway/integration:Integration"
+APIGW_INTEGRATION_OK: dict[str, Any] = {
+    "type": "HTTP_PROXY",
+    "uri": "https://api.example.com/{proxy}",
+    "connectionType": "VPC_LINK",
+    "connectionId": "l1",
+}
+APIGW_PLAN = "aws:apigateway/usagePlan:UsagePlan"
+APIGW_PLAN_OK: dict[str, Any] = {
+    "apiStages": [{"apiId": "a1", "stage": "v1"}],
+    "throttleSettings": {"rateLimit": 25, "burstLimit": 50},
+    "quotaSettings": {"limit": 200000, "period": "DAY"},
+}
+RESOURCE_CASES += [
+    (
+        "apigateway-backend-certificate",
+        APIGW_STAGE,
+        APIGW_STAGE_OK,
+        {"clientCertificateId": None},
+        "no client certificate",
+    ),
+    ("apigateway-xray-tracing", APIGW_STAGE, APIGW_STAGE_OK, {"xrayTracingEnabled": False}, "X-Ray tracing is off"),
+    ("apigateway-access-logging", APIGW_STAGE, APIGW_STAGE_OK, {"accessLogSettings": None}, "no access log"),
+    (
+        "apigateway-cache-encrypted",
+        APIGW_SETTINGS,
+        APIGW_SETTINGS_OK,
+        {"settings": {"loggingLevel": "ERROR", "cachingEnabled": True}},
+        "unencrypted",
+    ),
+    (
+        "apigateway-method-authorized",
+        APIGW_METHOD,
+        APIGW_METHOD_OK,
+        {"authorization": "NONE", "authorizerId": None},
+        "authorization 'NONE'",
+    ),
+    ("apigateway-method-authorized", APIGW_METHOD, APIGW_METHOD_OK, {"authorizerId": None}, "names no authorizer"),
+    ("apigateway-method-authorized", APIGW_METHOD, APIGW_METHOD_OK, {"apiKeyRequired": False}, "API key"),
+    (
+        "apigateway-private-tls-backend",
+        APIGW_INTEGRATION,
+        APIGW_INTEGRATION_OK,
+        {"uri": "http://api.example.com/"},
+        "plain HTTP",
+    ),
+    (
+        "apigateway-private-tls-backend",
+        APIGW_INTEGRATION,
+        APIGW_INTEGRATION_OK,
+        {"connectionType": "INTERNET"},
+        "internet",
+    ),
+    ("apigateway-usage-plan-limits", APIGW_PLAN, APIGW_PLAN_OK, {"throttleSettings": None}, "does not throttle"),
+    ("apigateway-usage-plan-limits", APIGW_PLAN, APIGW_PLAN_OK, {"quotaSettings": None}, "no quota"),
 ]
 
 
@@ -1353,7 +1486,7 @@ MUTATIONS: dict[str, Mutation] = {
     "listener-tls": lambda p: _first(p, "aws:lb/listener:Listener", None, "entry-https")["inputs"].update(
         sslPolicy="ELBSecurityPolicy-2016-08"
     ),
-    "waf-on-public-entry": lambda p: _drop(p, "aws:wafv2/webAclAssociation:WebAclAssociation", ""),
+    "waf-on-public-entry": lambda p: _drop(p, "aws:wafv2/webAclAssociation:WebAclAssociation", "entry"),
     "s3-bucket-encrypted": lambda p: _first(p, "aws:s3/bucket:Bucket", None, "entry-access-logs")["inputs"]["tags"].pop(
         "purpose"
     ),
@@ -1486,6 +1619,36 @@ MUTATIONS: dict[str, Mutation] = {
             for r in _first(p, "aws:backup/selection:Selection", "demo-basic")["inputs"]["resources"]
             if ":table/" not in r
         ]
+    ),
+    "apigateway-execution-logging": lambda p: _first(p, "aws:apigateway/methodSettings:MethodSettings")["inputs"][
+        "settings"
+    ].update(loggingLevel="OFF"),
+    "apigateway-backend-certificate": lambda p: _first(p, "aws:apigateway/stage:Stage")["inputs"].pop(
+        "clientCertificateId"
+    ),
+    "apigateway-xray-tracing": lambda p: _first(p, "aws:apigateway/stage:Stage")["inputs"].update(
+        xrayTracingEnabled=False
+    ),
+    "apigateway-waf": lambda p: _drop(p, "aws:wafv2/webAclAssociation:WebAclAssociation", "api-waf"),
+    "apigateway-cache-encrypted": lambda p: _first(p, "aws:apigateway/methodSettings:MethodSettings")["inputs"][
+        "settings"
+    ].update(cachingEnabled=True),
+    "apigateway-method-authorized": lambda p: _first(p, "aws:apigateway/method:Method")["inputs"].update(
+        authorization="NONE", authorizerId=None
+    ),
+    "apigateway-access-logging": lambda p: _first(p, "aws:apigateway/stage:Stage")["inputs"].pop("accessLogSettings"),
+    "apigateway-private-tls-backend": lambda p: _first(p, "aws:apigateway/integration:Integration")["inputs"].update(
+        uri="http://api.dev.insure.example.com/{proxy}"
+    ),
+    # demo-basic's key also joins the premium plan: a second usage plan key for the same key
+    "apigateway-key-per-tenant": lambda p: p["resources"].append(
+        {
+            **copy.deepcopy(_first(p, "aws:apigateway/usagePlanKey:UsagePlanKey", "demo-basic")),
+            "urn": "urn:extra-plan-key",
+        }
+    ),
+    "apigateway-usage-plan-limits": lambda p: _first(p, "aws:apigateway/usagePlan:UsagePlan")["inputs"].pop(
+        "throttleSettings"
     ),
     # the dev plan promoted to prod: demo-basic's tier database is single-AZ
     "rds-multi-az-in-production": lambda p: _first(p, "aws:rds/instance:Instance", "demo-basic")["inputs"][

@@ -137,7 +137,7 @@ def test_tenant_resources_are_attributed_and_stateful_ones_protected(plans: dict
 # `secretString`, `client_secret`...), unless it only names where one is (`passwordKey`, `secretName`).
 SENSITIVE_KEY = re.compile(r"pass(word|wd)|secret(string|binary)?$|client_?secret|private_?key|api_?key|token$", re.I)
 REFERENCE_KEY = re.compile(
-    r"(key|name|id|ref|arn|version|days|size|validity|policy|path|tokens?|existingsecret)$", re.I
+    r"(key|name|id|ref|arn|version|days|size|validity|policy|path|tokens?|existingsecret|source)$", re.I
 )
 
 
@@ -186,6 +186,8 @@ def test_clear_credentials_finds_a_grafana_admin_password() -> None:
     version = {"secretString": json.dumps({"admin-user": "admin", "admin-password": "hunter2"})}
     assert clear_credentials(version) == [".secretString", ".secretString.admin-password"]
     assert clear_credentials({"secretString": SECRET, "passwordWo": SECRET}) == []
+    # where API Gateway takes its keys from (apiKeySource) is a setting, not a credential
+    assert clear_credentials({"apiKeySource": "AUTHORIZER"}) == []
 
 
 def test_premium_tenants_get_dedicated_nodes_only_where_served(plans: dict[str, Any]) -> None:

@@ -90,6 +90,7 @@ class PublicEntry(pulumi.ComponentResource):
     target_group: aws.lb.TargetGroup
     security_group: aws.ec2.SecurityGroup
     certificate: aws.acm.Certificate
+    web_acl: aws.wafv2.WebAcl  # also protects the public API's stage (PublicApi)
 
     def __init__(self, name: str, args: PublicEntryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:PublicEntry", name, None, opts)
@@ -250,7 +251,7 @@ class PublicEntry(pulumi.ComponentResource):
     def _waf(self, name: str, s: StackSettings, args: PublicEntryArgs, tags: dict[str, str]) -> None:
         child = pulumi.ResourceOptions(parent=self)
         physical = f"{s.name_prefix}-{s.region}-entry"
-        acl = edge_web_acl(name, physical, "REGIONAL", "entry", tags, child)
+        acl = self.web_acl = edge_web_acl(name, physical, "REGIONAL", "entry", tags, child)
         aws.wafv2.WebAclAssociation(name, resource_arn=self.load_balancer.arn, web_acl_arn=acl.arn, opts=child)
         log_group = waf_log_group(f"{name}-waf", physical, args.log_retention_days, args.logs_key_arn, tags, self)
         aws.wafv2.WebAclLoggingConfiguration(

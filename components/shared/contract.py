@@ -75,6 +75,21 @@ class PlatformContract:
     s3_prefix_list_id: pulumi.Output[str] = field(
         metadata={"doc": "the S3 gateway endpoint's prefix list: a premium tenant's warehouse egress (COPY)"}
     )
+    api_usage_plan_ids: pulumi.Output[dict[str, str]] = field(
+        metadata={
+            "doc": "the public API's usage plan per tier (tier -> id): the tenant's own API key joins its tier's plan"
+        }
+    )
+    api_domain_name: pulumi.Output[str] = field(
+        metadata={"doc": "the API's regional domain name (`*.api.<domain>`): the tenant's latency record aliases it"}
+    )
+    api_domain_zone_id: pulumi.Output[str] = field(metadata={"doc": "its hosted zone id, for the alias record"})
+    api_mapping_prefix: pulumi.Output[str] = field(
+        metadata={"doc": "SSM path of the authorizer's tenant entries: the tenant writes `<prefix>/<tenant>`"}
+    )
+    api_mapping_key_arn: pulumi.Output[str] = field(
+        metadata={"doc": "the key the tenant's authorizer entry (SecureString) is encrypted with"}
+    )
     kubeconfig: pulumi.Output[str] = field(
         metadata={
             "doc": "the cluster's kubeconfig (a secret output of its own): the tenant stack's Kubernetes provider"

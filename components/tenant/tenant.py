@@ -26,6 +26,7 @@ from components.shared.warehouse import (
     namespace_name,
 )
 from components.tenant.database_users import DatabaseUsers, DatabaseUsersArgs
+from components.tenant.tenant_api import TenantApiAccess, TenantApiAccessArgs
 from components.tenant.tenant_database import TenantDatabase, TenantDatabaseArgs
 from components.tenant.tenant_identity import TenantIdentity, TenantIdentityArgs, operators_group
 from components.tenant.tenant_key import TenantKey, TenantKeyArgs
@@ -79,6 +80,7 @@ class Tenant(pulumi.ComponentResource):
     warehouse: Warehouse | None  # premium only: pooled tiers load into the region's pool
     services: TenantServices
     processors: TenantProcessors
+    api: TenantApiAccess | None
 
     def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Tenant", name, None, opts)
@@ -337,7 +339,26 @@ class Tenant(pulumi.ComponentResource):
             ),
             child,
         )
-        self._latency_record(name, s, t, args)
+        health = self._latency_record(name, s, t, args)
+        # Its own key on the region's public API, once its issuer is known here.
+        self.api = None
+        if self.identity.issuer is not None:
+            self.api = TenantApiAccess(
+                f"{name}-api",
+                TenantApiAccessArgs(
+                    settings=s,
+                    tenant=t,
+                    issuer=self.identity.issuer,
+                    client_ids=[self.identity.web_client.id] if self.identity.web_client else [],
+                    usage_plan_ids=platform.api_usage_plan_ids,
+                    mapping_prefix=platform.api_mapping_prefix,
+                    mapping_key_arn=platform.api_mapping_key_arn,
+                    api_domain_name=platform.api_domain_name,
+                    api_domain_zone_id=platform.api_domain_zone_id,
+                    health_check_id=health.id,
+                ),
+                child,
+            )
         self.register_outputs(
             {
                 "namespace": self.namespace.namespace_name,
@@ -386,7 +407,9 @@ class Tenant(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
 
-    def _latency_record(self, name: str, s: StackSettings, t: TenantConfig, args: TenantArgs) -> None:
+    def _latency_record(
+        self, name: str, s: StackSettings, t: TenantConfig, args: TenantArgs
+    ) -> aws.route53.HealthCheck:
         """This region's answer for the tenant's platform host name: latency-routed, dropped when
         the region's entry fails its health check. Each regional stack writes only its own."""
         platform = args.platform
@@ -418,6 +441,7 @@ class Tenant(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=self),
         )
+        return health
 
     def _budget(self, name: str, s: StackSettings, t: TenantConfig) -> None:
         emails = [c.email for c in t.contacts]

@@ -47,6 +47,7 @@ class TenantIdentity(pulumi.ComponentResource):
     secrets_role: aws.iam.Role
     operators_role: aws.iam.Role
     user_pool: aws.cognito.UserPool | None
+    web_client: aws.cognito.UserPoolClient | None  # home region only
     issuer: pulumi.Output[str] | None  # the tenant's own issuer; None: not known in this region yet
 
     def __init__(self, name: str, args: TenantIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -145,6 +146,7 @@ class TenantIdentity(pulumi.ComponentResource):
         )
 
         self.user_pool = None
+        self.web_client = None
         self.issuer = None
         if args.home:
             self._user_directory(name, s, t, tags)
@@ -190,7 +192,7 @@ class TenantIdentity(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
-        aws.cognito.UserPoolClient(
+        self.web_client = aws.cognito.UserPoolClient(
             f"{name}-web",
             name=f"{t.id}-web",
             user_pool_id=self.user_pool.id,

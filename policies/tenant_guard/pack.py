@@ -4,6 +4,7 @@ from pulumi_policy import Policy
 
 from . import (
     access,
+    api_gateway,
     audit,
     dynamodb,
     edge,
@@ -43,6 +44,7 @@ RULES: tuple[Rule, ...] = (
     *observability.RULES,
     *serverless.RULES,
     *warehouse.RULES,
+    *api_gateway.RULES,
 )
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 POLICIES: list[Policy] = [to_policy(rule) for rule in RULES]

@@ -137,6 +137,16 @@ UNTAGGABLE = frozenset(
         "aws:wafv2/webAclAssociation:WebAclAssociation",
         "aws:iam/policyAttachment:PolicyAttachment",
         "aws:redshiftserverless/usageLimit:UsageLimit",  # UsageLimitArgs has no tags
+        # API Gateway's configuration objects carry no tags (the API, stage, keys and plans do)
+        "aws:apigateway/resource:Resource",
+        "aws:apigateway/method:Method",
+        "aws:apigateway/integration:Integration",
+        "aws:apigateway/authorizer:Authorizer",
+        "aws:apigateway/deployment:Deployment",
+        "aws:apigateway/methodSettings:MethodSettings",
+        "aws:apigateway/basePathMapping:BasePathMapping",
+        "aws:apigateway/usagePlanKey:UsagePlanKey",
+        "aws:apigateway/account:Account",
     }
 )
 
