@@ -226,7 +226,6 @@ def build(settings: StackSettings) -> None:
                 log_retention_days=retention,
                 vpc_id=network.vpc.id,
                 subnet_ids=network.private_subnet_ids,
-                client_security_group_id=pod_groups.shared.id,
                 s3_prefix_list_id=endpoints.s3_prefix_list_id,
                 backup_vault_name=vault.vault.name,
                 backup_role_arn=vault.role.arn,

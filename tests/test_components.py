@@ -209,6 +209,7 @@ def platform_contract() -> PlatformContract:
         "api_domain_zone_id": "Z1UJRXOUMOOFQ8",
         "api_mapping_prefix": "/ip-dev/us-east-1/api-tenants",
         "api_mapping_key_arn": "arn:aws:kms:us-east-1:123456789012:key/api-mappings",
+        "s3_prefix_list_id": "pl-63a5400a",
         "kubeconfig": "{}",
     }
     return PlatformContract(**{k: pulumi.Output.from_input(v) for k, v in values.items()})

@@ -130,6 +130,7 @@ def test_iam_policies_of_one_tenant_name_only_its_own_resources(plans: dict[str,
             "stream-delivery",
             "processors-carrier-role",
             "processors-policy-role",
+            "wh-load",  # its warehouse COPY role: its own landing prefix and key (test_warehouse)
         }, kinds
         own_databases = {r["urn"] for r in owned(plan, a, "aws:rds/instance:Instance")}
         own_keys = {r["urn"] for r in owned(plan, a, "aws:kms/key:Key")}
@@ -224,6 +225,7 @@ def test_key_policies_name_only_admins_and_the_tenants_roles(plans: dict[str, An
                                     f"-{a}-events-delivery",
                                     f"-{a}-carrier-fn",
                                     f"-{a}-policy-fn",
+                                    f"-{a}-wh-load",  # its warehouse COPY role, decrypting its landing objects
                                     *PLATFORM_BACKUP_ROLES,
                                 )
                             ), arn

@@ -177,6 +177,7 @@ def test_every_tenant_has_log_group_alarms_and_alert_routing(plans: dict[str, An
             and not r["name"].startswith("global-edge-")  # edge logs: test_global_edge
             and not r["inputs"]["name"].startswith("/aws/rds/")  # database exports: test_keys_residency
             and not r["inputs"]["name"].startswith(("/aws/lambda/", "/aws/kinesisfirehose/"))  # their own tests
+            and not r["inputs"]["name"].startswith("/aws/redshift/")  # a premium warehouse's audit logs: test_warehouse
         ]
         assert group["inputs"]["retentionInDays"] == config.tier.log_retention_days and group["inputs"]["kmsKeyId"]
         home = config.home_region == region

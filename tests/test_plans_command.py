@@ -32,7 +32,8 @@ def test_plans_every_stack_before_failing(project_copy: Path, capsys: pytest.Cap
     assert dev.splitlines()[1:4] == [
         "Policy pack tenant-guard: 1 mandatory violation(s), 0 advisory finding(s)",
         "  MANDATORY RES-1      tenant-demo-extra-ns tenant=demo-extra: tenant 'demo-extra' is not in the "
-        "compliance residency registry",
+        'compliance residency registry: add "demo-extra": ["us-east-1"] under tenant-data-residency.residency '
+        "in policies/config/dev.json in the same pull request (`make onboard` writes both)",
         "Verdict: BLOCKED (mandatory violations)",
     ]
     assert nosuch.startswith("ERROR (not planned):\n  error: Pulumi.nosuch.yaml: (file): no such stack")

@@ -282,7 +282,9 @@ class Warehouse(pulumi.ComponentResource):
                     to_port=PORT,
                     security_groups=list(args.client_security_group_ids),
                 )
-            ],
+            ]
+            if args.client_security_group_ids
+            else [],
             egress=[
                 aws.ec2.SecurityGroupEgressArgs(
                     description="COPY from the landing zone through the S3 gateway endpoint",
@@ -356,7 +358,6 @@ class WarehousePoolArgs:
     log_retention_days: int
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    client_security_group_id: pulumi.Input[str]  # the group every tenant pod carries
     s3_prefix_list_id: pulumi.Input[str]
     backup_vault_name: pulumi.Input[str]
     backup_role_arn: pulumi.Input[str]
@@ -394,7 +395,10 @@ class WarehousePool(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 vpc_id=args.vpc_id,
                 subnet_ids=args.subnet_ids,
-                client_security_group_ids=[args.client_security_group_id],
+                # No network clients: the pool holds many tenants' schemas, and the group every
+                # tenant pod carries would reach all of them. Tenants query through the Redshift
+                # Data API (IAM, as their own database user), which needs no path into the VPC.
+                client_security_group_ids=[],
                 s3_prefix_list_id=args.s3_prefix_list_id,
                 load_role_arns=[self.role.arn],
                 backup_vault_name=args.backup_vault_name,
