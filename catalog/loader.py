@@ -76,6 +76,9 @@ RESERVED_NAMESPACES = frozenset(
     }
 )  # fmt: skip
 
+# A tenant's host is `<id>.<domain>`: no id may be a host name of the platform (the public API's).
+RESERVED_HOST_LABELS = frozenset({"api"})
+
 TENANT_KEYS_REQUIRED = (
     "id", "displayName", "tier", "homeRegion", "regions", "residency", "domain", "contacts",
 )  # fmt: skip
@@ -230,7 +233,7 @@ def parse_tenant(file: str, text: str, file_stem: str | None = None) -> Tenant:
             f"'{tenant_id}' is not a valid tenant id (DNS label: a-z, 0-9 and '-', starts with a "
             "letter, at most 32 characters, no '--')",
         )
-    if tenant_id in RESERVED_NAMESPACES:
+    if tenant_id in RESERVED_NAMESPACES or tenant_id in RESERVED_HOST_LABELS:
         raise f.fail("id", f"'{tenant_id}' is reserved for the platform")
     if file_stem is not None and file_stem != tenant_id:
         raise f.fail("id", f"'{tenant_id}' must match the file name ({file_stem}.yaml)")

@@ -173,6 +173,11 @@ class EdgeSettings:
     def tenant_origin_host(self, tenant_id: str, region: str) -> str:
         return tenant_origin_host(tenant_id, region, self.domain)
 
+    @property
+    def api_host(self) -> str:
+        """The public API's backend host at the entry (`api.<domain>`); tenants' API hosts sit under it."""
+        return f"api.{self.domain}"
+
 
 @dataclass(frozen=True)
 class GlobalEdgeSettings:

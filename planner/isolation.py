@@ -1687,7 +1687,7 @@ def host_claims(stack: Stack) -> dict[str, list[tuple[str, Resource]]]:
             hosts += [inputs.get("domainName"), *as_list(inputs.get("subjectAlternativeNames"))]
         elif inputs.get("kind") == "Ingress":
             spec = inputs.get("spec") or {}
-            hosts += [x.get("host") for x in spec.get("rules") or []] + [
+            hosts += [h for x in spec.get("rules") or [] for h in _ingress_claims(inputs, x)] + [
                 h for t in spec.get("tls") or [] for h in t.get("hosts") or []
             ]
         elif r["type"] == "kubernetes:helm.sh/v3:Release":
@@ -1698,11 +1698,37 @@ def host_claims(stack: Stack) -> dict[str, list[tuple[str, Resource]]]:
     return claims
 
 
+def _ingress_claims(inputs: dict[str, Any], rule: dict[str, Any]) -> list[str]:
+    """What one Ingress rule claims: its whole host, except a mergeable minion (F5 NGINX Ingress
+    Controller), which adds only its paths to its host's master: `host/path` per path."""
+    host = rule.get("host")
+    if not isinstance(host, str):
+        return []
+    annotations = (inputs.get("metadata") or {}).get("annotations") or {}
+    if annotations.get("nginx.org/mergeable-ingress-type") != "minion":
+        return [host]
+    paths = [p.get("path") or "/" for p in (rule.get("http") or {}).get("paths") or []]
+    return [f"{host}{p if str(p).startswith('/') else '/' + str(p)}" for p in paths] or [host]
+
+
+def _split_claim(claim: str) -> tuple[str, str]:
+    host, slash, path = claim.partition("/")
+    return host, f"/{path}" if slash else "/"
+
+
 def covers(claim: str, host: str) -> bool:
-    """`claim` equals `host`, sits under it, or is a wildcard that matches it."""
-    if claim == host or claim.endswith(f".{host}"):
+    """`claim` equals `host`, sits under it, or is a wildcard that matches it; where either is a
+    path claim (`host/path`, a minion's), the paths must also overlap (one a prefix of the other),
+    and a name under a host whose owner claims only a path there is not that owner's."""
+    claim_host, claim_path = _split_claim(claim)
+    owned_host, owned_path = _split_claim(host)
+    if not (claim_path.startswith(owned_path) or owned_path.startswith(claim_path)):
+        return False
+    if claim_host == owned_host:
         return True
-    return claim.startswith("*.") and host.endswith(claim[1:])
+    if claim_host.startswith("*.") and owned_host.endswith(claim_host[1:]):
+        return True
+    return owned_path == "/" and claim_host.endswith(f".{owned_host}")
 
 
 def dns_channels(stack: Stack) -> Iterator[Channel]:

@@ -71,8 +71,9 @@ def test_every_serving_region_runs_the_aggregator_with_scaling_budget_and_route(
             assert AGGREGATOR not in pdbs
         else:
             assert pdbs[AGGREGATOR]["inputs"]["spec"]["minAvailable"] == t.tier.pdb_min_available
-        (ingress,) = in_namespace(plan, "kubernetes:networking.k8s.io/v1:Ingress", ns).values()
-        for rule in ingress["inputs"]["spec"]["rules"]:
+        ingresses = in_namespace(plan, "kubernetes:networking.k8s.io/v1:Ingress", ns)
+        assert set(ingresses) == {"tenant-routes", "public-api-route"}  # the API's route: tests/test_api_gateway.py
+        for rule in ingresses["tenant-routes"]["inputs"]["spec"]["rules"]:
             routes = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
             assert routes == {"/carrier": "carrier-api", "/policy": "policy-api", "/api": AGGREGATOR}
 

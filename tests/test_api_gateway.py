@@ -20,8 +20,10 @@ from components.edge.api_gateway import (
     PublicApiArgs,
     configuration_hash,
 )
+from components.edge.ingress_routing import ROUTER_NAMESPACE
+from components.tenant.tenant_namespace import AGGREGATOR
 from programs.context import Region
-from tests.conftest import one, resources_of
+from tests.conftest import STACKS, one, resources_of
 from tests.helpers import of_type, run, settings_for, single
 
 Plan = dict[str, Any]
@@ -35,6 +37,9 @@ STAGE_TYPE = "aws:apigateway/stage:Stage"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 RECORD = "aws:route53/record:Record"
 PARAMETER = "aws:ssm/parameter:Parameter"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+SERVICE = "kubernetes:core/v1:Service"
+MERGEABLE = "nginx.org/mergeable-ingress-type"
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +180,7 @@ def test_private_integration_reaches_the_entry_alb_over_https(dev: Plan) -> None
     )
     assert alb["urn"] in integration["options"]["dependsOn"] and link["urn"] in integration["options"]["dependsOn"]
     domain = settings_for("dev").edge.domain
-    assert inputs["uri"] == f"https://api.{domain}/{{proxy}}"
+    assert inputs["uri"] == f"https://api.{domain}/tenants/{{tenant}}/{{proxy}}"
     # the entry's wildcard certificate covers the uri's host (TLS server name and Host header)
     certificate = one(dev, "aws:acm/certificate:Certificate", "entry")["inputs"]["domainName"]
     assert certificate == f"*.{domain}"
@@ -285,3 +290,70 @@ def test_every_serving_region_answers_for_its_tenants(plans: dict[str, Plan]) ->
         # home tenants always (their pool is here); others once their issuer reached this region
         homed = {t.id for t in settings.served_tenants if t.home_region == settings.region}
         assert homed <= keyed <= {t.id for t in settings.served_tenants}, stack
+
+
+# ---------------------------------------------------------------- dispatch to the tenant's aggregator
+
+
+def test_the_tenant_in_the_backend_path_is_the_authorizers_never_the_clients(dev: Plan) -> None:
+    """API Gateway fills `{tenant}` from the authorizer's context (a REST API parameter mapping
+    source); only the client's proxy path comes from the request, after the tenant's prefix."""
+    inputs = one(dev, INTEGRATION, "api-proxy-any")["inputs"]
+    parameters = inputs["requestParameters"]
+    assert parameters["integration.request.path.tenant"] == "context.authorizer.tenant"
+    from_client = {k: v for k, v in parameters.items() if v.startswith("method.request.")}
+    assert from_client == {"integration.request.path.proxy": "method.request.path.proxy"}
+    path = inputs["uri"].split("/", 3)[3]
+    assert path.index("{tenant}") < path.index("{proxy}") and path.startswith("tenants/{tenant}/")
+
+
+def _routes(plan: Plan) -> list[dict[str, Any]]:
+    return [r for r in resources_of(plan, INGRESS) if (r["inputs"]["metadata"].get("annotations") or {}).get(MERGEABLE)]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_platform_owns_the_api_hosts_master_once(plans: dict[str, Plan], stack: str) -> None:
+    plan = plans[stack]
+    host = settings_for(stack).edge.api_host
+    masters = [r for r in _routes(plan) if r["inputs"]["metadata"]["annotations"][MERGEABLE] == "master"]
+    assert len(masters) == 1, [m["name"] for m in masters]
+    (master,) = masters
+    assert master["tenant"] is None and master["stack"] == stack
+    assert master["inputs"]["metadata"]["namespace"] == ROUTER_NAMESPACE
+    (rule,) = master["inputs"]["spec"]["rules"]
+    assert rule == {"host": host}  # a master has no paths
+    annotations = master["inputs"]["metadata"]["annotations"]
+    assert annotations["nginx.org/redirect-to-https"] == "true" and annotations["nginx.org/hsts"] == "true"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_served_tenant_has_one_minion_on_its_own_prefix_to_its_own_aggregator(
+    plans: dict[str, Plan], stack: str
+) -> None:
+    plan = plans[stack]
+    settings = settings_for(stack)
+    minions = [r for r in _routes(plan) if r["inputs"]["metadata"]["annotations"][MERGEABLE] == "minion"]
+    served = {t.id for t in settings.served_tenants}
+    assert sorted(r["tenant"] for r in minions) == sorted(served)  # exactly one each
+    backend = one(plan, INTEGRATION, "api-proxy-any")["inputs"]["uri"]
+    for minion in minions:
+        tenant, inputs = minion["tenant"], minion["inputs"]
+        assert minion["stack"] == f"{stack}.{tenant}" and inputs["metadata"]["namespace"] == tenant
+        assert "tls" not in inputs["spec"]
+        (rule,) = inputs["spec"]["rules"]
+        assert rule["host"] == settings.edge.api_host
+        (path,) = rule["http"]["paths"]
+        # the path API Gateway builds for this tenant's requests, and nobody else's
+        prefix = backend.replace("{tenant}", tenant).split(settings.edge.api_host, 1)[1].replace("{proxy}", "")
+        assert path["path"] == prefix == f"/tenants/{tenant}/" and path["pathType"] == "Prefix"
+        service = path["backend"]["service"]
+        assert service == {"name": AGGREGATOR, "port": {"name": "http"}}
+        aggregator = [
+            r
+            for r in resources_of(plan, SERVICE)
+            if r["inputs"]["metadata"]["name"] == AGGREGATOR and r["inputs"]["metadata"]["namespace"] == tenant
+        ]
+        assert len(aggregator) == 1 and any(p.get("name") == "http" for p in aggregator[0]["inputs"]["spec"]["ports"])
+        assert inputs["metadata"]["annotations"]["nginx.org/rewrites"] == f"serviceName={AGGREGATOR} rewrite=/api/"
+    prefixes = [m["inputs"]["spec"]["rules"][0]["http"]["paths"][0]["path"] for m in minions]
+    assert not [(a, b) for a in prefixes for b in prefixes if a != b and b.startswith(a)]  # no prefix covers another

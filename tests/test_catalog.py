@@ -50,6 +50,7 @@ def test_valid_tenant_parses_into_typed_object() -> None:
         ({"id": "acme--mutual"}, "id", "not a valid tenant id"),
         ({"id": "9lives"}, "id", "not a valid tenant id"),
         ({"id": "kube-system"}, "id", "reserved"),
+        ({"id": "api"}, "id", "reserved"),  # the public API's host api.<domain>
         ({"domain": "not a domain"}, "domain", "not a valid DNS name"),
         ({"domain": "-bad.example.com"}, "domain", "not a valid DNS name"),
         ({"domain": "localhost"}, "domain", "not a valid DNS name"),

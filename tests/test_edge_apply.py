@@ -60,7 +60,11 @@ def test_front_ends_reach_each_region_by_a_tenant_origin_its_entry_serves(plans:
             (certificate,) = [c for c in resources_of(plan, CERTIFICATE) if c["name"] == "entry"]
             assert certificate["inputs"]["domainName"] == f"*.{domain}" and fnmatch.fnmatch(host, f"*.{domain}")
             # ... and the router sends it to this tenant's services.
-            (ingress,) = [i for i in resources_of(plan, INGRESS) if i["tenant"] == tenant]
+            (ingress,) = [
+                i
+                for i in resources_of(plan, INGRESS)
+                if i["tenant"] == tenant and i["inputs"]["metadata"]["name"] == "tenant-routes"
+            ]
             assert host in {rule["host"] for rule in ingress["inputs"]["spec"]["rules"]}
 
 

@@ -540,6 +540,45 @@ def test_dns_tenant_ingress_claims_another_tenants_views_host(base: Any) -> None
     assert_opens(new, "dns", "granite-re", "harbor-mutual")
 
 
+def _api_route(plan: Plan, tenant: str) -> dict[str, Any]:
+    return one(plan, "kubernetes:networking.k8s.io/v1:Ingress", f"tenant-{tenant}-services-api-route")
+
+
+def test_dns_api_minions_on_the_shared_api_host_claim_only_their_paths(base: Any) -> None:
+    plan, channels = base
+    routes = [_api_route(plan, t) for t in ("granite-re", "harbor-mutual")]
+    assert {r["inputs"]["spec"]["rules"][0]["host"] for r in routes} == {"api.insure.example.com"}
+    assert not [c for c in channels if c.kind == "dns"]
+    assert isolation.covers("api.x/tenants/a/", "api.x/tenants/a/sub")
+    assert not isolation.covers("api.x/tenants/a/", "api.x/tenants/ab/")
+    assert not isolation.covers("b.api.x", "api.x/tenants/b/")  # a name under a host where B owns a path only
+
+
+def test_dns_api_minion_claims_another_tenants_path(base: Any) -> None:
+    def mutate(plan: Plan) -> None:
+        _api_route(plan, "granite-re")["inputs"]["spec"]["rules"][0]["http"]["paths"][0]["path"] = (
+            "/tenants/harbor-mutual/"
+        )
+
+    assert_opens(opened(base, mutate), "dns", "granite-re", "harbor-mutual")
+
+
+def test_dns_api_minion_claims_every_tenants_prefix(base: Any) -> None:
+    def mutate(plan: Plan) -> None:
+        _api_route(plan, "granite-re")["inputs"]["spec"]["rules"][0]["http"]["paths"][0]["path"] = "/tenants/"
+
+    assert_opens(opened(base, mutate), "dns", "granite-re", "harbor-mutual")
+
+
+def test_dns_tenant_claims_the_api_host_as_a_master(base: Any) -> None:
+    def mutate(plan: Plan) -> None:
+        _api_route(plan, "granite-re")["inputs"]["metadata"]["annotations"]["nginx.org/mergeable-ingress-type"] = (
+            "master"
+        )
+
+    assert_opens(opened(base, mutate), "dns", "granite-re", "harbor-mutual")
+
+
 def test_dns_certificate_with_a_wildcard_over_another_tenants_host(base: Any) -> None:
     def mutate(plan: Plan) -> None:
         cert = one(plan, "aws:acm/certificate:Certificate", "global-edge-granite-re-request")

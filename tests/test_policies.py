@@ -894,6 +894,58 @@ def test_apigateway_stage_needs_execution_logging_and_waf() -> None:
     assert "no AWS WAF web ACL" in message
 
 
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+
+
+def _route(namespace: str, kind: str | None, host: str, *paths: str, **annotations: str) -> tuple[str, dict[str, Any]]:
+    if kind:
+        annotations["nginx.org/mergeable-ingress-type"] = kind
+    return (
+        INGRESS,
+        {
+            "metadata": {"name": "r", "namespace": namespace, "annotations": annotations},
+            "spec": {"rules": [{"host": host, "http": {"paths": [{"path": p, "pathType": "Prefix"} for p in paths]}}]},
+        },
+    )
+
+
+def test_tenant_api_routes_claim_only_their_own_prefix() -> None:
+    from policies.tenant_guard.isolation import api_routes_in_tenant
+
+    namespaces = [
+        ("kubernetes:core/v1:Namespace", {"metadata": {"name": t, "labels": {"tenant": t}}})
+        for t in ("acme", "acme-life")
+    ]
+    api = "api.insure.example.com"
+
+    def findings(*routes: tuple[str, dict[str, Any]]) -> list[str]:
+        return [m for m, _ in api_routes_in_tenant(_stack(*namespaces, *routes), {})]
+
+    compliant = [
+        _route(
+            "acme", "minion", api, "/tenants/acme/", **{"nginx.org/rewrites": "serviceName=aggregator rewrite=/api/"}
+        ),
+        _route("acme-life", "minion", api, "/tenants/acme-life/"),
+        _route("acme", None, "acme.insure.example.com", "/api", "/carrier"),
+        _route("nginx-ingress", "master", api),  # the platform's master
+    ]
+    assert findings(*compliant) == []
+    violating = {
+        "another tenant's prefix": _route("acme", "minion", api, "/tenants/acme-life/"),
+        "every tenant's prefix": _route("acme", "minion", api, "/tenants/"),
+        "its id without the slash": _route("acme", "minion", api, "/tenants/acme"),
+        "a dot-dot segment": _route("acme", "minion", api, "/tenants/acme/../acme-life/"),
+        "a master": _route("acme", "master", api),
+        "another host's master": _route("acme", "master", "acme-life.insure.example.com"),
+        "a minion of another host": _route("acme", "minion", "acme-life.insure.example.com", "/tenants/acme/"),
+        "the whole API host": _route("acme", None, api, "/tenants/acme/"),
+        "a path regex": _route("acme", "minion", api, "/tenants/acme/", **{"nginx.org/path-regex": "case_sensitive"}),
+    }
+    for case, route in violating.items():
+        assert len(findings(route)) == 1, case
+        assert findings(route)[0].startswith("tenant acme's Ingress r "), case
+
+
 def test_apigateway_one_key_per_tenant_in_one_plan() -> None:
     from policies.tenant_guard.api_gateway import key_per_tenant
 
@@ -1544,6 +1596,9 @@ MUTATIONS: dict[str, Mutation] = {
     "network-policies-stay-in-tenant": lambda p: _first(
         p, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "demo-basic", "allow-dns"
     )["inputs"]["spec"]["egress"][0]["to"][0].update(namespaceSelector={}),
+    "tenant-api-routes-own-prefix": lambda p: _first(
+        p, "kubernetes:networking.k8s.io/v1:Ingress", "demo-basic", "api-route"
+    )["inputs"]["spec"]["rules"][0]["http"]["paths"][0].update(path="/tenants/demo-premium/"),
     "bindings-stay-in-tenant": lambda p: _first(p, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "demo-basic")[
         "inputs"
     ]["subjects"].append(

@@ -37,7 +37,7 @@ from catalog.tiers import TIERS
 from components.edge.public_entry import writes_validation_records
 from components.shared.iam import account_root_statement, document, service_trust
 from components.shared.tags import platform_tags
-from components.tenant.tenant_services import pinned_ref
+from components.tenant.tenant_services import API_DISPATCH_PREFIX, pinned_ref
 
 STAGE = "v1"
 TENANT_HEADER = "X-Tenant-Id"
@@ -72,7 +72,21 @@ ACCESS_LOG_FORMAT = json.dumps(
 
 def api_domain(settings: StackSettings) -> str:
     """The API's parent domain; a tenant's API host is `<tenant>.<api_domain>`."""
-    return f"api.{settings.edge.domain}"
+    return settings.edge.api_host
+
+
+def backend_uri(settings: StackSettings) -> str:
+    """The integration's uri: `/tenants/{tenant}/` (TenantServices' route prefix) then the client's path."""
+    return f"https://{api_domain(settings)}{API_DISPATCH_PREFIX}/{{tenant}}/{{proxy}}"
+
+
+# The tenant in the path and the header is the authorizer's answer (`context.authorizer.tenant`,
+# a parameter mapping source of REST APIs), never a value of the client's request.
+INTEGRATION_PARAMETERS = {
+    "integration.request.path.tenant": "context.authorizer.tenant",
+    "integration.request.path.proxy": "method.request.path.proxy",
+    f"integration.request.header.{TENANT_HEADER}": "context.authorizer.tenant",
+}
 
 
 def tenant_api_host(settings: StackSettings, tenant_id: str) -> str:
@@ -307,8 +321,9 @@ class PublicApi(pulumi.ComponentResource):
             opts=child,
         )
         # HTTPS to the ALB: the uri's host is the TLS server name and Host header, covered by the
-        # entry's `*.<domain>` certificate; the tenant comes from the authorizer, never the client.
-        backend = f"https://{api_domain(s)}/{{proxy}}"
+        # entry's `*.<domain>` certificate. The tenant comes from the authorizer, never the client:
+        # its path segment selects the tenant's route at the router (TenantServices._api_route).
+        backend = backend_uri(s)
         integration = aws.apigateway.Integration(
             f"{name}-proxy-any",
             rest_api=self.rest_api.id,
@@ -321,10 +336,7 @@ class PublicApi(pulumi.ComponentResource):
             connection_id=link.id,
             integration_target=args.load_balancer_arn,
             timeout_milliseconds=29_000,
-            request_parameters={
-                "integration.request.path.proxy": "method.request.path.proxy",
-                f"integration.request.header.{TENANT_HEADER}": "context.authorizer.tenant",
-            },
+            request_parameters=INTEGRATION_PARAMETERS,
             opts=child,
         )
 

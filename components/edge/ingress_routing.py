@@ -15,6 +15,7 @@ from components.shared.iam import document
 from components.shared.k8s_helpers import SYSTEM_NODES, addon_namespace, release
 from components.shared.service_account_role import ServiceAccountRole, ServiceAccountRoleArgs, statement
 from components.shared.tags import platform_tags
+from components.tenant.tenant_services import MERGEABLE_TYPE
 
 ROUTER_NAMESPACE = "nginx-ingress"
 ROUTER_SERVICE = "nginx-ingress-controller"
@@ -171,5 +172,24 @@ class IngressRouting(pulumi.ComponentResource):
                 "targetType": "ip",
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[lbc, self.router]),
+        )
+        # The public API's host (API Gateway's backend Host): the platform owns its master; each
+        # tenant's stack attaches a minion for its own `/tenants/<id>/` prefix (TenantServices).
+        # Host-level settings live here: minions may carry neither redirects nor HSTS.
+        k8s.networking.v1.Ingress(
+            f"{name}-public-api",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="public-api",
+                namespace=ROUTER_NAMESPACE,
+                annotations={
+                    MERGEABLE_TYPE: "master",
+                    "nginx.org/redirect-to-https": "true",
+                    "nginx.org/hsts": "true",
+                },
+            ),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name=INGRESS_CLASS, rules=[k8s.networking.v1.IngressRuleArgs(host=s.edge.api_host)]
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.router]),
         )
         self.register_outputs({"ingressClass": INGRESS_CLASS})

@@ -32,6 +32,18 @@ RUN_AS = 10001
 QUEUE_DEPTH_PER_REPLICA = "20"
 CPU_TARGET = 70
 API_PATH = "/api"  # the tenant's client API: the aggregator; /carrier and /policy stay direct
+# The public API's requests reach the router on the platform's API host with the tenant in the path
+# (`/tenants/<tenant>/...`, set by API Gateway from its authorizer's answer, never by the client):
+# the platform's master Ingress owns the host, each tenant's minion claims only its own prefix.
+MERGEABLE_TYPE = "nginx.org/mergeable-ingress-type"
+API_DISPATCH_PREFIX = "/tenants"
+
+
+def api_dispatch_path(tenant_id: str) -> str:
+    """The tenant's prefix on the API host: what its minion claims and API Gateway prepends."""
+    return f"{API_DISPATCH_PREFIX}/{tenant_id}/"
+
+
 CACHE_TTL_SECONDS = 30
 
 
@@ -552,6 +564,46 @@ class TenantServices(pulumi.ComponentResource):
                         host=host, http=k8s.networking.v1.HTTPIngressRuleValueArgs(paths=paths)
                     )
                     for host in hosts
+                ],
+            ),
+            opts=child,
+        )
+        self._api_route(name, s, child)
+
+    def _api_route(self, name: str, s: StackSettings, child: pulumi.ResourceOptions) -> None:
+        """The public API's requests for this tenant: a minion of the platform's master on the API
+        host (F5 NGINX Ingress Controller mergeable Ingresses may sit in other namespaces than their
+        master). It claims only `/tenants/<id>/` and rewrites it to the aggregator's own `/api/`;
+        TLS, redirect and HSTS are the master's (minions may not carry them)."""
+        t = self._tenant
+        k8s.networking.v1.Ingress(
+            f"{name}-api-route",
+            metadata=self._meta(
+                "public-api-route",
+                annotations={
+                    MERGEABLE_TYPE: "minion",
+                    "nginx.org/rewrites": f"serviceName={AGGREGATOR} rewrite={API_PATH}/",
+                },
+            ),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name=INGRESS_CLASS,
+                rules=[
+                    k8s.networking.v1.IngressRuleArgs(
+                        host=s.edge.api_host,
+                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                            paths=[
+                                k8s.networking.v1.HTTPIngressPathArgs(
+                                    path=api_dispatch_path(t.id),
+                                    path_type="Prefix",
+                                    backend=k8s.networking.v1.IngressBackendArgs(
+                                        service=k8s.networking.v1.IngressServiceBackendArgs(
+                                            name=AGGREGATOR, port=k8s.networking.v1.ServiceBackendPortArgs(name="http")
+                                        )
+                                    ),
+                                )
+                            ]
+                        ),
+                    )
                 ],
             ),
             opts=child,

@@ -31,6 +31,7 @@ AUTHORIZATION_POLICIES = (
     "kubernetes:security.istio.io/v1:AuthorizationPolicy",
     "kubernetes:security.istio.io/v1beta1:AuthorizationPolicy",
 )
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 RDS = "aws:rds/instance:Instance"
 KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
@@ -702,6 +703,56 @@ def resource_policies_name_principals(resources: Sequence[Res], _: Mapping[str, 
     return _each(resources, check)
 
 
+# ------------------------------------------------------------------------------ MT-12 routes on the API host
+
+MERGEABLE = "nginx.org/mergeable-ingress-type"  # F5 NGINX Ingress Controller mergeable Ingresses
+PATH_REGEX = "nginx.org/path-regex"
+API_HOST_LABEL = "api"  # the public API's backend host `api.<domain>` (components.edge.api_gateway)
+API_DISPATCH_PREFIX = "/tenants"  # components.tenant.tenant_services.api_dispatch_path
+
+
+def _route_problems(own: str, r: Res) -> list[str]:
+    annotations = get(r.props, "metadata.annotations") or {}
+    kind = annotations.get(MERGEABLE) if isinstance(annotations, Mapping) else None
+    rules = as_list(get(r.props, "spec.rules"))
+    hosts = [str(x.get("host") or "") for x in rules if isinstance(x, Mapping)]
+    on_api_host = [h for h in hosts if h.split(".", 1)[0] == API_HOST_LABEL]
+    if kind == "master":
+        return [f"is a mergeable master (hosts {', '.join(hosts) or 'none'}): only the platform owns a host's master"]
+    if kind != "minion":
+        return [
+            f"claims the platform's API host {h} as a whole: attach a minion for /tenants/{own}/" for h in on_api_host
+        ]
+    problems: list[str] = []
+    if len(on_api_host) != len(hosts) or not hosts:
+        problems.append(
+            f"is a minion on {', '.join(h for h in hosts if h not in on_api_host) or 'no host'}: tenant minions attach only to the API host's master"
+        )
+    if isinstance(annotations, Mapping) and PATH_REGEX in annotations:
+        problems.append(f"uses {PATH_REGEX}: a regular expression can match another tenant's prefix")
+    own_prefix = f"{API_DISPATCH_PREFIX}/{own}/"
+    for x in rules:
+        for path in as_list(get(x, "http.paths")) if isinstance(x, Mapping) else []:
+            value = str(get(path, "path") or "/")
+            if not value.startswith(own_prefix) or ".." in value:
+                problems.append(f"claims {value} on {x.get('host')}: its only prefix there is {own_prefix}")
+    return problems
+
+
+def api_routes_in_tenant(resources: Sequence[Res], _: Mapping[str, Any]) -> Iterable[Finding]:
+    """A tenant's Ingresses never own a host's master, never claim the API host as a whole, and its
+    minions (on the API host only) claim only the tenant's own `/tenants/<id>/` prefix."""
+    tenancy = Tenancy.of(resources)
+
+    def check(r: Res) -> list[Finding]:
+        own = tenancy.k8s_owner(r) if r.type == INGRESS else None
+        if own is None:
+            return []
+        return [(f"tenant {own}'s Ingress {get(r.props, 'metadata.name')} {p}", r.urn) for p in _route_problems(own, r)]
+
+    return _each(resources, check)
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         id="MT-3",
@@ -780,5 +831,18 @@ RULES: tuple[Rule, ...] = (
         remediation="List the tenant's own role ARNs (TenantIdentity) in Principal, or AWS service principals with aws:SourceArn; never the account root.",
         stack_check=resource_policies_name_principals,
         subject=of_types(*RESOURCE_POLICY_TYPES),
+    ),
+    Rule(
+        id="MT-12",
+        name="tenant-api-routes-own-prefix",
+        title="A tenant's routes on the public API host are its own prefix",
+        summary="tenant Ingresses: no mergeable master, no whole-API-host claim; minions only on the API host and only under /tenants/<own id>/",
+        description="The public API reaches tenants through one host (api.<domain>) whose master Ingress the platform owns; API Gateway puts the authorizer's tenant in the path. A tenant's Ingress is never a mergeable master (of any host) nor claims the API host as a whole, and its minions attach only to the API host and claim only /tenants/<its id>/ (no path regex), so no tenant receives requests the authorizer accepted for another.",
+        severity=Severity.CRITICAL,
+        enforcement=EnforcementLevel.MANDATORY,
+        frameworks=(nydfs("500.7"), naic("a"), glba("1")),
+        remediation="Route the public API through TenantServices._api_route: one minion, host api.<domain>, path /tenants/<id>/ to the tenant's aggregator.",
+        stack_check=api_routes_in_tenant,
+        subject=of_types(INGRESS),
     ),
 )
