@@ -4,6 +4,7 @@
 import asyncio
 import gc
 import inspect
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -186,10 +187,15 @@ def _evaluate(
     violations.sort(key=lambda v: (v["enforcementLevel"] != "mandatory", v["ruleId"], v["urn"] or "", v["message"]))
     if coverage is not None:
         examined = [res_from_policy_resource(pr) for pr in stack_resources.values()]
+        types = Counter(r.type for r in examined)
         for rule in RULES:
+            if rule.subject is None:  # a resource rule examines every resource of its types
+                checked = sum(n for t, n in types.items() if rule.applies_to(t))
+            else:
+                checked = sum(1 for r in examined if _examines(rule, r))
             coverage[rule.id] = {
                 "enforcementLevel": effective_level(rule.name, rule.enforcement, config).value,
-                "checked": sum(1 for r in examined if _examines(rule, r)),
+                "checked": checked,
             }
     return violations
 
