@@ -1160,7 +1160,7 @@ def test_rule_metadata_is_complete_and_unique() -> None:
         "no-default-namespace",
     ]
     assert [r.id for r in access.RULES] == ["IAM-1", "IAM-2", "K8S-RBAC-1", "IAM-MFA-1", "ENC-MSG-1", "NET-MSG-1"]
-    assert [r.id for r in isolation.RULES] == ["MT-3", "MT-4", "MT-5", "MT-6", "MT-7", "MT-9"]
+    assert [r.id for r in isolation.RULES] == ["MT-3", "MT-4", "MT-5", "MT-6", "MT-7", "MT-9", "MT-12"]
     assert len({r.name for r in RULES}) == len({r.id for r in RULES}) == len(RULES)
     pack_names = {r.name: r for r in PACK_RULES}
     pack_ids = {r.id: r for r in PACK_RULES}
