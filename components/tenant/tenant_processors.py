@@ -34,6 +34,7 @@ import pulumi_aws as aws
 
 from catalog import StackSettings, Tenant
 from components.shared.iam import document, service_trust
+from components.shared.scanner import ScannerSkip
 from components.shared.tags import tenant_tags
 from components.tenant.tenant_services import pinned_ref
 
@@ -272,3 +273,17 @@ class TenantProcessors(pulumi.ComponentResource):
                 opts=child,
             )
         return function
+
+
+# Checkov findings accepted on the job processors (planner/checkov_export.py applies them).
+SCANNER_SKIPS = (
+    ScannerSkip("CKV_AWS_116", "aws:lambda/function:Function", "tenant-*-processors-*-fn",
+                "invoked by its SQS event source mapping: a failed message returns to the queue and moves to the "
+                "queue's dead-letter queue (redrive); a function DLQ serves asynchronous invocations only"),
+    ScannerSkip("CKV_AWS_115", "aws:lambda/function:Function", "tenant-*-processors-*-fn",
+                "tiers without a reservation share the account pool; the event source mapping's maximum "
+                "concurrency caps each function",
+                when=lambda inputs: inputs.get("reservedConcurrentExecutions") in (None, -1)),
+    ScannerSkip("CKV_AWS_272", "aws:lambda/function:Function", "tenant-*-processors-*-fn",
+                "a container image: Lambda code signing applies to .zip packages only; the image is pinned by digest"),
+)  # fmt: skip
